@@ -1,0 +1,72 @@
+"""The 18-byte supervise/status record, compatible with daemontools 0.76.
+
+  0..8   TAI64 label of the last pid change (big-endian)
+  8..12  nanoseconds (big-endian)
+  12..16 pid of ./run, little-endian, 0 when not running
+  16     1 when paused and running
+  17     'u' want up, 'd' want down, NUL no want (after 'o')
+"""
+
+import os
+import struct
+
+from . import _tai64
+
+SIZE = 18
+WANT_UP = ord("u")
+WANT_DOWN = ord("d")
+WANT_NONE = 0
+
+_FMT = ">QL<LBB"
+
+
+def pack(secs, nanos, pid, paused, want):
+    head = struct.pack(">QL", _tai64.BASE + secs, nanos)
+    tail = struct.pack("<LBB", pid, 1 if (paused and pid) else 0, want)
+    return head + tail
+
+
+def unpack(data):
+    """(secs, nanos, pid, paused, want); ValueError when shorter than 18."""
+    if len(data) < SIZE:
+        raise ValueError("bad format")
+    label, nanos = struct.unpack(">QL", data[:12])
+    pid, paused, want = struct.unpack("<LBB", data[12:18])
+    return label - _tai64.BASE, nanos, pid, paused, want
+
+
+def read(path):
+    """The 18-byte record at PATH; OSError, or ValueError when short."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        data = os.read(fd, SIZE)
+    finally:
+        os.close(fd)
+    return unpack(data)
+
+
+def write(data, path="supervise/status"):
+    """Write DATA to PATH.new, then rename it over PATH.
+
+    Returns None on success, else (what, errno) where what is "open",
+    "write", "partial" or "rename", for the caller's warning.
+    """
+    new = path + ".new"
+    try:
+        fd = os.open(new, os.O_WRONLY | os.O_NONBLOCK | os.O_TRUNC | os.O_CREAT, 0o644)
+    except OSError as e:
+        return "open", e.errno
+    try:
+        try:
+            n = os.write(fd, data)
+        except OSError as e:
+            return "write", e.errno
+        if n != len(data):
+            return "partial", None
+    finally:
+        os.close(fd)
+    try:
+        os.rename(new, path)
+    except OSError as e:
+        return "rename", e.errno
+    return None

@@ -1,0 +1,29 @@
+import os
+
+import pytest
+
+from helpers import Procs, have_c_daemontools
+
+
+def pytest_collection_modifyitems(config, items):
+    if have_c_daemontools():
+        return
+    if os.environ.get("CI"):
+        raise pytest.UsageError("CI needs Debian's daemontools for the interop tests")
+    skip = pytest.mark.skip(reason="Debian daemontools not installed (/usr/bin/supervise)")
+    for item in items:
+        if "interop" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "interop: needs Debian's daemontools in /usr/bin")
+
+
+@pytest.fixture
+def procs():
+    p = Procs()
+    try:
+        yield p
+    finally:
+        p.cleanup()
