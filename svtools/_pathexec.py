@@ -22,23 +22,37 @@ def reset_signals(extra=()):
 def env_set(env, name, value):
     """Queue semantics of daemontools: NAME runs to its first '='.
 
-    ENV is a dict of bytes; VALUE None removes the variable.
+    ENV is a dict of bytes; VALUE None removes the variable.  As in 0.76,
+    "NAME=VALUE" (or just NAME to remove) is split at its first '=', so
+    removing "F=G" sets F to "G"; and a removed entry's slot is filled by the
+    last entry, which is what fixes the order of the child's environment.
     """
     if isinstance(name, str):
         name = os.fsencode(name)
     if isinstance(value, str):
         value = os.fsencode(value)
-    key, eq, rest = name.partition(b"=")
-    env.pop(key, None)
     if value is not None:
-        env[key] = rest + b"=" + value if eq else value
+        name = name + b"=" + value
+    key, eq, rest = name.partition(b"=")
+    if key in env:
+        last = next(reversed(env))
+        if last == key:
+            del env[key]
+        else:
+            moved = env.pop(last)
+            items = [(last, moved) if k == key else (k, v) for k, v in env.items()]
+            env.clear()
+            env.update(items)
+    if eq:
+        env[key] = rest
 
 
 def run(argv, env=None):
     """execve ARGV[0] found through PATH (daemontools' rules).
 
     Returns the errno to report if nothing could be executed.  ENV is a dict
-    of bytes (None: the current environment); PATH is taken from it.
+    of bytes (None: the current environment).  PATH is our own, not ENV's:
+    0.76's envdir setting PATH does not change where the program is found.
     """
     if env is None:
         env = os.environb
@@ -48,7 +62,7 @@ def run(argv, env=None):
             os.execve(prog, argv, env)
         except OSError as e:
             return e.errno
-    path = env.get(b"PATH")
+    path = os.environb.get(b"PATH")
     if path is None:
         path = b"/bin:/usr/bin"
     saved = 0
