@@ -57,6 +57,10 @@ def run(argv, env=None):
     if env is None:
         env = os.environb
     prog = os.fsencode(argv[0])
+    if not prog:
+        # CPython refuses an empty argv[0].  An empty name is only ever tried
+        # as "DIR/", which no exec can run, so a stand-in gives the same errno.
+        argv = ["-"] + list(argv[1:])
     if b"/" in prog:
         try:
             os.execve(prog, argv, env)
