@@ -88,9 +88,10 @@ def norm_pid(data):
     return _PID.sub(b"(pid P)", norm(data))
 
 
-def transcript(argv, cwd, impl="ours", **kw):
-    """(stdout, stderr, exit code) of ARGV[0] run from our venv or /usr/bin."""
+def transcript(argv, cwd, impl="ours", prefix=(), **kw):
+    """(stdout, stderr, exit code) of ARGV[0] run from our venv or /usr/bin,
+    behind the words of PREFIX (setpriv ..., say)."""
     name = os.fsdecode(argv[0])
     exe = helpers.prog(name) if impl == "ours" else helpers.c_tool(name)
-    cp = helpers.run([exe] + list(argv[1:]), cwd=cwd, **kw)
+    cp = helpers.run(list(prefix) + [exe] + list(argv[1:]), cwd=cwd, **kw)
     return cp.stdout, cp.stderr, cp.returncode

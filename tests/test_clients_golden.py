@@ -7,6 +7,8 @@ transcripts keep the tests meaningful without the C tools.
 """
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -309,3 +311,39 @@ def test_svok(zoo, args, expected):
 def test_svok_same_as_c(zoo, args):
     _build_svok_zoo(zoo)
     assert transcript(args, zoo.base) == transcript(args, zoo.base, impl="c")
+
+
+# ---- fatal: the starting directory cannot be opened ---------------------
+
+@pytest.fixture
+def unreadable_cwd():
+    """A directory that user nobody may enter but not read."""
+    d = tempfile.mkdtemp(prefix="svtools-cwd-")
+    os.chmod(d, 0o311)
+    try:
+        yield d
+    finally:
+        os.rmdir(d)
+
+
+# setpriv rather than Popen(user=): the latter fails to exec our console
+# scripts on this machine although setpriv and a shell both can.
+NOBODY = dict(prefix=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to run as nobody")
+@pytest.mark.parametrize("prog", ["svc", "svstat"])
+def test_unable_to_open_current_directory(unreadable_cwd, prog):
+    assert transcript([prog, "-", "x"], unreadable_cwd, **NOBODY) == (
+        b"", prog.encode() + b": fatal: unable to open current directory: access denied\n",
+        111)
+
+
+@pytest.mark.interop
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
+                    reason="needs root and setpriv to run as nobody")
+@pytest.mark.parametrize("prog", ["svc", "svstat"])
+def test_unable_to_open_current_directory_same_as_c(unreadable_cwd, prog):
+    ours = transcript([prog, "x"], unreadable_cwd, **NOBODY)
+    assert ours == transcript([prog, "x"], unreadable_cwd, impl="c", **NOBODY)
