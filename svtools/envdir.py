@@ -1,0 +1,84 @@
+"""envdir: run a program with environment variables taken from a directory.
+
+Synopsis: envdir DIR CHILD...
+
+Every file in DIR whose name does not start with a dot names a variable.
+A file of 0 bytes removes the variable; otherwise its value is the file's
+first line, without trailing spaces and tabs, with each NUL turned into a
+newline (so a file holding only a newline sets the variable empty).  A
+missing file (a dangling symlink) also removes it.  CHILD is then found
+through the PATH envdir itself was given and run in the same process.
+
+Exit codes: 111 usage (unlike the other tools), an unreadable directory or
+file, or a CHILD that cannot be run; otherwise CHILD's own.
+"""
+
+import os
+import sys
+
+from ._chain import environ, execute
+from ._pathexec import env_set
+from ._strerr import fatal, usage
+
+PROG = "envdir"
+
+
+def value(data):
+    """The value a file's bytes give a variable; None removes it."""
+    if not data:
+        return None
+    return data.split(b"\n", 1)[0].rstrip(b" \t").replace(b"\0", b"\n")
+
+
+def _slurp(name):
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return b""
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv if argv is None else argv
+    if len(argv) < 3:
+        usage(PROG, "envdir dir child", 111)
+    dirname = argv[1]
+    try:
+        here = os.open(".", os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        fatal(PROG, "unable to switch to current directory", e)
+    try:
+        os.chdir(dirname)
+    except OSError as e:
+        fatal(PROG, "unable to switch to directory %s" % dirname, e)
+    try:
+        names = os.listdir(b".")
+    except OSError as e:
+        fatal(PROG, "unable to read directory %s" % dirname, e)
+    env = environ()
+    for name in names:
+        if name.startswith(b"."):
+            continue
+        try:
+            data = _slurp(name)
+        except OSError as e:
+            fatal(PROG, "unable to read %s/%s" % (dirname, os.fsdecode(name)), e)
+        env_set(env, name, value(data))
+    try:
+        os.fchdir(here)
+    except OSError as e:
+        fatal(PROG, "unable to switch to starting directory", e)
+    os.close(here)
+    execute(PROG, argv[2:], env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
