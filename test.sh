@@ -17,4 +17,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check \
     --config-settings editable_mode=compat -e '.[test]'
+# Replace pip's console-script wrappers by lean launchers (see svtools/_launchers.py).
+.venv/bin/python -m svtools._launchers >/dev/null
 exec .venv/bin/python -m pytest "$@"

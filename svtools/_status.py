@@ -8,7 +8,6 @@
 """
 
 import os
-import struct
 
 from . import _tai64
 
@@ -17,22 +16,19 @@ WANT_UP = ord("u")
 WANT_DOWN = ord("d")
 WANT_NONE = 0
 
-_FMT = ">QL<LBB"
 
 
 def pack(secs, nanos, pid, paused, want):
-    head = struct.pack(">QL", _tai64.BASE + secs, nanos)
-    tail = struct.pack("<LBB", pid, 1 if (paused and pid) else 0, want)
-    return head + tail
+    return (_tai64.pack(secs, nanos) + pid.to_bytes(4, "little")
+            + bytes((1 if (paused and pid) else 0, want)))
 
 
 def unpack(data):
     """(secs, nanos, pid, paused, want); ValueError when shorter than 18."""
     if len(data) < SIZE:
         raise ValueError("bad format")
-    label, nanos = struct.unpack(">QL", data[:12])
-    pid, paused, want = struct.unpack("<LBB", data[12:18])
-    return label - _tai64.BASE, nanos, pid, paused, want
+    secs, nanos = _tai64.unpack(data)
+    return secs, nanos, int.from_bytes(data[12:16], "little"), data[16], data[17]
 
 
 def read(path):

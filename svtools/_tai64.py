@@ -5,7 +5,6 @@ leap-second table; we keep that constant so stamps compare equal with its.
 The nanosecond field is microseconds * 1000 + 500, as gettimeofday gives it.
 """
 
-import struct
 import time
 
 BASE = 0x400000000000000A
@@ -19,13 +18,12 @@ def now():
 
 def pack(secs, nanos):
     """12-byte TAI64N label for unix SECS and NANOS."""
-    return struct.pack(">QL", BASE + secs, nanos)
+    return (BASE + secs).to_bytes(8, "big") + nanos.to_bytes(4, "big")
 
 
 def unpack(data):
     """(unix seconds, nanoseconds) from a 12-byte TAI64N label."""
-    label, nanos = struct.unpack(">QL", data[:12])
-    return label - BASE, nanos
+    return int.from_bytes(data[:8], "big") - BASE, int.from_bytes(data[8:12], "big")
 
 
 def stamp(secs=None, nanos=None):

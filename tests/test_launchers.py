@@ -1,0 +1,53 @@
+"""The lean console-script launchers and the import diet of the clients."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from svtools import _launchers
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+PIP_WRAPPER = """#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+from svtools.{module} import main
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit(main())
+"""
+
+
+def test_rewrite_turns_pip_wrappers_into_lean_launchers(tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "svok").write_text(PIP_WRAPPER.format(python=sys.executable, module="svok"))
+    (bindir / "svok").chmod(0o755)
+    (bindir / "other").write_text("#!/bin/sh\necho hi\n")
+    assert _launchers.rewrite(str(bindir), root=ROOT) == ["svok"]
+    text = (bindir / "svok").read_text()
+    assert text.startswith("#!%s -IS\n" % sys.executable)
+    assert "import re" not in text
+    assert (bindir / "other").read_text() == "#!/bin/sh\necho hi\n"
+    assert os.stat(bindir / "svok").st_mode & 0o777 == 0o755
+    r = subprocess.run([str(bindir / "svok")], capture_output=True)
+    assert (r.returncode, r.stderr) == (100, b"svok: usage: svok dir\n")
+    # idempotent
+    assert _launchers.rewrite(str(bindir), root=ROOT) == ["svok"]
+    assert (bindir / "svok").read_text() == text
+
+
+FORBIDDEN = {"argparse", "typing", "dataclasses", "logging", "subprocess", "pathlib",
+             "importlib.metadata", "re", "enum", "site", "selectors", "inotify_simple"}
+
+
+@pytest.mark.parametrize("module", ["svc", "svok", "svstat"])
+def test_clients_import_only_light_modules(module):
+    code = ("import sys; sys.path.insert(0, %r); import svtools.%s; print(' '.join(sorted(sys.modules)))"
+            % (ROOT, module))
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, check=True).stdout
+    loaded = set(out.decode().split())
+    assert not loaded & FORBIDDEN, loaded & FORBIDDEN
