@@ -184,8 +184,10 @@ def test_pause_and_continue(service):
 def test_down_sends_term_then_cont_to_a_paused_service(service):
     s = service("trap 'echo TERM >> signals; exit 0' TERM\n"
                 "trap 'echo CONT >> signals' CONT\n"
+                "echo $$ > pid\n"
                 "while :; do sleep 1000 & wait $!; done\n").start()
     s.wait_up()
+    wait_for(lambda: s.read("pid"), what="the traps to be set")
     s.send(b"p")
     wait_for(lambda: s.status()[3] == 1, what="paused")
     s.send(b"d")
@@ -242,8 +244,8 @@ def test_exit_while_up_keeps_supervising_until_the_child_exits(service):
 
 def test_up_down_stops_at_once(service):
     # 0.76 sleeps a second after a start and only then sees the 'd'.
-    s = service("date +%s.%N > started\n"
-                "trap 'date +%s.%N > termed; exit 0' TERM\n"
+    s = service("trap 'date +%s.%N > termed; exit 0' TERM\n"
+                "date +%s.%N > started\n"
                 "while :; do sleep 1000 & wait $!; done\n", down=True).start()
     s.send(b"u")
     s.wait_up()
