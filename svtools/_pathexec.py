@@ -21,6 +21,26 @@ def reset_signals(extra=()):
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
+def initial_environ():
+    """The environment our parent gave us, as an ordered dict of bytes.
+
+    When the locale is C, CPython adds LC_CTYPE=C.UTF-8 to its own
+    environment (PEP 538), which a C program would not pass on;
+    /proc/self/environ still holds the original.
+    """
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            data = f.read()
+    except OSError:
+        return dict(os.environb)
+    env = {}
+    for entry in data.split(b"\0"):
+        name, eq, value = entry.partition(b"=")
+        if eq and name not in env:
+            env[name] = value
+    return env
+
+
 def env_set(env, name, value):
     """Queue semantics of daemontools: NAME runs to its first '='.
 

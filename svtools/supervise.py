@@ -31,7 +31,7 @@ import time
 
 from . import _status, _strerr, _tai64
 from ._machine import Machine
-from ._pathexec import reset_signals
+from ._pathexec import initial_environ, reset_signals
 
 PROG = "supervise"
 _WANT_BYTE = {"up": _status.WANT_UP, "down": _status.WANT_DOWN, "once": _status.WANT_NONE}
@@ -92,6 +92,7 @@ class Supervisor:
         self.control = control
         self.stamp = _tai64.now()
         self.done = False
+        self.environ = initial_environ()
 
     def status(self):
         m = self.machine
@@ -144,7 +145,7 @@ class Supervisor:
         try:
             signal.set_wakeup_fd(-1)
             reset_signals((signal.SIGCHLD,))
-            os.execve("./run", ["./run"], os.environ)
+            os.execve("./run", ["./run"], self.environ)
         except OSError as e:
             _strerr.say("%s: fatal: unable to start %s/run: %s\n"
                         % (PROG, self.dirname, _strerr.errtext(e)))

@@ -364,3 +364,14 @@ def _proc_state(pid):
     with open("/proc/%d/stat" % pid) as f:
         data = f.read()
     return data[data.rindex(")") + 2]
+
+
+def test_run_gets_the_environment_unchanged(service):
+    # With no LANG/LC_*, CPython coerces its own locale and would add
+    # LC_CTYPE=C.UTF-8 to what it passes on; C supervise passes no such thing.
+    s = service("env > env.out; exec sleep 1000\n")
+    s.start(env={"PATH": os.environ["PATH"], "ODD": "a b=c"})
+    s.wait_up()
+    wait_for(lambda: s.read("env.out"), what="run's environment")
+    lines = set(s.read("env.out").splitlines()) - {b"PWD=" + os.path.realpath(s.path).encode()}
+    assert lines == {b"PATH=" + os.environ["PATH"].encode(), b"ODD=a b=c"}
