@@ -5,9 +5,13 @@ Synopsis: envdir DIR CHILD...
 Every file in DIR whose name does not start with a dot names a variable.
 A file of 0 bytes removes the variable; otherwise its value is the file's
 first line, without trailing spaces and tabs, with each NUL turned into a
-newline (so a file holding only a newline sets the variable empty).  A
-missing file (a dangling symlink) also removes it.  CHILD is then found
-through the PATH envdir itself was given and run in the same process.
+newline (so a file holding only a newline sets the variable empty).  Files
+are taken in directory order, and a missing file (a dangling symlink) reads
+as whatever 0.76's reused buffer still holds: nothing (the variable is
+removed) if it comes first or after an empty file, else the previous value
+and its terminating NUL, which the rules above turn into a trailing newline.
+CHILD is then found through the PATH envdir itself was given and run in the
+same process.
 
 Exit codes: 111 usage (unlike the other tools), an unreadable directory or
 file, or a CHILD that cannot be run; otherwise CHILD's own.
@@ -34,7 +38,7 @@ def _slurp(name):
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        return b""
+        return None
     try:
         chunks = []
         while True:
@@ -64,6 +68,7 @@ def main(argv=None) -> int:
     except OSError as e:
         fatal(PROG, "unable to read directory %s" % dirname, e)
     env = environ()
+    last = b""
     for name in names:
         if name.startswith(b"."):
             continue
@@ -71,7 +76,11 @@ def main(argv=None) -> int:
             data = _slurp(name)
         except OSError as e:
             fatal(PROG, "unable to read %s/%s" % (dirname, os.fsdecode(name)), e)
-        env_set(env, name, value(data))
+        if data is None:
+            data = last  # 0.76 reuses its buffer: see the module docstring
+        val = value(data)
+        last = b"" if val is None else val + b"\0"
+        env_set(env, name, val)
     try:
         os.fchdir(here)
     except OSError as e:
