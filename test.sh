@@ -12,11 +12,5 @@ if [ ! -x /usr/bin/supervise ] || [ ! -x /usr/bin/multilog ]; then
         echo "test.sh: warning: Debian's daemontools is missing; interop tests will be skipped" >&2
     fi
 fi
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-fi
-.venv/bin/python -m pip install -q --disable-pip-version-check \
-    --config-settings editable_mode=compat -e '.[test]'
-# Replace pip's console-script wrappers by lean launchers (see svtools/_launchers.py).
-.venv/bin/python -m svtools._launchers >/dev/null
+. tools/bootstrap.sh
 exec .venv/bin/python -m pytest "$@"
