@@ -1,0 +1,401 @@
+"""A multilog log directory: recovery, writing, rotation, processors, pruning.
+
+Where `current` is cut depends on how daemontools' multilog hands its bytes
+to write(2): a 512-byte buffer per directory, emptied whenever a put does not
+fit and before each 1024-byte read of stdin.  plan() replays that buffering
+on a whole read at once, so that we can write in big pieces and still cut
+every file where the C program would.  It is pure; LogDir does the I/O.
+
+Every failing step past start-up warns `..., pausing: ERR`, sleeps 5 s and
+tries again: a logger must not die of a full disk.
+"""
+
+import errno
+import fcntl
+import os
+import signal
+import time
+
+from . import _pathexec, _strerr, _tai64
+
+PROG = "multilog"
+PAUSE = 5
+BUFSIZE = 512    # the C program's buffer per directory
+OUTSIZE = 8192   # its largest direct write
+CREAD = 1024     # its read size
+WINDOW = 2000    # cut at a line end once this close to the size
+
+PUT = 0     # unit: one put of SIZE bytes, after reading input byte TRIG
+STREAM = 1  # unit: SIZE bytes put one by one, byte i after input byte TRIG+i
+
+O_READ = os.O_RDONLY | os.O_NONBLOCK
+O_APPEND = os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND | os.O_CREAT
+O_TRUNC = os.O_WRONLY | os.O_NONBLOCK | os.O_TRUNC | os.O_CREAT
+
+
+def plan(out, units, nbytes, size):
+    """Where C multilog would rotate while writing OUT, one read's output.
+
+    UNITS describe how OUT was put, with the input offsets that triggered
+    each put; a flush happens before the put of anything read at or after
+    each multiple of CREAD.  NBYTES is the size of `current` before.
+    Returns (cuts, nbytes): offsets in OUT after which `current` is rotated,
+    in order, and the size of `current` at the end.
+    """
+    cuts = []
+    b = nbytes
+    low = size - WINDOW
+
+    def write(start, n):
+        nonlocal b
+        while n > 0:
+            if b >= size:
+                cuts.append(start)
+                b = 0
+            w = min(n, size - b)
+            if b + w >= low:
+                k = out.rfind(b"\n", start, start + w)
+                if k >= 0:
+                    w = k + 1 - start
+            b += w
+            start += w
+            n -= w
+            if b >= low and out[start - 1] == 10:
+                cuts.append(start)
+                b = 0
+
+    p = 0          # bytes in the buffer
+    o = 0          # offset in OUT just past the buffered bytes
+    nextq = CREAD  # next read boundary
+    for kind, n, trig in units:
+        if kind == PUT:
+            if trig >= nextq:
+                if p:
+                    write(o - p, p)
+                    p = 0
+                nextq = (trig // CREAD + 1) * CREAD
+            if n > BUFSIZE - p:
+                if p:
+                    write(o - p, p)
+                start = o
+                while n > BUFSIZE:
+                    w = min(OUTSIZE, n)
+                    write(start, w)
+                    start += w
+                    n -= w
+                o = start
+                p = 0
+            p += n
+            o += n
+            continue
+        i = 0
+        while i < n:
+            t = trig + i
+            if t >= nextq:
+                if p:
+                    write(o - p, p)
+                    p = 0
+                nextq = (t // CREAD + 1) * CREAD
+            seg = min(n - i, nextq - t)
+            i += seg
+            while seg:
+                if p == BUFSIZE:
+                    write(o - p, p)
+                    p = 0
+                take = min(seg, BUFSIZE - p)
+                p += take
+                o += take
+                seg -= take
+    if p:
+        write(o - p, p)
+    return cuts, b
+
+
+def pause(text, err=None):
+    _strerr.warn(PROG, text + ", pausing", err)
+    time.sleep(PAUSE)
+
+
+def retry(fn, text):
+    """FN() until it stops raising OSError, pausing after each failure."""
+    while True:
+        try:
+            return fn()
+        except OSError as e:
+            pause(text, e)
+
+
+def _fatal(text, err):
+    _strerr.fatal(PROG, text, err)
+
+
+class LogDir:
+    """One log directory, locked and open for appending to `current`."""
+
+    def __init__(self, spec):
+        self.path = spec.path
+        self.size = spec.size
+        self.num = spec.num
+        self.processor = spec.processor
+        self.fd = -1
+        self.cur = -1
+        self.bytes = 0
+
+    def _name(self, name):
+        return "%s/%s" % (self.path, name)
+
+    # ---- start-up (fatal errors) ----
+
+    def start(self):
+        path = self.path
+        try:
+            os.mkdir(path, 0o700)
+        except OSError:
+            pass
+        try:
+            self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            _fatal("unable to open directory " + path, e)
+        try:
+            self.lockfd = os.open("lock", O_APPEND, 0o600, dir_fd=self.fd)
+            fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            _fatal("unable to lock directory " + path, e)
+        try:
+            st = os.stat("current", dir_fd=self.fd)
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            _fatal("unable to stat %s" % self._name("current"), e)
+        if st is not None and st.st_mode & 0o100:
+            try:
+                self.cur = os.open("current", O_APPEND, 0o600, dir_fd=self.fd)
+            except OSError as e:
+                _fatal("unable to append to %s" % self._name("current"), e)
+            self._set_mode_current()
+            self.bytes = st.st_size
+            return
+        self._recover()
+
+    def _recover(self):
+        fd = self.fd
+        for name in ("state", "newstate"):
+            try:
+                os.unlink(name, dir_fd=fd)
+            except OSError:
+                pass
+        try:
+            st = os.stat("processed", dir_fd=fd)
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            _fatal("unable to stat %s" % self._name("processed"), e)
+        if st is not None and st.st_mode & 0o100:
+            try:
+                os.unlink("previous", dir_fd=fd)
+            except OSError:
+                pass
+            self.archive("processed", "s")
+        else:
+            try:
+                os.unlink("processed", dir_fd=fd)
+            except OSError:
+                pass
+            self.archive("previous", "u")
+        self.archive("current", "u")
+        try:
+            os.close(os.open("state", O_TRUNC, 0o644, dir_fd=fd))
+        except OSError as e:
+            _fatal("unable to write to %s" % self._name("state"), e)
+        try:
+            self.cur = os.open("current", O_APPEND, 0o600, dir_fd=fd)
+        except OSError as e:
+            _fatal("unable to write to %s" % self._name("current"), e)
+        self._set_mode_current()
+        self.bytes = 0
+
+    def _set_mode_current(self):
+        try:
+            os.fchmod(self.cur, 0o644)
+        except OSError as e:
+            _fatal("unable to set mode of %s" % self._name("current"), e)
+
+    # ---- writing ----
+
+    def write(self, data):
+        """Append DATA (bytes or memoryview) to current, pausing on errors."""
+        mv = memoryview(data)
+        while len(mv):
+            try:
+                mv = mv[os.write(self.cur, mv):]
+            except OSError as e:
+                pause("unable to write to %s" % self._name("current"), e)
+
+    def writev(self, pieces, total):
+        """Append the PIECES (TOTAL bytes) in one go where the kernel lets us."""
+        try:
+            done = os.writev(self.cur, pieces)
+        except OSError:
+            done = 0
+        if done < total:
+            self.write(memoryview(b"".join(pieces))[done:])
+
+    def put(self, out, units):
+        """Write one read's OUT, rotating where C multilog would."""
+        n = len(out)
+        if self.bytes + n < self.size - WINDOW:
+            self.write(out)
+            self.bytes += n
+            return
+        cuts, after = plan(out, units(), self.bytes, self.size)
+        mv = memoryview(out)
+        prev = 0
+        for cut in cuts:
+            self.write(mv[prev:cut])
+            self.rotate()
+            prev = cut
+        self.write(mv[prev:])
+        self.bytes = after
+
+    # ---- rotation ----
+
+    def rotate(self):
+        fd = self.fd
+        cur = self._name("current")
+        retry(lambda: os.fsync(self.cur), "unable to write %s to disk" % cur)
+        os.close(self.cur)
+        retry(lambda: os.rename("current", "previous", src_dir_fd=fd, dst_dir_fd=fd),
+              "unable to rename current to previous in directory " + self.path)
+        self.cur = retry(lambda: os.open("current", O_APPEND, 0o600, dir_fd=fd),
+                         "unable to create " + cur)
+        retry(lambda: os.fchmod(self.cur, 0o644), "unable to set mode of " + cur)
+        self.bytes = 0
+        retry(lambda: os.chmod("previous", 0o744, dir_fd=fd),
+              "unable to set mode of " + self._name("previous"))
+        if self.processor is None:
+            self.archive("previous", "s")
+        else:
+            self._process()
+
+    def _process(self):
+        fd = self.fd
+        while True:
+            try:
+                pid = os.fork()
+            except OSError as e:
+                pause("unable to fork for processor in " + self.path, e)
+                continue
+            if pid == 0:
+                self._child()
+            try:
+                _, status = os.waitpid(pid, 0)
+            except OSError as e:
+                pause("wait failed for processor in " + self.path, e)
+                continue
+            if os.WIFSIGNALED(status):
+                # C prints whatever errno was left over; in practice that is
+                # ENOENT from an earlier probe, so users see the same text.
+                pause("processor crashed in " + self.path, errno.ENOENT)
+                continue
+            if os.waitstatus_to_exitcode(status) != 0:
+                pause("processor failed in " + self.path)
+                continue
+            break
+        processed = self._name("processed")
+        pfd = retry(lambda: os.open("processed", O_APPEND, 0o600, dir_fd=fd),
+                    "unable to create " + processed)
+        retry(lambda: os.fsync(pfd), "unable to write %s to disk" % processed)
+        retry(lambda: os.fchmod(pfd, 0o744), "unable to set mode of " + processed)
+        os.close(pfd)
+        newstate = self._name("newstate")
+        nfd = retry(lambda: os.open("newstate", O_APPEND, 0o600, dir_fd=fd),
+                    "unable to create " + newstate)
+        retry(lambda: os.fsync(nfd), "unable to write %s to disk" % newstate)
+        os.close(nfd)
+        retry(lambda: _unlink_quiet("previous", fd),
+              "unable to remove " + self._name("previous"))
+        retry(lambda: os.rename("newstate", "state", src_dir_fd=fd, dst_dir_fd=fd),
+              "unable to rename newstate to state in directory " + self.path)
+        self.archive("processed", "s")
+
+    def _child(self):
+        """In the forked child: set up fds 0, 1, 4, 5 and exec the processor."""
+        try:
+            _pathexec.reset_signals((signal.SIGTERM, signal.SIGALRM))
+            os.fchdir(self.fd)
+            for name, flags, target in (("previous", O_READ, 0),
+                                        ("processed", O_TRUNC, 1),
+                                        ("state", O_READ, 4),
+                                        ("newstate", O_TRUNC, 5)):
+                f = os.open(name, flags, 0o644)
+                if f == target:
+                    os.set_inheritable(f, True)
+                else:
+                    os.dup2(f, target)
+                    os.close(f)
+            os.execve("/bin/sh", [b"sh", b"-c", os.fsencode(self.processor)], os.environ)
+        except OSError as e:
+            _strerr.say(os.fsencode("%s: fatal: unable to run %s: %s\n"
+                                    % (PROG, self.processor, _strerr.errtext(e))))
+        os._exit(111)
+
+    # ---- archives ----
+
+    def archive(self, name, code):
+        """Hard-link NAME to @now.CODE (unless done before a crash), remove it, prune."""
+        fd = self.fd
+        while True:
+            try:
+                st = os.stat(name, dir_fd=fd)
+                break
+            except FileNotFoundError:
+                return
+            except OSError as e:
+                pause("unable to stat " + self._name(name), e)
+        if st.st_nlink == 1:
+            while True:
+                target = _tai64.stamp() + "." + code
+                try:
+                    os.link(name, target, src_dir_fd=fd, dst_dir_fd=fd,
+                            follow_symlinks=False)
+                    break
+                except OSError as e:
+                    pause("unable to link to " + self._name(target), e)
+        retry(lambda: _unlink_quiet(name, fd), "unable to remove " + self._name(name))
+        self.prune()
+
+    def prune(self):
+        """Remove the oldest archives until fewer than num are left."""
+        while True:
+            try:
+                names = os.listdir(self.fd)
+            except OSError as e:
+                pause("unable to read " + self.path, e)
+                continue
+            old = []
+            for name in names:
+                raw = os.fsencode(name)
+                if raw[:1] == b"@" and len(raw) >= 25:
+                    old.append((raw[:25], name))
+            if len(old) < self.num:
+                return
+            oldest = min(old)[1]
+            try:
+                _unlink_quiet(oldest, self.fd)
+            except OSError as e:
+                pause("unable to remove " + self._name(oldest), e)
+
+    # ---- exit ----
+
+    def finish(self):
+        """Mark current complete (mode 0744) after syncing it."""
+        cur = self._name("current")
+        retry(lambda: os.fsync(self.cur), "unable to write %s to disk" % cur)
+        retry(lambda: os.fchmod(self.cur, 0o744), "unable to set mode of " + cur)
+
+
+def _unlink_quiet(name, fd):
+    try:
+        os.unlink(name, dir_fd=fd)
+    except FileNotFoundError:
+        pass
