@@ -5,7 +5,9 @@ may be attached or be the next word; "--" ends the options and is eaten; a
 lone "-" ends them and stays as the first operand.
 """
 
-import os
+import posix
+
+from ._strerr import fsencode
 
 
 class GetoptError(Exception):
@@ -52,7 +54,7 @@ def getopt(argv, optstring):
 
 def _complain(prog, what, c):
     try:
-        os.write(2, os.fsencode("%s: %s -- %s\n" % (prog, what, c)))
+        posix.write(2, fsencode("%s: %s -- %s\n" % (prog, what, c)))
     except OSError:
         pass
     raise GetoptError(what)

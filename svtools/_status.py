@@ -7,7 +7,7 @@
   17     'u' want up, 'd' want down, NUL no want (after 'o')
 """
 
-import os
+import posix  # not os: see _strerr
 
 from . import _tai64
 
@@ -33,11 +33,11 @@ def unpack(data):
 
 def read(path):
     """The 18-byte record at PATH; OSError, or ValueError when short."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    fd = posix.open(path, posix.O_RDONLY | posix.O_NONBLOCK)
     try:
-        data = os.read(fd, SIZE)
+        data = posix.read(fd, SIZE)
     finally:
-        os.close(fd)
+        posix.close(fd)
     return unpack(data)
 
 
@@ -49,20 +49,20 @@ def write(data, path="supervise/status"):
     """
     new = path + ".new"
     try:
-        fd = os.open(new, os.O_WRONLY | os.O_NONBLOCK | os.O_TRUNC | os.O_CREAT, 0o644)
+        fd = posix.open(new, posix.O_WRONLY | posix.O_NONBLOCK | posix.O_TRUNC | posix.O_CREAT, 0o644)
     except OSError as e:
         return "open", e.errno
     try:
         try:
-            n = os.write(fd, data)
+            n = posix.write(fd, data)
         except OSError as e:
             return "write", e.errno
         if n != len(data):
             return "partial", None
     finally:
-        os.close(fd)
+        posix.close(fd)
     try:
-        os.rename(new, path)
+        posix.rename(new, path)
     except OSError as e:
         return "rename", e.errno
     return None

@@ -291,12 +291,15 @@ def test_missing_or_unexecutable_run(service, tmp_path, make, reason):
 def test_second_supervise_refused(service):
     s = service().start()
     s.wait_up()
-    before = os.stat(s.file("supervise/status")).st_mtime_ns
+    s.send(b"p")  # answered only after the loop's own first status write
+    wait_for(lambda: s.status()[3] == 1, what="the paused byte")
+    before = os.stat(s.file("supervise/status"))
     r = run([prog("supervise"), s.path])
     assert r.returncode == 111
     assert r.stderr == b"supervise: fatal: unable to acquire " + s.path.encode() + \
         b"/supervise/lock: temporary failure\n"
-    assert os.stat(s.file("supervise/status")).st_mtime_ns == before
+    after = os.stat(s.file("supervise/status"))
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
 @pytest.mark.interop
