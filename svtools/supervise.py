@@ -70,6 +70,14 @@ def _setup(dirname):
         _strerr.fatal(PROG, "unable to stat %s/down" % dirname, e)
     try:
         os.mkdir("supervise", 0o700)
+    except FileExistsError:
+        # Debian's supervise: a dangling symlink (state kept on a tmpfs, say)
+        # gets its target made.
+        if os.path.islink("supervise") and not os.path.exists("supervise"):
+            try:
+                os.mkdir(os.readlink("supervise"), 0o700)
+            except OSError:
+                pass
     except OSError:
         pass
     try:

@@ -378,3 +378,16 @@ def test_run_gets_the_environment_unchanged(service):
     wait_for(lambda: s.read("env.out"), what="run's environment")
     lines = set(s.read("env.out").splitlines()) - {b"PWD=" + os.path.realpath(s.path).encode()}
     assert lines == {b"PATH=" + os.environ["PATH"].encode(), b"ODD=a b=c"}
+
+
+def test_supervise_dir_may_be_a_dangling_symlink(service, tmp_path):
+    # As Debian's supervise does: state kept elsewhere, e.g. on a tmpfs.
+    s = service()
+    target = tmp_path / "state" / "svc"
+    os.makedirs(s.path, exist_ok=True)
+    (tmp_path / "state").mkdir()
+    os.symlink(str(target), s.file("supervise"))
+    s.start()
+    s.wait_up()
+    assert stat.S_ISFIFO(os.stat(target / "control").st_mode)
+    assert os.path.getsize(target / "status") == 18
