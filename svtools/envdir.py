@@ -20,7 +20,8 @@ file, or a CHILD that cannot be run; otherwise CHILD's own.
 import os
 import sys
 
-from ._chain import environ, execute
+from ._chain import execute
+from ._pathexec import initial_environ as environ
 from ._pathexec import env_set
 from ._strerr import fatal, usage
 

@@ -14,7 +14,8 @@ otherwise CHILD's own.
 import pwd
 import sys
 
-from ._chain import environ, execute
+from ._chain import execute
+from ._pathexec import initial_environ as environ
 from ._pathexec import env_set
 from ._strerr import fatal, usage
 

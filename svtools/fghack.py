@@ -13,7 +13,8 @@ CHILD was killed by a signal ("child crashed"); otherwise CHILD's exit code.
 import os
 import sys
 
-from ._chain import execute, restore_signals
+from ._chain import execute
+from ._pathexec import reset_signals
 from ._strerr import fatal, usage
 
 PROG = "fghack"
@@ -34,7 +35,7 @@ def main(argv=None) -> int:
     argv = sys.argv if argv is None else argv
     if len(argv) < 2:
         usage(PROG, "fghack child")
-    restore_signals()
+    reset_signals()
     try:
         r, w = os.pipe()
     except OSError as e:

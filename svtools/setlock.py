@@ -19,7 +19,8 @@ import fcntl
 import os
 import sys
 
-from ._chain import execute, restore_signals
+from ._chain import execute
+from ._pathexec import reset_signals
 from ._getopt import GetoptError, getopt
 from ._strerr import fatal, usage
 
@@ -29,7 +30,7 @@ SYNOPSIS = "setlock [ -nNxX ] file program [ arg ... ]"
 
 def main(argv=None) -> int:
     argv = sys.argv if argv is None else argv
-    restore_signals()  # a blocked wait must die of ^C quietly, as the C one does
+    reset_signals()  # a blocked wait must die of ^C quietly, as the C one does
     try:
         opts, args = getopt(argv, "nNxX")
     except GetoptError:

@@ -84,16 +84,17 @@ def test_child_signals_default(d, tool):
 
 @pytest.mark.interop
 @pytest.mark.parametrize("tool", list(PREFIXES))
-def test_inherited_ignores_pass_through_like_c(d, tool):
-    """sh ignores SIGINT and SIGQUIT in a background job; 0.76 passes that on."""
+def test_background_job_ignores_are_reset(d, tool):
+    """sh ignores SIGINT and SIGQUIT in a background job.  0.76 passes that
+    on; the issue asks for defaults, so a program started through our tools
+    can always be interrupted."""
     if tool == "setuidgid":
         needs_root()
     def through(bindir):
         words = " ".join("'%s'" % w for w in cmd(tool, d, [], bindir))
         return run(["sh", "-c", "%s sh -c \"%s\" & wait" % (words, SIG_LINES)]).stdout
-    ours = through(None)
-    assert ours == b"SigBlk:\t0000000000000000\nSigIgn:\t0000000000000006\n"
-    assert ours == through(C_BIN)
+    assert through(C_BIN) == b"SigBlk:\t0000000000000000\nSigIgn:\t0000000000000006\n"
+    assert through(None) == b"SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
 
 
 def test_setuidgid_nobody_drops_groups(d):
