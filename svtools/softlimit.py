@@ -23,7 +23,7 @@ import resource
 import sys
 
 from ._chain import execute
-from ._getopt import GetoptError, getopt
+from ._getopt import GetoptError, Options
 from ._strerr import fatal, usage
 
 PROG = "softlimit"
@@ -81,29 +81,35 @@ def soft(wanted, hard):
 
 def main(argv=None) -> int:
     argv = sys.argv if argv is None else argv
+    opts = Options(argv, "a:c:d:f:l:m:o:p:r:s:t:")
     try:
-        opts, args = getopt(argv, "a:c:d:f:l:m:o:p:r:s:t:")
+        # Each limit is set as soon as its option is read, as in 0.76: a bad
+        # value stops everything before a later bad option is even seen.
+        for opt, text in opts:
+            _apply(opt, text)
     except GetoptError:
         usage(PROG, SYNOPSIS)
-    for opt, text in opts:
-        try:
-            wanted = parse(text)
-        except ValueError:
-            usage(PROG, SYNOPSIS)
-        for res in RESOURCES[opt]:
-            try:
-                _, hard = resource.getrlimit(res)
-            except OSError as e:
-                fatal(PROG, "getrlimit failed", e)
-            try:
-                resource.setrlimit(res, (soft(wanted, hard), hard))
-            except OSError as e:
-                fatal(PROG, "setrlimit failed", e)
-            except ValueError:  # how CPython reports EINVAL and EPERM here
-                fatal(PROG, "setrlimit failed", errno.EINVAL)
-    if not args:
+    if not opts.operands:
         usage(PROG, SYNOPSIS)
-    execute(PROG, args)
+    execute(PROG, opts.operands)
+
+
+def _apply(opt, text):
+    try:
+        wanted = parse(text)
+    except ValueError:
+        usage(PROG, SYNOPSIS)
+    for res in RESOURCES[opt]:
+        try:
+            _, hard = resource.getrlimit(res)
+        except OSError as e:
+            fatal(PROG, "getrlimit failed", e)
+        try:
+            resource.setrlimit(res, (soft(wanted, hard), hard))
+        except OSError as e:
+            fatal(PROG, "setrlimit failed", e)
+        except ValueError:  # how CPython reports EINVAL and EPERM here
+            fatal(PROG, "setrlimit failed", errno.EINVAL)
 
 
 if __name__ == "__main__":

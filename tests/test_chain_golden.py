@@ -124,6 +124,7 @@ CASES = [
     ("softlimit-missing-value", "softlimit -o",
      "", "softlimit: option requires an argument -- o\n" + USAGE_SOFTLIMIT, 100),
     ("softlimit-non-numeric", "softlimit -o x true", "", USAGE_SOFTLIMIT, 100),
+    ("softlimit-bad-value-before-bad-option", "softlimit -o x -q true", "", USAGE_SOFTLIMIT, 100),
     ("softlimit-sign-is-not-a-digit", "softlimit -o +5 true", "", USAGE_SOFTLIMIT, 100),
     ("softlimit-trailing-junk", "softlimit -o 5x true", "", USAGE_SOFTLIMIT, 100),
     ("softlimit-no-child", "softlimit -o 5", "", USAGE_SOFTLIMIT, 100),
