@@ -5,7 +5,7 @@ reads them one byte at a time and ignores any byte it does not know.
 """
 
 import errno
-import os
+import posix  # not os: see _strerr
 
 from ._strerr import errtext
 
@@ -47,13 +47,13 @@ def send(directory, data):
     returns to its own directory afterwards.
     """
     try:
-        os.chdir(directory)
+        posix.chdir(directory)
     except OSError as e:
         return _text("unable to chdir to", directory, e.errno)
     try:
         # O_NONBLOCK: a FIFO nobody reads fails at once with ENXIO rather
         # than blocking until a reader comes.
-        fd = os.open("supervise/control", os.O_WRONLY | os.O_NONBLOCK)
+        fd = posix.open("supervise/control", posix.O_WRONLY | posix.O_NONBLOCK)
     except OSError as e:
         if e.errno == errno.ENXIO:
             return "unable to control %s: supervise not running" % directory
@@ -61,16 +61,16 @@ def send(directory, data):
     try:
         # Checked on the open descriptor, so a file swapped in after a
         # stat cannot slip through.
-        if (os.fstat(fd).st_mode & 0o170000) != 0o010000:
+        if (posix.fstat(fd).st_mode & 0o170000) != 0o010000:
             return "unable to control %s: control is not a fifo" % directory
-        os.set_blocking(fd, True)
+        posix.set_blocking(fd, True)
         try:
             while data:
-                data = data[os.write(fd, data):]
+                data = data[posix.write(fd, data):]
         except OSError as e:
             return _text("error writing commands to", directory, e.errno)
     finally:
-        os.close(fd)
+        posix.close(fd)
     return None
 
 

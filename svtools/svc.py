@@ -14,7 +14,7 @@ Exit codes: 0 even when some directory failed; 100 for a bad option;
 111 when the current directory cannot be opened or returned to.
 """
 
-import os
+import posix  # not os: see _strerr
 import sys
 
 from . import _control, _strerr
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
         return 100
     data = _control.commands(c for c, _ in opts).encode("ascii")
     try:
-        here = os.open(".", os.O_RDONLY | os.O_NONBLOCK)
+        here = posix.open(".", posix.O_RDONLY | posix.O_NONBLOCK)
     except OSError as e:
         _strerr.fatal("svc", "unable to open current directory", e)
     for directory in dirs:
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
         if problem is not None:
             _strerr.warn("svc", problem)
         try:
-            os.fchdir(here)
+            posix.fchdir(here)
         except OSError as e:
             _strerr.fatal("svc", "unable to set directory", e)
     return 0

@@ -11,7 +11,7 @@ Exit codes: 0 running; 100 not running, or no DIR given (usage);
 """
 
 import errno
-import os
+import posix  # not os: see _strerr
 import sys
 
 from . import _strerr
@@ -24,17 +24,17 @@ def main(argv=None) -> int:
         _strerr.usage("svok", "svok dir")
     directory = argv[1]
     try:
-        os.chdir(directory)
+        posix.chdir(directory)
     except OSError as e:
         _strerr.fatal("svok", "unable to chdir to %s" % directory, e)
     try:
         # A FIFO with no reader fails with ENXIO instead of blocking.
-        fd = os.open("supervise/ok", os.O_WRONLY | os.O_NONBLOCK)
+        fd = posix.open("supervise/ok", posix.O_WRONLY | posix.O_NONBLOCK)
     except OSError as e:
         if e.errno in (errno.ENOENT, errno.ENXIO):
             return 100
         _strerr.fatal("svok", "unable to open %s/supervise/ok" % directory, e)
-    os.close(fd)
+    posix.close(fd)
     return 0
 
 

@@ -20,7 +20,7 @@ Exit codes: 0; 111 when the current directory cannot be opened or returned to.
 """
 
 import errno
-import os
+import posix  # not os: see _strerr
 import sys
 import time
 
@@ -30,7 +30,7 @@ from . import _status, _strerr
 def describe(now):
     """The text after "DIR: " for the service in the current directory."""
     try:
-        os.stat("down")
+        posix.stat("down")
         normallyup = False
     except OSError as e:
         if e.errno != errno.ENOENT:
@@ -38,22 +38,22 @@ def describe(now):
         normallyup = True
     try:
         # ENXIO: the FIFO exists but supervise (its only reader) is gone.
-        fd = os.open("supervise/ok", os.O_WRONLY | os.O_NONBLOCK)
+        fd = posix.open("supervise/ok", posix.O_WRONLY | posix.O_NONBLOCK)
     except OSError as e:
         if e.errno == errno.ENXIO:
             return "supervise not running"
         return "unable to open supervise/ok: " + _strerr.errtext(e)
-    os.close(fd)
+    posix.close(fd)
     try:
-        fd = os.open("supervise/status", os.O_RDONLY | os.O_NONBLOCK)
+        fd = posix.open("supervise/status", posix.O_RDONLY | posix.O_NONBLOCK)
     except OSError as e:
         return "unable to open supervise/status: " + _strerr.errtext(e)
     try:
-        data = os.read(fd, _status.SIZE)
+        data = posix.read(fd, _status.SIZE)
     except OSError as e:
         return "unable to read supervise/status: " + _strerr.errtext(e)
     finally:
-        os.close(fd)
+        posix.close(fd)
     if len(data) < _status.SIZE:
         return "unable to read supervise/status: bad format"
     return line(data, now, normallyup)
@@ -84,21 +84,21 @@ def main(argv=None) -> int:
     if argv is None:
         argv = sys.argv
     try:
-        here = os.open(".", os.O_RDONLY | os.O_NONBLOCK)
+        here = posix.open(".", posix.O_RDONLY | posix.O_NONBLOCK)
     except OSError as e:
         _strerr.fatal("svstat", "unable to open current directory", e)
     now = int(time.time())
     out = []
     for directory in argv[1:]:
         try:
-            os.chdir(directory)
+            posix.chdir(directory)
         except OSError as e:
             text = "unable to chdir: " + _strerr.errtext(e)
         else:
             text = describe(now)
-        out.append(os.fsencode("%s: %s\n" % (directory, text)))
+        out.append(_strerr.fsencode("%s: %s\n" % (directory, text)))
         try:
-            os.fchdir(here)
+            posix.fchdir(here)
         except OSError as e:
             _flush(out)
             _strerr.fatal("svstat", "unable to set directory", e)
@@ -110,7 +110,7 @@ def _flush(out):
     data = b"".join(out)
     try:
         while data:
-            data = data[os.write(1, data):]
+            data = data[posix.write(1, data):]
     except OSError:
         pass
 
