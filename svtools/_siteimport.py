@@ -26,11 +26,19 @@ def site_path():
         site.main()
 
 
-def setproctitle():
-    """setproctitle.setproctitle, or None if the module is missing."""
+def setproctitle(keep_environ=False):
+    """setproctitle.setproctitle, or None if the module is missing.
+
+    KEEP_ENVIRON (at the first call) limits titles to the argv area, so
+    that /proc/PID/environ, which supervise passes on to ./run, survives.
+    """
     mod = sys.modules.get("setproctitle._setproctitle")
     if mod is None:
         mod = _load_extension("setproctitle", "_setproctitle")
+        if mod is not None and keep_environ:
+            os.environ["SPT_NOENV"] = "1"
+            mod.getproctitle()      # reads SPT_NOENV once, here
+            del os.environ["SPT_NOENV"]
     return None if mod is None else mod.setproctitle
 
 
