@@ -1,0 +1,168 @@
+"""svscan benchmarks, ours beside C daemontools: pickup, memory, scale, idle.
+
+    .venv/bin/python bench/svscan.py [pickup|memory|scale|idle ...] [--quick]
+
+pickup  symlink into the scan dir -> first command of ./run, 10 trials at
+        random moments (median, max)
+memory  PSS per service with 100 services, svscan and every supervise counted
+scale   1,000 services: svscan start -> every ./run started; PSS per service
+idle    context switches per second of svscan and all supervise processes
+        over 20 s with 100 idle services
+Each figure comes from one run; it is printed, never asserted.
+"""
+
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OURS = os.path.join(os.path.dirname(HERE), ".venv", "bin")
+IMPLS = {"ours": [os.path.join(OURS, "svscan")], "C": ["/usr/bin/svscan"]}
+ENVS = {"ours": OURS + ":/usr/bin:/bin", "C": "/usr/bin:/bin"}
+RUN = "#!/bin/sh\ndate +%s.%N > started\nexec sleep 100000\n"
+
+
+def make_service(path):
+    os.makedirs(path)
+    with open(os.path.join(path, "run"), "w") as f:
+        f.write(RUN)
+    os.chmod(os.path.join(path, "run"), 0o755)
+
+
+def start(impl, scandir):
+    return subprocess.Popen(IMPLS[impl] + [scandir], env={"PATH": ENVS[impl]},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def stop(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+
+
+def wait_started(dirs, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(os.path.exists(os.path.join(d, "started")) for d in dirs):
+            return time.monotonic()
+        time.sleep(0.01)
+    raise SystemExit("bench: services did not start within %ds" % timeout)
+
+
+def supervisors(p):
+    with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+        return [p.pid] + [int(x) for x in f.read().split()]
+
+
+def field(pid, path, name):
+    try:
+        with open("/proc/%d/%s" % (pid, path)) as f:
+            for line in f:
+                if line.startswith(name):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def pss_per_service(p, n):
+    return sum(field(pid, "smaps_rollup", "Pss:") for pid in supervisors(p)) / n / 1024
+
+
+def with_services(impl, n, fn):
+    tmp = tempfile.mkdtemp(prefix="bench-svscan-")
+    try:
+        scan = os.path.join(tmp, "scan")
+        dirs = [os.path.join(scan, "s%d" % i) for i in range(n)]
+        for d in dirs:
+            make_service(d)
+        t0 = time.monotonic()
+        p = start(impl, scan)
+        try:
+            return fn(p, dirs, t0)
+        finally:
+            stop(p)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pickup(impl, quick):
+    tmp = tempfile.mkdtemp(prefix="bench-svscan-")
+    scan = os.path.join(tmp, "scan")
+    os.makedirs(scan)
+    p = start(impl, scan)
+    lat = []
+    try:
+        time.sleep(0.5)
+        for i in range(5 if quick else 10):
+            d = os.path.join(tmp, "svc%d" % i)
+            make_service(d)
+            time.sleep(random.uniform(0, 5.0))
+            t = time.time()
+            os.symlink(d, os.path.join(scan, "svc%d" % i))
+            wait_started([d], 15)
+            with open(os.path.join(d, "started")) as f:
+                lat.append(float(f.read()) - t)
+    finally:
+        stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return "pickup median %.1f ms, max %.1f ms (%d trials)" % (
+        statistics.median(lat) * 1000, max(lat) * 1000, len(lat))
+
+
+def memory(impl, quick):
+    def fn(p, dirs, t0):
+        wait_started(dirs, 60)
+        time.sleep(1)
+        return "memory %.2f MiB PSS per service (100 services)" % pss_per_service(p, 100)
+    return with_services(impl, 100, fn)
+
+
+def scale(impl, quick):
+    n = 200 if quick else 1000
+
+    def fn(p, dirs, t0):
+        t = wait_started(dirs, 120) - t0
+        time.sleep(1)
+        return "scale %d services all started in %.2f s, %.2f MiB PSS per service" % (
+            n, t, pss_per_service(p, n))
+    return with_services(impl, n, fn)
+
+
+def idle(impl, quick):
+    span = 5 if quick else 20
+
+    def fn(p, dirs, t0):
+        wait_started(dirs, 60)
+        time.sleep(2)
+        pids = supervisors(p)
+
+        def switches():
+            return sum(field(pid, "status", "voluntary_ctxt_switches:")
+                       + field(pid, "status", "nonvoluntary_ctxt_switches:") for pid in pids)
+        a = switches()
+        time.sleep(span)
+        return "idle %.2f context switches/s over %d s (100 services, %d processes)" % (
+            (switches() - a) / span, span, len(pids))
+    return with_services(impl, 100, fn)
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    quick = "--quick" in sys.argv
+    for name in args or ["pickup", "memory", "scale", "idle"]:
+        for impl in ("ours", "C"):
+            print("%-4s %s" % (impl, globals()[name](impl, quick)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
