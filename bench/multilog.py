@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Log throughput: svtools multilog side by side with the C loggers.
+
+Feeds the same deterministic log (lines of 40 to 200 bytes) through a pipe
+into each logger, `t s16777215 n5 ./dir` with and without stamps, and
+reports MB/s of input, CPU seconds and peak RSS of the logger, and our
+speed as a multiple of C multilog's in the same run.  Checks that every
+byte arrived (bytes written = input + 26 per line with stamps).
+
+    .venv/bin/python bench/multilog.py            # 200 MB, as in the issue
+    .venv/bin/python bench/multilog.py --mb 20    # a quick run
+
+C multilog comes from Debian's daemontools, svlogd from runit and s6-log
+from s6 (`apt-get install daemontools runit s6`); missing ones are skipped.
+"""
+
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OURS = os.path.join(os.path.dirname(sys.executable), "multilog")
+if not os.path.exists(OURS):
+    OURS = os.path.join(HERE, "..", ".venv", "bin", "multilog")
+
+
+def make_input(path, mb):
+    """MB megabytes of lines of 40..200 bytes, the same on every run."""
+    rng = random.Random(4)
+    words = [b"".join(bytes([rng.randrange(97, 123)]) for _ in range(rng.randrange(2, 12)))
+             for _ in range(500)]
+    block = []
+    for i in range(20000):
+        n = rng.randrange(40, 201) - 1
+        line = b"%07d %s" % (i, b" ".join(rng.choice(words) for _ in range(30)))
+        block.append(line[:n].ljust(n, b"x") + b"\n")
+    block = b"".join(block)
+    lines = 0
+    with open(path, "wb") as f:
+        left = mb * 1000000
+        while left > 0:
+            chunk = block[:left]
+            if len(chunk) < len(block):
+                chunk = chunk[:chunk.rfind(b"\n") + 1]
+                chunk += b"x" * (left - len(chunk) - 1) + b"\n"
+            f.write(chunk)
+            lines += chunk.count(b"\n")
+            left -= len(chunk)
+    return os.path.getsize(path), lines
+
+
+def loggers(work):
+    found = []
+    c_multilog = shutil.which("multilog", path="/usr/bin:/usr/local/bin")
+    s6log = shutil.which("s6-log")
+    svlogd = shutil.which("svlogd")
+    for stamp in (True, False):
+        t = ["t"] if stamp else []
+        found.append(("svtools multilog", stamp, [OURS] + t + ["s16777215", "n5", "./dir"]))
+        if c_multilog:
+            found.append(("C multilog", stamp, [c_multilog] + t + ["s16777215", "n5", "./dir"]))
+        if s6log:
+            found.append(("s6-log", stamp, [s6log] + t + ["s16777215", "n5", "./dir"]))
+        if svlogd:
+            found.append(("svlogd", stamp, [svlogd] + (["-t"] if stamp else []) + ["dir"]))
+    return found
+
+
+def run_one(argv, infile, work, svlogd):
+    d = os.path.join(work, "dir")
+    shutil.rmtree(d, ignore_errors=True)
+    os.mkdir(d)
+    if svlogd:
+        with open(os.path.join(d, "config"), "w") as f:
+            f.write("s16777215\nn5\n")
+    r, w = os.pipe()
+    start = time.monotonic()
+    feeder = os.fork()
+    if feeder == 0:
+        os.close(r)
+        os.dup2(w, 1)
+        os.execvp("cat", ["cat", infile])
+    gate_r, gate_w = os.pipe()  # close-on-exec: EOF once the logger runs
+    logger = os.fork()
+    if logger == 0:
+        os.close(gate_r)
+        os.close(w)
+        os.dup2(r, 0)
+        os.chdir(work)
+        os.execv(argv[0], argv)
+    os.close(r)
+    os.close(w)
+    os.close(gate_w)
+    os.read(gate_r, 1)
+    os.close(gate_r)
+    hwm = 0
+    while True:
+        # ru_maxrss would count this process's memory, copied at fork time;
+        # the logger's own high-water mark is in /proc until it exits.
+        hwm = max(hwm, _vmhwm(logger))
+        pid, status, ru = os.wait4(logger, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.01)
+    wall = time.monotonic() - start
+    os.waitpid(feeder, 0)
+    written = sum(os.path.getsize(os.path.join(d, n)) for n in os.listdir(d)
+                  if n.startswith("@") or n == "current")
+    return wall, ru.ru_utime + ru.ru_stime, hwm / 1024.0, written, status
+
+
+def _vmhwm(pid):
+    """Peak resident set of PID in kB, 0 if it is gone."""
+    try:
+        with open("/proc/%d/status" % pid, "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def main(argv):
+    mb = 200
+    if "--mb" in argv:
+        mb = int(argv[argv.index("--mb") + 1])
+    work = tempfile.mkdtemp(prefix="svtools-bench-")
+    try:
+        infile = os.path.join(work, "input")
+        size, lines = make_input(infile, mb)
+        print("input: %.1f MB, %d lines (%d..%d bytes each)" % (size / 1e6, lines, 40, 200))
+        print("%-18s %-6s %8s %8s %9s %8s  %s" % ("logger", "stamps", "MB/s", "CPU s", "RSS MB", "vs C", "bytes"))
+        c_rate = {}
+        rows = []
+        for name, stamp, cmd in loggers(work):
+            wall, cpu, rss, written, status = run_one(cmd, infile, work, name == "svlogd")
+            rate = size / 1e6 / wall
+            if name == "C multilog":
+                c_rate[stamp] = rate
+            expect = size + (26 if stamp else 0) * lines
+            ok = "ok" if written == expect and status == 0 else "LOST/EXTRA (%d vs %d)" % (written, expect)
+            if name in ("svlogd", "s6-log"):
+                ok = "%d written" % written  # other stamp formats
+            rows.append((name, stamp, rate, cpu, rss, ok))
+        for name, stamp, rate, cpu, rss, ok in rows:
+            ratio = "%.2fx" % (rate / c_rate[stamp]) if stamp in c_rate else "-"
+            print("%-18s %-6s %8.1f %8.2f %9.1f %8s  %s"
+                  % (name, "t" if stamp else "-", rate, cpu, rss, ratio, ok))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

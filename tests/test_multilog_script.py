@@ -1,0 +1,109 @@
+"""Pure tests: multilog's script parsing, pattern matching and cut planning."""
+
+import pytest
+
+from svtools import _logdir, _multilog_script as ms
+from svtools._logdir import PUT, STREAM
+
+
+def test_dispatch_on_first_character_only():
+    s = ms.parse(["tfoo", "-x", "+y", "eXYZ", "=st", "s5000", "n3", "!gzip", "./a",
+                  "bogus", "main", "t", "/b", ""])
+    assert s.timestamp
+    assert s.actions == [("-", b"x"), ("+", b"y"), ("e", None), ("=", 0), ("d", 0), ("d", 1)]
+    assert s.status == ["st"]
+    assert [(d.path, d.size, d.num, d.processor) for d in s.dirs] == [
+        ("./a", 5000, 3, "gzip"), ("/b", 5000, 3, "gzip")]
+    assert not s.simple
+
+
+def test_t_counts_only_first():
+    assert not ms.parse(["./a", "t"]).timestamp
+    assert ms.parse(["t", "./a"]).simple
+
+
+@pytest.mark.parametrize("arg,size", [("s", 4096), ("s4095", 4096), ("s4096", 4096),
+                                      ("s12x", 4096), ("s99999", 99999),
+                                      ("s16777215", 16777215), ("s16777216", 16777215),
+                                      ("s18446744073709551617", 4096)])
+def test_size_clamp(arg, size):
+    assert ms.parse([arg, "./d"]).dirs[0].size == size
+
+
+@pytest.mark.parametrize("arg,num", [("n", 2), ("n0", 2), ("n1", 2), ("n2", 2), ("n3", 3), ("n7z", 7)])
+def test_num_minimum(arg, num):
+    assert ms.parse([arg, "./d"]).dirs[0].num == num
+
+
+def test_settings_apply_only_to_later_dirs():
+    s = ms.parse(["./a", "s5000", "n4", "!", "./b"])
+    assert (s.dirs[0].size, s.dirs[0].num, s.dirs[0].processor) == (99999, 10, None)
+    assert (s.dirs[1].size, s.dirs[1].num, s.dirs[1].processor) == (5000, 4, "")
+
+
+# The table of the research note, from the original match routine.
+VECTORS = [
+    ("one", ["one"], ["", "on", "onf", "one*", "onetwo"]),
+    ("", [""], ["x"]),
+    ("*", ["", "x", "*", "one"], []),
+    ("one*", ["one", "one*", "onetwo"], ["", "x", "on", "onf"]),
+    ("* one", [" one", "x one", "* one", "xy one"], ["one", " two", "  one", "xy one "]),
+    ("* * one", ["  one", "x  one", " y one", "x y one"], ["one", " one", "   one"]),
+    ("*hello", ["hello"], ["hellohello", "helloXhello"]),
+    ("named[*]: Cleaned cache *", ["named[135]: Cleaned cache of 3121 RRs"], []),
+    ("a**b", ["a*b", "a**b"], ["ab", "aXb"]),
+]
+
+
+@pytest.mark.parametrize("pattern,yes,no", VECTORS)
+def test_match_vectors(pattern, yes, no):
+    for line in yes:
+        assert ms.match(pattern.encode(), line.encode()), (pattern, line)
+    for line in no:
+        assert not ms.match(pattern.encode(), line.encode()), (pattern, line)
+
+
+def _lines_units(lines, start=0):
+    """OUT and UNITS for short lines read in one go starting at input START."""
+    out = b"".join(lines)
+    units = []
+    pos = start
+    for line in lines:
+        pos += len(line)
+        units += [(PUT, len(line) - 1, pos - 1), (PUT, 1, pos - 1)]
+    return out, units
+
+
+def _sizes(out, units, size, reads):
+    """File sizes when OUT arrives in READS equal reads (all short lines)."""
+    files, b = [], 0
+    cuts, b = _logdir.plan(out, units, b, size)
+    prev = 0
+    for c in cuts:
+        files.append(c - prev)
+        prev = c
+    return files, b
+
+
+def test_plan_51_byte_lines_cut_like_c():
+    # C multilog: 300 lines of 51 bytes, s4096 -> six files of 2550 bytes.
+    out, units = _lines_units([b"%050d\n" % i for i in range(300)])
+    files, left = _sizes(out, units, 4096, 1)
+    assert files == [2550] * 6 and left == 0
+
+
+def test_plan_hard_cut_without_newline():
+    # 10000 bytes without a newline (one newline added at the end): 4096 + 4096 + 1809.
+    data = b"x" * 10000 + b"\n"
+    units = [(PUT, 1000, 999), (STREAM, 9000, 1000), (PUT, 1, 0)]
+    cuts, left = _logdir.plan(data, units, 0, 4096)
+    assert cuts == [4096, 8192] and left == 1809
+
+
+def test_plan_far_from_window_writes_without_cut():
+    out, units = _lines_units([b"abc\n"] * 100)
+    assert _logdir.plan(out, units, 0, 99999) == ([], 400)
+
+
+def test_plan_rotates_first_when_full():
+    assert _logdir.plan(b"ab\n", [(PUT, 2, 0), (PUT, 1, 0)], 4096, 4096) == ([0], 3)
