@@ -44,7 +44,7 @@ import stat
 import sys
 import time
 
-from . import _getopt, _pathexec, _siteimport, _status, _strerr
+from . import _getopt, _inotify, _pathexec, _siteimport, _status, _strerr
 
 PROG = "svscan"
 MAXSERVICES = 1000
@@ -57,8 +57,8 @@ SETTLE = 0.5       # a directory made in place gets time for its log/
 GRACE = 10.0       # an orphaned service gets SIGKILL after this
 PR_SET_CHILD_SUBREAPER = 36
 
-from ._siteimport import (IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR,
-                          IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW)
+from ._inotify import (IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR,
+                       IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW)
 
 
 class Entry:
@@ -505,8 +505,8 @@ class Scanner:
 
 def _watch(prog):
     try:
-        return _siteimport.Inotify(".", IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
-                                   | IN_DELETE_SELF | IN_MOVE_SELF)
+        return _inotify.Inotify(".", IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
+                                | IN_DELETE_SELF | IN_MOVE_SELF)
     except AttributeError:       # a libc without inotify
         _strerr.warn(prog, "unable to watch directory", errno.ENOSYS)
     except OSError as err:
