@@ -31,6 +31,8 @@ from ._logdir import PUT, STREAM
 PROG = "multilog"
 READ_FAST = 131072     # multiples of the C read size, so that cuts agree
 READ_LINES = 16384     # bounds the per-line bookkeeping of one pass
+SLOW_PART = 4096       # input taken line by line where a cut may fall
+CREAD = _logdir.CREAD
 LINE = 1000
 
 
@@ -55,10 +57,25 @@ class Multilog:
 
     def feed(self, data):
         st = _tai64.stamp_bytes() + b" " if self.stamp else b""
-        if self.simple and self._fast(data, st):
+        size = len(data)
+        if not self.simple:
+            for i in range(0, size, READ_LINES):
+                self._lines(data[i:i + READ_LINES] if size > READ_LINES else data, st)
             return
-        for i in range(0, len(data), READ_LINES):
-            self._lines(data[i:i + READ_LINES] if len(data) > READ_LINES else data, st)
+        # Pieces that start at multiples of the C read size behave as reads of
+        # their own: bulk up to the next possible cut, line by line across it.
+        ratio = 1.0 + 26.0 * data.count(b"\n") / size if st else 1.0
+        pos = 0
+        while pos < size:
+            left = size - pos
+            room = min([d.size - _logdir.WINDOW - d.bytes for d in self.dirs] or [left])
+            n = left if left * ratio < room else max(0, int(room / ratio) // CREAD * CREAD)
+            while n and not self._fast(data[pos:pos + n] if n < size else data, st):
+                n = n // 2 // CREAD * CREAD
+            if not n:
+                n = min(left, SLOW_PART)
+                self._lines(data[pos:pos + n] if n < size else data, st)
+            pos += n
 
     def _fast(self, data, st):
         """Every line to every directory, no cut due: a few bulk operations.
