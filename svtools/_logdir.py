@@ -1,10 +1,7 @@
 """A multilog log directory: recovery, writing, rotation, processors, pruning.
 
-Where `current` is cut depends on how daemontools' multilog hands its bytes
-to write(2): a 512-byte buffer per directory, emptied whenever a put does not
-fit and before each 1024-byte read of stdin.  plan() replays that buffering
-on a whole read at once, so that we can write in big pieces and still cut
-every file where the C program would.  It is pure; LogDir does the I/O.
+LogDir writes a whole read at once, cutting `current` where
+_multilog_script.plan() says daemontools' multilog would have cut it.
 
 Every failing step past start-up warns `..., pausing: ERR`, sleeps 5 s and
 tries again: a logger must not die of a full disk.
@@ -17,98 +14,14 @@ import signal
 import time
 
 from . import _pathexec, _strerr, _tai64
+from ._multilog_script import WINDOW, plan
 
 PROG = "multilog"
 PAUSE = 5
-BUFSIZE = 512    # the C program's buffer per directory
-OUTSIZE = 8192   # its largest direct write
-CREAD = 1024     # its read size
-WINDOW = 2000    # cut at a line end once this close to the size
-
-PUT = 0     # unit: one put of SIZE bytes, after reading input byte TRIG
-STREAM = 1  # unit: SIZE bytes put one by one, byte i after input byte TRIG+i
 
 O_READ = os.O_RDONLY | os.O_NONBLOCK
 O_APPEND = os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND | os.O_CREAT
 O_TRUNC = os.O_WRONLY | os.O_NONBLOCK | os.O_TRUNC | os.O_CREAT
-
-
-def plan(out, units, nbytes, size):
-    """Where C multilog would rotate while writing OUT, one read's output.
-
-    UNITS describe how OUT was put, with the input offsets that triggered
-    each put; a flush happens before the put of anything read at or after
-    each multiple of CREAD.  NBYTES is the size of `current` before.
-    Returns (cuts, nbytes): offsets in OUT after which `current` is rotated,
-    in order, and the size of `current` at the end.
-    """
-    cuts = []
-    b = nbytes
-    low = size - WINDOW
-
-    def write(start, n):
-        nonlocal b
-        while n > 0:
-            if b >= size:
-                cuts.append(start)
-                b = 0
-            w = min(n, size - b)
-            if b + w >= low:
-                k = out.rfind(b"\n", start, start + w)
-                if k >= 0:
-                    w = k + 1 - start
-            b += w
-            start += w
-            n -= w
-            if b >= low and out[start - 1] == 10:
-                cuts.append(start)
-                b = 0
-
-    p = 0          # bytes in the buffer
-    o = 0          # offset in OUT just past the buffered bytes
-    nextq = CREAD  # next read boundary
-    for kind, n, trig in units:
-        if kind == PUT:
-            if trig >= nextq:
-                if p:
-                    write(o - p, p)
-                    p = 0
-                nextq = (trig // CREAD + 1) * CREAD
-            if n > BUFSIZE - p:
-                if p:
-                    write(o - p, p)
-                start = o
-                while n > BUFSIZE:
-                    w = min(OUTSIZE, n)
-                    write(start, w)
-                    start += w
-                    n -= w
-                o = start
-                p = 0
-            p += n
-            o += n
-            continue
-        i = 0
-        while i < n:
-            t = trig + i
-            if t >= nextq:
-                if p:
-                    write(o - p, p)
-                    p = 0
-                nextq = (t // CREAD + 1) * CREAD
-            seg = min(n - i, nextq - t)
-            i += seg
-            while seg:
-                if p == BUFSIZE:
-                    write(o - p, p)
-                    p = 0
-                take = min(seg, BUFSIZE - p)
-                p += take
-                o += take
-                seg -= take
-    if p:
-        write(o - p, p)
-    return cuts, b
 
 
 def pause(text, err=None):

@@ -1,9 +1,15 @@
-"""multilog's script: the actions on its command line, and pattern matching.
+"""multilog's script, pattern matching, and where files are cut.
 
 Pure code, no I/O.  Each argument is one action, chosen by its first
 character alone; an argument that no action claims is ignored.  `t` counts
 only as the first argument.  `s`, `n` and `!` set the size, count and
 processor of the directories named after them.
+
+Where `current` is cut depends on how daemontools' multilog hands its bytes
+to write(2): a 512-byte buffer per directory, emptied whenever a put does not
+fit and before each 1024-byte read of stdin.  plan() replays that buffering
+on a whole read at once, so that we can write in big pieces and still cut
+every file where the C program would.
 """
 
 SIZE_DEFAULT = 99999
@@ -11,6 +17,14 @@ SIZE_MIN = 4096
 SIZE_MAX = 16777215
 NUM_DEFAULT = 10
 NUM_MIN = 2
+
+BUFSIZE = 512    # the C program's buffer per directory
+OUTSIZE = 8192   # its largest direct write
+CREAD = 1024     # its read size
+WINDOW = 2000    # cut at a line end once this close to the size
+
+PUT = 0     # unit: one put of SIZE bytes, after reading input byte TRIG
+STREAM = 1  # unit: SIZE bytes put one by one, byte i after input byte TRIG+i
 
 # Action codes in Script.actions: (code, argument).
 DESELECT = "-"
@@ -110,3 +124,81 @@ def match(pattern, line):
         i += 1
         j += 1
     return j == llen
+
+
+def plan(out, units, nbytes, size):
+    """Where C multilog would rotate while writing OUT, one read's output.
+
+    UNITS describe how OUT was put, with the input offsets that triggered
+    each put; a flush happens before the put of anything read at or after
+    each multiple of CREAD.  NBYTES is the size of `current` before.
+    Returns (cuts, nbytes): offsets in OUT after which `current` is rotated,
+    in order, and the size of `current` at the end.
+    """
+    cuts = []
+    b = nbytes
+    low = size - WINDOW
+
+    def write(start, n):
+        nonlocal b
+        while n > 0:
+            if b >= size:
+                cuts.append(start)
+                b = 0
+            w = min(n, size - b)
+            if b + w >= low:
+                k = out.rfind(b"\n", start, start + w)
+                if k >= 0:
+                    w = k + 1 - start
+            b += w
+            start += w
+            n -= w
+            if b >= low and out[start - 1] == 10:
+                cuts.append(start)
+                b = 0
+
+    p = 0          # bytes in the buffer
+    o = 0          # offset in OUT just past the buffered bytes
+    nextq = CREAD  # next read boundary
+    for kind, n, trig in units:
+        if kind == PUT:
+            if trig >= nextq:
+                if p:
+                    write(o - p, p)
+                    p = 0
+                nextq = (trig // CREAD + 1) * CREAD
+            if n > BUFSIZE - p:
+                if p:
+                    write(o - p, p)
+                start = o
+                while n > BUFSIZE:
+                    w = min(OUTSIZE, n)
+                    write(start, w)
+                    start += w
+                    n -= w
+                o = start
+                p = 0
+            p += n
+            o += n
+            continue
+        i = 0
+        while i < n:
+            t = trig + i
+            if t >= nextq:
+                if p:
+                    write(o - p, p)
+                    p = 0
+                nextq = (t // CREAD + 1) * CREAD
+            seg = min(n - i, nextq - t)
+            i += seg
+            while seg:
+                if p == BUFSIZE:
+                    write(o - p, p)
+                    p = 0
+                take = min(seg, BUFSIZE - p)
+                p += take
+                o += take
+                seg -= take
+    if p:
+        write(o - p, p)
+    return cuts, b

@@ -26,13 +26,12 @@ import signal
 import sys
 
 from . import _logdir, _multilog_script as _script, _strerr, _tai64
-from ._logdir import PUT, STREAM
+from ._multilog_script import CREAD, PUT, STREAM, WINDOW
 
 PROG = "multilog"
 READ_FAST = 131072     # multiples of the C read size, so that cuts agree
 READ_LINES = 16384     # bounds the per-line bookkeeping of one pass
 SLOW_PART = 4096       # input taken line by line where a cut may fall
-CREAD = _logdir.CREAD
 LINE = 1000
 
 
@@ -68,7 +67,7 @@ class Multilog:
         pos = 0
         while pos < size:
             left = size - pos
-            room = min([d.size - _logdir.WINDOW - d.bytes for d in self.dirs] or [left])
+            room = min([d.size - WINDOW - d.bytes for d in self.dirs] or [left])
             n = left if left * ratio < room else max(0, int(room / ratio) // CREAD * CREAD)
             while n and not self._fast(data[pos:pos + n] if n < size else data, st):
                 n = n // 2 // CREAD * CREAD
@@ -122,7 +121,7 @@ class Multilog:
         for p in pieces:
             total += len(p)
         for d in self.dirs:
-            if d.bytes + total >= d.size - _logdir.WINDOW:
+            if d.bytes + total >= d.size - WINDOW:
                 return False
         self.pend, self.pst, self.rem = pend, pst, rem
         if total:

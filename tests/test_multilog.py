@@ -6,7 +6,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import signal
 import subprocess
 import termios

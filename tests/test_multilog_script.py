@@ -2,8 +2,8 @@
 
 import pytest
 
-from svtools import _logdir, _multilog_script as ms
-from svtools._logdir import PUT, STREAM
+from svtools import _multilog_script as ms
+from svtools._multilog_script import PUT, STREAM
 
 
 def test_dispatch_on_first_character_only():
@@ -74,10 +74,10 @@ def _lines_units(lines, start=0):
     return out, units
 
 
-def _sizes(out, units, size, reads):
-    """File sizes when OUT arrives in READS equal reads (all short lines)."""
-    files, b = [], 0
-    cuts, b = _logdir.plan(out, units, b, size)
+def _sizes(out, units, size):
+    """Sizes of the files cut from OUT, and what is left in current."""
+    files = []
+    cuts, b = ms.plan(out, units, 0, size)
     prev = 0
     for c in cuts:
         files.append(c - prev)
@@ -88,7 +88,7 @@ def _sizes(out, units, size, reads):
 def test_plan_51_byte_lines_cut_like_c():
     # C multilog: 300 lines of 51 bytes, s4096 -> six files of 2550 bytes.
     out, units = _lines_units([b"%050d\n" % i for i in range(300)])
-    files, left = _sizes(out, units, 4096, 1)
+    files, left = _sizes(out, units, 4096)
     assert files == [2550] * 6 and left == 0
 
 
@@ -96,14 +96,14 @@ def test_plan_hard_cut_without_newline():
     # 10000 bytes without a newline (one newline added at the end): 4096 + 4096 + 1809.
     data = b"x" * 10000 + b"\n"
     units = [(PUT, 1000, 999), (STREAM, 9000, 1000), (PUT, 1, 0)]
-    cuts, left = _logdir.plan(data, units, 0, 4096)
+    cuts, left = ms.plan(data, units, 0, 4096)
     assert cuts == [4096, 8192] and left == 1809
 
 
 def test_plan_far_from_window_writes_without_cut():
     out, units = _lines_units([b"abc\n"] * 100)
-    assert _logdir.plan(out, units, 0, 99999) == ([], 400)
+    assert ms.plan(out, units, 0, 99999) == ([], 400)
 
 
 def test_plan_rotates_first_when_full():
-    assert _logdir.plan(b"ab\n", [(PUT, 2, 0), (PUT, 1, 0)], 4096, 4096) == ([0], 3)
+    assert ms.plan(b"ab\n", [(PUT, 2, 0), (PUT, 1, 0)], 4096, 4096) == ([0], 3)
