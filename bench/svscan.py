@@ -49,10 +49,18 @@ def stop(p):
     p.wait()
 
 
+def _written(path):
+    """The file exists and date has written its line (one write)."""
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False
+
+
 def wait_started(dirs, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if all(os.path.exists(os.path.join(d, "started")) for d in dirs):
+        if all(_written(os.path.join(d, "started")) for d in dirs):
             return time.monotonic()
         time.sleep(0.01)
     raise SystemExit("bench: services did not start within %ds" % timeout)
