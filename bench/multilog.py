@@ -11,6 +11,7 @@ its files at the same sizes as C's.
 
     .venv/bin/python bench/multilog.py            # 200 MB, as in the issue
     .venv/bin/python bench/multilog.py --mb 20    # a quick run
+    .venv/bin/python bench/multilog.py --rss      # peak memory on hostile input
 
 C multilog comes from Debian's daemontools, svlogd from runit and s6-log
 from s6 (`apt-get install daemontools runit s6`); missing ones are skipped.
@@ -140,7 +141,56 @@ def _vmhwm(pid):
     return 0
 
 
+def rss_cases(work):
+    """Peak RSS of our multilog on hostile input, read from /proc while it waits."""
+    big = b"x" * 1000000
+    lines = (b"y" * 99 + b"\n") * 10000
+    cases = [
+        ("100 MB line without newline, t", ["t"], big, 100, 100000000 + 26),
+        ("100 MB line, t -* e", ["t", "-*", "e", "+*"], big, 100, 100000000 + 26),
+        ("1 GB of 100-byte lines, t", ["t"], lines, 1000, 1260000000),
+        ("300 MB of random bytes, t", ["t"], random.Random(5).randbytes(1000000), 300, None),
+        ("10 MB of empty lines, t -*Z", ["t", "-*Z"], b"\n" * 1000000, 10, 270000000),
+    ]
+    print("%-34s %8s %8s" % ("input", "RSS MB", "secs"))
+    for name, args, chunk, count, expect in cases:
+        d = os.path.join(work, "dir")
+        shutil.rmtree(d, ignore_errors=True)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(w)
+            os.dup2(r, 0)
+            fd = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(fd, 2)
+            os.execv(OURS, [OURS] + args + ["s16777215", "n200", d])
+        os.close(r)
+        start = time.monotonic()
+        for _ in range(count):
+            os.write(w, chunk)
+        if expect is None:  # end the last line, so that all of it is written
+            os.write(w, b"\n")
+            expect = len(chunk) * count + 1 + 26 * (chunk.count(b"\n") * count + 1)
+        while True:  # everything written: the logger now waits for input
+            got = sum(os.path.getsize(os.path.join(d, n)) for n in os.listdir(d)
+                      if n.startswith("@") or n == "current")
+            if got >= expect:
+                break
+            time.sleep(0.02)
+        secs = time.monotonic() - start
+        print("%-34s %8.1f %8.1f" % (name, _vmhwm(pid) / 1024.0, secs))
+        os.close(w)
+        os.waitpid(pid, 0)
+
+
 def main(argv):
+    if "--rss" in argv:
+        work = tempfile.mkdtemp(prefix="svtools-bench-")
+        try:
+            rss_cases(work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
     mb = 200
     if "--mb" in argv:
         mb = int(argv[argv.index("--mb") + 1])
