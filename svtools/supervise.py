@@ -94,13 +94,13 @@ def _setup(dirname):
 class Supervisor:
     """The thin loop: turns readiness into events and carries out effects."""
 
-    def __init__(self, dirname, machine, control):
+    def __init__(self, dirname, machine, control, environ):
         self.dirname = dirname
         self.machine = machine
         self.control = control
         self.stamp = _tai64.now()
         self.done = False
-        self.environ = initial_environ()
+        self.environ = environ
 
     def status(self):
         m = self.machine
@@ -206,7 +206,9 @@ class Supervisor:
                 self.perform(self.machine.deadline(time.monotonic()))
 
 
-def main(argv=None):
+def main(argv=None, environ=None):
+    """ENVIRON (a dict of bytes) is what ./run gets; svscan, which forks us,
+    passes the one it read once, so that its children share it."""
     argv = sys.argv if argv is None else argv
     if len(argv) != 2:
         _strerr.usage(PROG, "supervise dir")
@@ -221,7 +223,8 @@ def main(argv=None):
     signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     machine, fds = _setup(dirname)
-    sup = Supervisor(dirname, machine, fds[1])
+    sup = Supervisor(dirname, machine, fds[1],
+                     initial_environ() if environ is None else environ)
     sup.status()
     _open_fifo("supervise/ok", os.O_RDONLY, "read", dirname + "/supervise/ok")
     sup.perform(machine.boot(time.monotonic()))

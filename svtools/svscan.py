@@ -39,7 +39,9 @@ import gc
 import os
 import resource
 import select
-import signal
+# The C core of the signal module: the enum wrappers of `signal` would run
+# in every forked child when it resets its signals, dirtying ~170 KiB each.
+import _signal as signal
 import stat
 import sys
 import time
@@ -113,6 +115,7 @@ class Scanner:
         self.inotify = inotify
         self.nofile = nofile
         self.me = os.getpid()
+        self.environ = _pathexec.initial_environ()   # for every ./run
         self.table = {}          # (dev, ino) -> Entry
         self.children = {}       # supervise pid -> Entry
         self.orphans = {}        # service pid -> [Entry, i, kill deadline]
@@ -329,7 +332,7 @@ class Scanner:
             return 111
         from . import supervise
         _title("supervise " + arg)
-        return supervise.main(["supervise", arg])
+        return supervise.main(["supervise", arg], self.environ)
 
     # -- events ------------------------------------------------------------
 
