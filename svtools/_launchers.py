@@ -40,11 +40,21 @@ def _parse(text):
     return None
 
 
+def installed_root():
+    """The directory the interpreter imports svtools from when it runs a
+    script: sys.path without the entry `python -m` puts first (the current
+    directory, which may be a checkout other than the installed copy)."""
+    from importlib.machinery import PathFinder
+    spec = PathFinder.find_spec("svtools", sys.path[1:])
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("svtools: cannot find the installed svtools package")
+    return os.path.dirname(os.path.abspath(spec.submodule_search_locations[0]))
+
+
 def rewrite(bindir, root=None):
     """Rewrite every svtools wrapper in BINDIR; returns the names rewritten."""
     if root is None:
-        import svtools
-        root = os.path.dirname(os.path.dirname(os.path.abspath(svtools.__file__)))
+        root = installed_root()
     done = []
     for name in sorted(os.listdir(bindir)):
         path = os.path.join(bindir, name)

@@ -51,3 +51,15 @@ def test_clients_import_only_light_modules(module):
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, check=True).stdout
     loaded = set(out.decode().split())
     assert not loaded & FORBIDDEN, loaded & FORBIDDEN
+
+
+def test_installed_root_ignores_the_directory_python_m_puts_first(tmp_path, monkeypatch):
+    # `python -m svtools._launchers` run from some other checkout must point
+    # the launchers at the installed svtools, not at that checkout.
+    fake = tmp_path / "checkout"
+    (fake / "svtools").mkdir(parents=True)
+    (fake / "svtools" / "__init__.py").write_text("")
+    monkeypatch.setattr(sys, "path", [str(fake)] + [p for p in sys.path if p != str(fake)])
+    root = _launchers.installed_root()
+    assert root != str(fake)
+    assert os.path.isfile(os.path.join(root, "svtools", "_launchers.py"))
