@@ -53,13 +53,19 @@ def test_clients_import_only_light_modules(module):
     assert not loaded & FORBIDDEN, loaded & FORBIDDEN
 
 
-def test_installed_root_ignores_the_directory_python_m_puts_first(tmp_path, monkeypatch):
-    # `python -m svtools._launchers` run from some other checkout must point
+def test_launchers_run_from_another_checkout_point_at_the_installed_copy(tmp_path):
+    # `python -m svtools._launchers` run inside some other checkout must point
     # the launchers at the installed svtools, not at that checkout.
     fake = tmp_path / "checkout"
     (fake / "svtools").mkdir(parents=True)
-    (fake / "svtools" / "__init__.py").write_text("")
-    monkeypatch.setattr(sys, "path", [str(fake)] + [p for p in sys.path if p != str(fake)])
-    root = _launchers.installed_root()
-    assert root != str(fake)
-    assert os.path.isfile(os.path.join(root, "svtools", "_launchers.py"))
+    for name in ("__init__.py", "_launchers.py"):
+        with open(os.path.join(ROOT, "svtools", name)) as f:
+            (fake / "svtools" / name).write_text(f.read())
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "svok").write_text(PIP_WRAPPER.format(python=sys.executable, module="svok"))
+    subprocess.run([sys.executable, "-m", "svtools._launchers", str(bindir)],
+                   cwd=str(fake), check=True, capture_output=True)
+    text = (bindir / "svok").read_text()
+    assert str(fake) not in text
+    assert "sys.path.insert(0, %r)" % _launchers.installed_root() in text
