@@ -352,6 +352,15 @@ def _sleeping(pid):
     return data[data.rindex(b")") + 2:data.rindex(b")") + 3] == b"S"
 
 
+def _taken(pid, sig):
+    """SIG is no longer pending for PID: its handler has run.  Input written
+    before that could be read together with the line the signal cuts short."""
+    with open("/proc/%d/status" % pid) as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    bit = 1 << (sig - 1)
+    return not (int(fields["SigPnd"], 16) | int(fields["ShdPnd"], 16)) & bit
+
+
 def _pipe_empty(fd):
     buf = bytearray(4)
     fcntl.ioctl(fd, termios.FIONREAD, buf)
@@ -381,6 +390,7 @@ def test_term_mid_line_leaves_rest_in_pipe(tool, tmp_path, procs):
     os.write(w, b"partial")
     wait_for(lambda: _pipe_empty(w) and _sleeping(p.pid), what="partial read")
     p.send_signal(signal.SIGTERM)
+    wait_for(lambda: _taken(p.pid, signal.SIGTERM) and _sleeping(p.pid), what="TERM taken")
     os.write(w, b" rest\nnext\n")
     assert p.wait(timeout=10) == 0
     assert (tmp_path / "d" / "current").read_bytes() == b"partial rest\n"
