@@ -46,41 +46,12 @@ import stat
 import sys
 import time
 
-from . import _getopt, _inotify, _pathexec, _siteimport, _status, _strerr
+from . import supervise     # first: what every forked child touches then lies together
+from . import _getopt, _inotify, _pathexec, _scantable, _siteimport, _status, _strerr
 
 PROG = "svscan"
-MAXSERVICES = 1000
 MAXNAME = 255
-THROTTLE = 1.0
-FAILED = 5.0       # pause after a supervise that exits 100 or 111
-RETRY = 5.0        # rescan of names that could not be taken up
-POLL = 5.0         # rescan interval without inotify
-SETTLE = 0.5       # a directory made in place gets time for its log/
-GRACE = 10.0       # an orphaned service gets SIGKILL after this
 PR_SET_CHILD_SUBREAPER = 36
-
-from ._inotify import (IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR,
-                       IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW)
-
-
-class Entry:
-    """One service directory: [main, log] supervise pids, the log pipe."""
-
-    __slots__ = ("key", "name", "haslog", "r", "w", "active", "pid", "notbefore", "orphan")
-
-    def __init__(self, key, name, haslog, r, w):
-        self.key = key
-        self.name = name
-        self.haslog = haslog
-        self.r = r
-        self.w = w
-        self.active = True
-        self.pid = [0, 0]
-        self.notbefore = [0.0, 0.0]
-        self.orphan = [0, 0]
-
-    def label(self, i):
-        return self.name + b"/log" if i else self.name
 
 
 def _ppid(pid):
@@ -109,6 +80,7 @@ def _subreaper():
 
 
 class Scanner:
+    """Carries out what the _scantable.Table decides."""
 
     def __init__(self, execmode, inotify, nofile):
         self.execmode = execmode
@@ -116,16 +88,7 @@ class Scanner:
         self.nofile = nofile
         self.me = os.getpid()
         self.environ = _pathexec.initial_environ()   # for every ./run
-        self.table = {}          # (dev, ino) -> Entry
-        self.children = {}       # supervise pid -> Entry
-        self.orphans = {}        # service pid -> [Entry, i, kill deadline]
-        self.pending = set()     # entries with a start held back
-        self.starts = []         # (Entry, i) to fork at the next flush()
-        self.warned = {}         # name -> what we last warned about it
-        self.retry = set()       # names to look at again in RETRY seconds
-        self.retry_at = None
-        self.settle = {}         # name -> monotonic time to take it up
-        self.poll_at = None
+        self.table = _scantable.Table()
         self.keep = sorted(self._inherited())
         self.wakeup = None
 
@@ -142,38 +105,32 @@ class Scanner:
                 fds.add(fd)
         return fds
 
-    # -- scanning --------------------------------------------------------
-
     def warn_once(self, name, what, text, err=None):
-        if self.warned.get(name) != what:
-            self.warned[name] = what
+        if self.table.trouble(name, what):
             _strerr.warn(PROG, text, err)
-        self.retry.add(name)
+
+    @staticmethod
+    def close(dropped):
+        for e in dropped:
+            os.close(e.r)
+            os.close(e.w)
 
     def scan(self):
-        for e in self.table.values():
-            e.active = False
         try:
             names = os.listdir(b".")
         except OSError as err:
             _strerr.warn(PROG, "unable to read directory", err)
-            for e in self.table.values():
-                e.active = True
+            self.table.scan_failed()
             return
-        self.retry = set()
+        self.table.begin_scan()
         for name in names:
             self.consider(name)
-        for name in list(self.warned):
-            if name not in self.retry:
-                del self.warned[name]
-        for e in list(self.table.values()):
-            self.prune(e)
+        self.close(self.table.end_scan())
 
     def consider(self, name):
         if name.startswith(b"."):
             return
-        self.retry.discard(name)
-        self.settle.pop(name, None)
+        self.table.looking(name)
         text = os.fsdecode(name)
         try:
             st = os.stat(name)
@@ -181,27 +138,23 @@ class Scanner:
             try:
                 os.lstat(name)
             except OSError:
-                self.warned.pop(name, None)
+                self.table.fine(name)
                 return       # gone again: nothing to say
             self.warn_once(name, err.errno, "unable to stat %s" % text, err)
             return
         if not stat.S_ISDIR(st.st_mode):
-            self.warned.pop(name, None)
+            self.table.fine(name)
             return
         key = (st.st_dev, st.st_ino)
-        e = self.table.get(key)
+        e = self.table.entries.get(key)
         if e is None:
             e = self.new_entry(key, name, text)
             if e is None:
                 return
-        self.warned.pop(name, None)
-        e.active = True
-        if not e.pid[0]:
-            e.name = name
-        self.want(e)
+        self.table.seen(e, name, time.monotonic())
 
     def new_entry(self, key, name, text):
-        if len(self.table) >= MAXSERVICES:
+        if self.table.full():
             self.warn_once(name, "full", "unable to start %s: running too many services" % text)
             return None
         haslog = False
@@ -221,66 +174,37 @@ class Scanner:
             except OSError as err:
                 self.warn_once(name, ("pipe", err.errno), "unable to create pipe for %s" % text, err)
                 return None
-        e = self.table[key] = Entry(key, name, haslog, r, w)
-        return e
-
-    def prune(self, e):
-        if e.active or e.pid[0] or e.pid[1] or e.orphan[0] or e.orphan[1]:
-            return
-        del self.table[e.key]
-        self.pending.discard(e)
-        if e.haslog:
-            os.close(e.r)
-            os.close(e.w)
-
-    # -- starting ----------------------------------------------------------
-
-    def want(self, e):
-        """Queue whichever supervise of E is missing, or hold it back."""
-        now = time.monotonic()
-        held = False
-        for i in (0, 1) if e.haslog else (0,):
-            if e.pid[i] or e.orphan[i]:
-                continue
-            if now < e.notbefore[i]:
-                held = True
-            else:
-                e.pid[i] = -1
-                self.starts.append((e, i))
-        if held:
-            self.pending.add(e)
-        else:
-            self.pending.discard(e)
+        return self.table.add(key, name, haslog, r, w)
 
     def flush(self):
         """Fork the queued supervise processes in one tight loop.
 
         Every page svscan writes between two forks ends up private to the
-        earlier child, so nothing else happens in between.
+        earlier child, so the loop touches nothing but a list of pids: not
+        even the entries, which the table updates once all are forked.
         """
-        starts, self.starts = self.starts, []
+        starts = self.table.take_starts()
         if not starts:
             return
-        until = time.monotonic() + THROTTLE
+        now = time.monotonic()
         if not self.execmode:
             gc.freeze()      # the collector must not touch the shared heap
-        for e, i in starts:
-            if e.pid[i] == -1:
-                self.spawn(e, i, until)
+        pids = [0] * len(starts)
+        for k in range(len(starts)):
+            pids[k] = self.spawn(starts, k)
+        self.table.forked(starts, pids, now)
 
-    def spawn(self, e, i, until):
+    def spawn(self, starts, k):
         try:
             pid = os.fork()
         except OSError as err:
+            e, i = starts[k]
             _strerr.warn(PROG, "unable to fork for %s" % os.fsdecode(e.label(i)), err)
-            e.pid[i] = 0
-            e.notbefore[i] = until - THROTTLE + FAILED
-            self.pending.add(e)
-            return
+            return 0
         if pid == 0:
             code = 111
             try:
-                code = self.child(e, i)
+                code = self.child(*starts[k])
             except SystemExit as ex:
                 code = ex.code if isinstance(ex.code, int) else 111
             except BaseException:
@@ -293,13 +217,10 @@ class Scanner:
                     except (OSError, ValueError):
                         pass
                 os._exit(code)
-        e.pid[i] = pid
-        e.notbefore[i] = until
-        self.children[pid] = e
+        return pid
 
     def child(self, e, i):
         """In the forked child: become `supervise NAME` (or `log`)."""
-        label = os.fsdecode(e.label(i))
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGALRM):
             signal.signal(sig, signal.SIG_DFL)
@@ -313,6 +234,7 @@ class Scanner:
                 lo = fd + 1
             os.closerange(lo, self.nofile[1] if self.nofile[1] > 0 else 1 << 20)
         except OSError as err:
+            label = os.fsdecode(e.label(i))
             _strerr.warn(PROG, "unable to set up descriptors for %s" % label, err)
             return 111
         try:
@@ -328,13 +250,10 @@ class Scanner:
         arg = "log" if i else os.fsdecode(e.name)
         if self.execmode:
             err = _pathexec.run([b"supervise", os.fsencode(arg)])
-            _strerr.warn(PROG, "unable to start supervise %s" % label, err)
+            _strerr.warn(PROG, "unable to start supervise %s" % os.fsdecode(e.label(i)), err)
             return 111
-        from . import supervise
         _title("supervise " + arg)
         return supervise.main(["supervise", arg], self.environ)
-
-    # -- events ------------------------------------------------------------
 
     def reap(self):
         now = time.monotonic()
@@ -345,116 +264,56 @@ class Scanner:
                 return
             if pid == 0:
                 return
-            e = self.children.pop(pid, None)
-            if e is None:
-                orphan = self.orphans.pop(pid, None)
-                if orphan is not None:
-                    e, i = orphan[0], orphan[1]
-                    e.orphan[i] = 0
-                    self.restart(e)
-                continue
-            i = 0 if e.pid[0] == pid else 1
-            e.pid[i] = 0
-            if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (100, 111):
-                e.notbefore[i] = max(e.notbefore[i], now + FAILED)
-            self.stop_orphan(e, i, now)
-            self.restart(e)
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+            slot = self.table.supervise_of(pid)
+            orphan = self.stop_orphan(*slot) if slot else 0
+            self.close(self.table.reaped(pid, code, orphan, now))
 
-    def stop_orphan(self, e, i, now):
+    def stop_orphan(self, e, i):
         """The dead supervise's service, if it was left running, is ours now."""
         try:
             pid = _status.read(e.label(i) + b"/supervise/status")[2]
         except (OSError, ValueError):
-            return
-        if not pid or pid in self.children or pid in self.orphans or _ppid(pid) != self.me:
-            return
+            return 0
+        if not pid or self.table.known(pid) or _ppid(pid) != self.me:
+            return 0
         # SIGCONT after SIGTERM so that a paused service sees it.
         for sig in (signal.SIGTERM, signal.SIGCONT):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
-                return
-        e.orphan[i] = pid
-        self.orphans[pid] = [e, i, now + GRACE]
-
-    def restart(self, e):
-        if not e.active:
-            self.prune(e)
-            return
-        self.pending.add(e)
+                return 0
+        return pid
 
     def due(self, now):
-        """Carry out whatever has come due; returns the next deadline."""
-        rescan = False
-        for e in list(self.pending):
-            when = min(self._waiting(e, 0), self._waiting(e, 1))
-            if when == float("inf"):
-                self.pending.discard(e)
-            if when > now:
-                continue
+        """Carry out whatever has come due."""
+        table = self.table
+        rescan = table.poll_due(now)
+        for e in table.due(now):
             try:
                 st = os.stat(e.name)
                 same = (st.st_dev, st.st_ino) == e.key
             except OSError:
                 same = False
             if same:
-                self.want(e)
+                table.want(e, now)
             else:
                 rescan = True
-        for pid, orphan in self.orphans.items():
-            if orphan[2] <= now:
-                orphan[2] = float("inf")
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        if self.poll_at is not None and self.poll_at <= now:
-            self.poll_at = now + POLL
-            rescan = True
+        for pid in table.expired(now):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         if rescan:
             self.scan()
-        for name, t in list(self.settle.items()):
-            if t <= now:
-                self.consider(name)
-        if self.retry_at is not None and self.retry_at <= now:
-            for name in list(self.retry):
-                self.consider(name)
-            self.retry_at = None
-        if self.retry and self.retry_at is None:
-            self.retry_at = now + RETRY
-
-    @staticmethod
-    def _waiting(e, i):
-        """When slot I of E may be started; inf if it needs no start."""
-        if e.pid[i] or e.orphan[i] or (i and not e.haslog):
-            return float("inf")
-        return e.notbefore[i]
-
-    def next_deadline(self):
-        times = [self._waiting(e, i) for e in self.pending for i in (0, 1)]
-        times.extend(o[2] for o in self.orphans.values())
-        times.extend(self.settle.values())
-        for t in (self.retry_at, self.poll_at):
-            if t is not None:
-                times.append(t)
-        t = min(times, default=float("inf"))
-        return None if t == float("inf") else t
+        for name in table.settled(now):
+            self.consider(name)
+        for name in table.retry_due(now):
+            self.consider(name)
+        table.arm_retry(now)
 
     def events(self):
-        full = False
-        names = []
-        for mask, name in self.inotify.read():
-            if mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED):
-                full = True
-                continue
-            if name.startswith(b"."):
-                continue
-            if mask & (IN_DELETE | IN_MOVED_FROM):
-                full = True
-            elif mask & IN_CREATE and mask & IN_ISDIR:
-                self.settle[name] = time.monotonic() + SETTLE
-            else:
-                names.append(name)
+        full, names = self.table.changed(self.inotify.read(), time.monotonic())
         if full:
             self.scan()
         else:
@@ -489,13 +348,13 @@ class Scanner:
         if self.inotify is not None:
             poller.register(self.inotify.fileno(), select.POLLIN)
         else:
-            self.poll_at = time.monotonic() + POLL
+            self.table.start_polling(time.monotonic())
         self.scan()
         self.reap()
         while True:
             self.due(time.monotonic())
             self.flush()
-            deadline = self.next_deadline()
+            deadline = self.table.next_deadline()
             timeout = None
             if deadline is not None:
                 timeout = max(0, int((deadline - time.monotonic()) * 1000) + 1)
@@ -508,8 +367,7 @@ class Scanner:
 
 def _watch(prog):
     try:
-        return _inotify.Inotify(".", IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
-                                | IN_DELETE_SELF | IN_MOVE_SELF)
+        return _inotify.Inotify(".", _scantable.WATCH)
     except AttributeError:       # a libc without inotify
         _strerr.warn(prog, "unable to watch directory", errno.ENOSYS)
     except OSError as err:
@@ -542,8 +400,6 @@ def main(argv=None) -> int:
     inotify = None if "p" in letters else _watch(PROG)
     scanner = Scanner("e" in letters, inotify, nofile)
     if "e" not in letters:
-        # loaded once here, shared by every forked supervise
-        from . import supervise  # noqa: F401
         _title(" ".join(["svscan"] + [os.fsdecode(a) for a in args[:1]]))
     _subreaper()
     gc.collect()

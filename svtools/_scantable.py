@@ -1,0 +1,321 @@
+"""svscan's bookkeeping: which supervise to start, and when.
+
+Theory of operation
+-------------------
+The Table keeps one Entry per service directory, keyed by (dev, ino), so
+two names for one directory share it.  An Entry has one slot, 0 (the
+service), or two when NAME/log existed as the entry was made: 1 is the log.
+For each slot i:
+
+  pid[i]        its supervise; 0 when there is none, -1 while queued
+  notbefore[i]  monotonic time before which it must not be started
+  orphan[i]     a service its dead supervise left running, 0 when none
+
+and for the entry: name (kept up to date while slot 0 is down), haslog,
+active (the latest scan saw it), r and w (the log pipe, which the loop
+makes and closes; the table only carries it).
+
+svscan.py does every system call and tells the table what it found; each
+call is given `now` (monotonic seconds) where time matters and returns what
+the loop must do:
+
+  changed(events, now) -> (rescan?, [name])  what inotify said, sorted out
+  add(key, name, haslog, r, w)    a new directory, its pipe already made
+  seen(e, name, now)              a scan or an event found E under NAME
+  take_starts()      -> [(e, i)]  supervise to fork now, in one tight loop
+  forked(starts, pids, now)       what came of it: pid, or 0 if fork failed
+  supervise_of(pid)  -> (e, i)    whose supervise died, to look for its orphan
+  reaped(pid, code, orphan, now) -> [e]  entries whose pipe must be closed
+  begin_scan(), scan_failed(), end_scan() -> [e]  likewise
+  due(now)           -> [e]       held starts now due: if the name still leads
+                                  to the directory, the loop calls want()
+  expired(now)       -> [pid]     orphans to SIGKILL
+  next_deadline()    -> when something above comes due, or None
+
+Rules:
+  * A slot is never started within THROTTLE seconds of its previous start,
+    nor within FAILED seconds of its supervise exiting 100 or 111 (or of a
+    failed fork).  A start held back waits in `pending` for its deadline.
+  * When a supervise dies and leaves its service running, the loop sends
+    it TERM and CONT; the slot is not started again until that orphan is
+    reaped, and the orphan gets SIGKILL GRACE seconds later.
+  * An entry the latest scan did not see is dropped once both of its
+    supervise and its orphans are gone; a running one is left alone.
+  * A name removed or moved away, or trouble with the watch itself, means
+    a full rescan; any other change is looked at by name alone.
+  * Names that could not be taken up are looked at again every RETRY
+    seconds; a directory made in place is taken up after SETTLE seconds;
+    without inotify everything is rescanned every POLL seconds.
+  * With nothing held back or pending, next_deadline() is None: svscan
+    sleeps until something happens.
+  * A pid or an entry the table does not know changes nothing.
+
+This module performs no I/O and never reads a clock.
+"""
+
+from ._inotify import (IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR,
+                       IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW)
+
+THROTTLE = 1.0     # between two starts of one supervise
+FAILED = 5.0       # pause after a supervise that exits 100 or 111
+RETRY = 5.0        # look again at names that could not be taken up
+POLL = 5.0         # rescan interval without inotify
+SETTLE = 0.5       # a directory made in place gets time for its log/
+GRACE = 10.0       # an orphaned service gets SIGKILL after this
+MAXSERVICES = 1000
+INF = float("inf")
+
+# the changes to DIR that svscan asks inotify for
+WATCH = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF
+
+
+class Entry:
+    """One service directory: slot 0 its supervise, slot 1 the log's."""
+
+    __slots__ = ("key", "name", "haslog", "r", "w", "active", "pid", "notbefore", "orphan")
+
+    def __init__(self, key, name, haslog, r=-1, w=-1):
+        self.key = key
+        self.name = name
+        self.haslog = haslog
+        self.r = r
+        self.w = w
+        self.active = True
+        self.pid = [0, 0]
+        self.notbefore = [0.0, 0.0]
+        self.orphan = [0, 0]
+
+    def label(self, i):
+        return self.name + b"/log" if i else self.name
+
+    def waiting(self, i):
+        """When slot I may be started; INF if it needs no start."""
+        if self.pid[i] or self.orphan[i] or (i and not self.haslog):
+            return INF
+        return self.notbefore[i]
+
+
+class Table:
+
+    def __init__(self):
+        self.entries = {}        # (dev, ino) -> Entry
+        self.children = {}       # supervise pid -> Entry
+        self.orphans = {}        # service pid -> [Entry, i, SIGKILL deadline]
+        self.pending = set()     # entries with a start held back
+        self.starts = []         # (Entry, i) for take_starts()
+        self.warned = {}         # name -> what we last warned about it
+        self.retry = set()       # names to look at again
+        self.retry_at = None
+        self.settle = {}         # name -> when to take it up
+        self.poll_at = None
+
+    # -- names -------------------------------------------------------------
+
+    def looking(self, name):
+        """NAME is being looked at now: no later look is owed."""
+        self.retry.discard(name)
+        self.settle.pop(name, None)
+
+    def trouble(self, name, what):
+        """NAME could not be taken up because of WHAT; True if that is news."""
+        self.retry.add(name)
+        if self.warned.get(name) == what:
+            return False
+        self.warned[name] = what
+        return True
+
+    def fine(self, name):
+        """NAME is no trouble (gone, not a directory, or taken up)."""
+        self.warned.pop(name, None)
+
+    def changed(self, events, now):
+        """inotify reported EVENTS, (mask, name) pairs; new directories are
+        put to settle.  Returns (rescan everything?, names to look at now)."""
+        full = False
+        names = []
+        for mask, name in events:
+            if mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED):
+                full = True
+            elif name.startswith(b"."):
+                continue
+            elif mask & (IN_DELETE | IN_MOVED_FROM):
+                full = True
+            elif mask & IN_CREATE and mask & IN_ISDIR:
+                self.settle[name] = now + SETTLE
+            else:
+                names.append(name)
+        return full, names
+
+    def settled(self, now):
+        return [name for name, t in self.settle.items() if t <= now]
+
+    def retry_due(self, now):
+        if self.retry_at is None or self.retry_at > now:
+            return []
+        self.retry_at = None
+        return list(self.retry)
+
+    def arm_retry(self, now):
+        if self.retry and self.retry_at is None:
+            self.retry_at = now + RETRY
+
+    def start_polling(self, now):
+        self.poll_at = now + POLL
+
+    def poll_due(self, now):
+        if self.poll_at is None or self.poll_at > now:
+            return False
+        self.poll_at = now + POLL
+        return True
+
+    # -- entries -------------------------------------------------------------
+
+    def full(self):
+        return len(self.entries) >= MAXSERVICES
+
+    def add(self, key, name, haslog, r=-1, w=-1):
+        e = self.entries[key] = Entry(key, name, haslog, r, w)
+        return e
+
+    def seen(self, e, name, now):
+        self.fine(name)
+        e.active = True
+        if not e.pid[0]:
+            e.name = name
+        self.want(e, now)
+
+    def begin_scan(self):
+        self.retry = set()
+        for e in self.entries.values():
+            e.active = False
+
+    def scan_failed(self):
+        """The directory could not be read: that proves no entry gone."""
+        for e in self.entries.values():
+            e.active = True
+
+    def end_scan(self):
+        for name in list(self.warned):
+            if name not in self.retry:
+                del self.warned[name]
+        dropped = []
+        for e in list(self.entries.values()):
+            dropped += self.prune(e)
+        return dropped
+
+    def prune(self, e):
+        """Drop E if no scan saw it and nothing of it runs; [E] if its pipe must close."""
+        if e.active or e.pid[0] or e.pid[1] or e.orphan[0] or e.orphan[1]:
+            return []
+        del self.entries[e.key]
+        self.pending.discard(e)
+        return [e] if e.haslog else []
+
+    # -- starting ------------------------------------------------------------
+
+    def want(self, e, now):
+        """Queue whichever supervise of E is missing, or hold it back."""
+        held = False
+        for i in (0, 1) if e.haslog else (0,):
+            if e.pid[i] or e.orphan[i]:
+                continue
+            if now < e.notbefore[i]:
+                held = True
+            else:
+                e.pid[i] = -1
+                self.starts.append((e, i))
+        if held:
+            self.pending.add(e)
+        else:
+            self.pending.discard(e)
+
+    def take_starts(self):
+        starts, self.starts = self.starts, []
+        return [(e, i) for e, i in starts if e.pid[i] == -1]
+
+    def forked(self, starts, pids, now):
+        """The loop forked STARTS (from take_starts()) as PIDS, 0 for a failure."""
+        for (e, i), pid in zip(starts, pids):
+            if pid:
+                self.started(e, i, pid, now)
+            else:
+                self.fork_failed(e, i, now)
+
+    def started(self, e, i, pid, now):
+        e.pid[i] = pid
+        e.notbefore[i] = now + THROTTLE
+        self.children[pid] = e
+
+    def fork_failed(self, e, i, now):
+        e.pid[i] = 0
+        e.notbefore[i] = now + FAILED
+        self.pending.add(e)
+
+    # -- reaping -------------------------------------------------------------
+
+    def supervise_of(self, pid):
+        e = self.children.get(pid)
+        if e is None:
+            return None
+        return e, 0 if e.pid[0] == pid else 1
+
+    def known(self, pid):
+        return pid in self.children or pid in self.orphans
+
+    def reaped(self, pid, code, orphan, now):
+        """PID has been reaped: a supervise that exited with CODE (None if
+        killed by a signal), leaving ORPHAN running (0: none), or an orphan."""
+        e = self.children.pop(pid, None)
+        if e is not None:
+            i = 0 if e.pid[0] == pid else 1
+            e.pid[i] = 0
+            if code in (100, 111):
+                e.notbefore[i] = max(e.notbefore[i], now + FAILED)
+            if orphan:
+                e.orphan[i] = orphan
+                self.orphans[orphan] = [e, i, now + GRACE]
+            return self.restart(e)
+        found = self.orphans.pop(pid, None)
+        if found is None:
+            return []
+        e, i = found[0], found[1]
+        e.orphan[i] = 0
+        return self.restart(e)
+
+    def restart(self, e):
+        if not e.active:
+            return self.prune(e)
+        self.pending.add(e)
+        return []
+
+    # -- time ----------------------------------------------------------------
+
+    def due(self, now):
+        """Entries whose held start has come due."""
+        ready = []
+        for e in list(self.pending):
+            when = min(e.waiting(0), e.waiting(1))
+            if when == INF:
+                self.pending.discard(e)
+            elif when <= now:
+                ready.append(e)
+        return ready
+
+    def expired(self, now):
+        """Orphans whose grace has run out (each is named once)."""
+        pids = []
+        for pid, orphan in self.orphans.items():
+            if orphan[2] <= now:
+                orphan[2] = INF
+                pids.append(pid)
+        return pids
+
+    def next_deadline(self):
+        times = [e.waiting(i) for e in self.pending for i in (0, 1)]
+        times.extend(o[2] for o in self.orphans.values())
+        times.extend(self.settle.values())
+        for t in (self.retry_at, self.poll_at):
+            if t is not None:
+                times.append(t)
+        t = min(times, default=INF)
+        return None if t == INF else t
