@@ -6,7 +6,6 @@ own.  At every settled state both svstats read the same status bytes and
 must print the same line.
 """
 
-import importlib.util
 import os
 import re
 
@@ -15,7 +14,6 @@ import pytest
 import helpers
 from clientkit import norm, transcript
 
-HAVE_OUR_SUPERVISE = importlib.util.find_spec("svtools.supervise") is not None
 
 RUN = """\
 echo $$ >> pids
@@ -33,8 +31,6 @@ PAIRS = [
 
 class Service:
     def __init__(self, base, procs, sup, cli, name="svc0"):
-        if sup == "ours" and not HAVE_OUR_SUPERVISE:
-            pytest.skip("svtools/supervise.py does not exist yet")
         self.base, self.name, self.cli, self.sup = str(base), name, cli, sup
         self.dir = os.path.join(self.base, name)
         os.mkdir(self.dir)
@@ -132,8 +128,6 @@ def test_clients_drive_supervise(tmp_path, procs, sup, cli):
 @pytest.mark.parametrize("sup,cli", PAIRS)
 def test_once_and_down_file(tmp_path, procs, sup, cli):
     """A service with ./down starts down; -o runs it once, no want shown."""
-    if sup == "ours" and not HAVE_OUR_SUPERVISE:
-        pytest.skip("svtools/supervise.py does not exist yet")
     d = tmp_path / "svc0"
     d.mkdir()
     (d / "down").touch()
@@ -164,8 +158,6 @@ def test_once_and_down_file(tmp_path, procs, sup, cli):
 @pytest.mark.interop
 def test_status_bytes_identical_layout(tmp_path, procs):
     """Both supervises write the same 18-byte shape for the same state."""
-    if not HAVE_OUR_SUPERVISE:
-        pytest.skip("svtools/supervise.py does not exist yet")
     modes = {}
     for sup in ("c", "ours"):
         (tmp_path / sup).mkdir()
