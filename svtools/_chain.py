@@ -7,7 +7,19 @@ _pathexec.
 """
 
 from . import _pathexec
-from ._strerr import fatal
+from ._strerr import fatal, usage
+
+
+def account(prog, argv):
+    """The passwd entry named by ARGV[1] for `PROG account child`: usage
+    when there is no child, fatal when there is no such account."""
+    if len(argv) < 3:
+        usage(prog, "%s account child" % prog)
+    import pwd
+    try:
+        return pwd.getpwnam(argv[1])
+    except KeyError:
+        fatal(prog, "unknown account %s" % argv[1])
 
 
 def execute(prog, argv, env=None):

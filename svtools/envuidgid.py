@@ -11,25 +11,18 @@ Exit codes: 100 usage; 111 unknown account or a CHILD that cannot be run;
 otherwise CHILD's own.
 """
 
-import pwd
 import sys
 
-from ._chain import execute
+from ._chain import account, execute
 from ._pathexec import initial_environ as environ
 from ._pathexec import env_set
-from ._strerr import fatal, usage
 
 PROG = "envuidgid"
 
 
 def main(argv=None) -> int:
     argv = sys.argv if argv is None else argv
-    if len(argv) < 3:
-        usage(PROG, "envuidgid account child")
-    try:
-        pw = pwd.getpwnam(argv[1])
-    except KeyError:
-        fatal(PROG, "unknown account %s" % argv[1])
+    pw = account(PROG, argv)
     env = environ()
     env_set(env, "GID", str(pw.pw_gid))
     env_set(env, "UID", str(pw.pw_uid))

@@ -11,23 +11,17 @@ CHILD that cannot be run; otherwise CHILD's own.
 """
 
 import os
-import pwd
 import sys
 
-from ._chain import execute
-from ._strerr import fatal, usage
+from ._chain import account, execute
+from ._strerr import fatal
 
 PROG = "setuidgid"
 
 
 def main(argv=None) -> int:
     argv = sys.argv if argv is None else argv
-    if len(argv) < 3:
-        usage(PROG, "setuidgid account child")
-    try:
-        pw = pwd.getpwnam(argv[1])
-    except KeyError:
-        fatal(PROG, "unknown account %s" % argv[1])
+    pw = account(PROG, argv)
     try:
         os.setgroups([pw.pw_gid])
         os.setgid(pw.pw_gid)
