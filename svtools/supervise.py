@@ -18,7 +18,6 @@ Exit codes: 0 after the 'x' command once the service is down; 100 for a
 usage error; 111 when DIR cannot be set up (chdir, lock, FIFOs).
 """
 
-import errno
 import fcntl
 import os
 import select

@@ -4,7 +4,6 @@ import os
 import random
 import signal
 import stat
-import subprocess
 
 import pytest
 

@@ -3,7 +3,6 @@
 import os
 import subprocess
 
-import helpers
 from helpers import prog, wait_for, write_script
 
 
