@@ -17,19 +17,6 @@ USAGE = ("svc options: u up, d down, o once, x exit, p pause, c continue,"
          " h hup, a alarm, i interrupt, t term, k kill,"
          " q quit, 1 usr1, 2 usr2, w winch")
 
-# Letters that only forward a signal to the running service (status untouched).
-SIGNAL_NAMES = {
-    "h": "SIGHUP",
-    "a": "SIGALRM",
-    "i": "SIGINT",
-    "t": "SIGTERM",
-    "k": "SIGKILL",
-    "q": "SIGQUIT",
-    "1": "SIGUSR1",
-    "2": "SIGUSR2",
-    "w": "SIGWINCH",
-}
-
 
 def commands(letters):
     """Each letter once, in the order first seen."""
