@@ -1,0 +1,55 @@
+"""The extended status and exit-history codec (pure)."""
+
+import pytest
+
+from svtools import _xstatus
+
+
+def test_roundtrip_defaults():
+    data = _xstatus.pack({})
+    assert data.startswith(b"svtools-xstatus 1\n")
+    assert _xstatus.unpack(data) == _xstatus.DEFAULTS
+
+
+def test_roundtrip_values():
+    fields = dict(_xstatus.DEFAULTS, state="ready", pid=4121, pgid=4121,
+                  since=1764460800.123456, ready_since=1764460801.5,
+                  starts=12, exit_code=256, exit_signal=15,
+                  exit_at=1764460790.25, exit_ran=12.408,
+                  note=b"caf\xc3\xa9 \xff\\ done\n")
+    assert _xstatus.unpack(_xstatus.pack(fields)) == fields
+
+
+def test_every_line_is_printable_ascii():
+    data = _xstatus.pack({"note": bytes(range(256))})
+    for line in data.split(b"\n")[:-1]:
+        key, value = line.split(b" ")
+        assert all(0x21 <= b <= 0x7e for b in value)
+
+
+def test_unknown_keys_ignored():
+    data = _xstatus.pack({"pid": 7}) + b"future_field something\n"
+    assert _xstatus.unpack(data)["pid"] == 7
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"garbage\n", b"svtools-xstatus 2\nstate up\n",
+    b"svtools-xstatus 1\npid notanumber\n", b"svtools-xstatus 1\nnote \\x4\n",
+])
+def test_bad_input_raises_valueerror(data):
+    with pytest.raises(ValueError):
+        _xstatus.unpack(data)
+
+
+def test_exits_roundtrip():
+    exits = [(1764460790.25, 4121, 3, 0, 12.408), (1764460800.5, 4130, 256, 9, 0.002)]
+    data = _xstatus.pack_exits(exits)
+    assert data.split(b"\n")[1] == b"1764460790.250000 4121 3 0 12.408"
+    assert _xstatus.unpack_exits(data) == exits
+
+
+def test_exits_bad():
+    with pytest.raises(ValueError):
+        _xstatus.unpack_exits(b"svtools-xstatus 1\n")
+    with pytest.raises(ValueError):
+        _xstatus.unpack_exits(b"svtools-exits 1\n1 2 3\n")
