@@ -1,0 +1,214 @@
+"""svimport: turn a supervisord.conf into service directories.
+
+    svimport [-o DIR] [--dry-run] [--force] supervisord.conf
+
+Reads the configuration as supervisord does (includes, expansions,
+numprocs, defaults) and writes one service directory DIR/NAME per program
+process (DIR defaults to /etc/sv): run, log/run, env/, and supervise's knob
+files.  Each directory is written under a temporary name and renamed into
+place, so none is ever half-written; an existing one is replaced only with
+--force.  --dry-run writes nothing.  A report on stdout says, for every
+program, what each setting became and which were not carried over and why.
+
+Exit codes: 0 every program converted with every setting; 1 some program
+or setting was not carried over; 100 usage; 111 a file could not be read
+or written.
+"""
+
+import os
+import shutil
+import sys
+
+from . import _strerr
+from ._svimport_config import ConfigError, instances, read, global_environment, expand
+from ._svimport_translate import translate, unknown_keys
+
+PROG = "svimport"
+USAGE = "svimport [-o DIR] [--dry-run] [--force] supervisord.conf"
+
+_SERVER = ("supervisord", "supervisorctl", "unix_http_server", "inet_http_server", "include")
+
+
+def _options(argv):
+    outdir, dry, force, args = "/etc/sv", False, False, []
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        if a == "--dry-run" or a == "-n":
+            dry = True
+        elif a == "--force" or a == "-f":
+            force = True
+        elif a == "-o" and i + 1 < len(argv):
+            i += 1
+            outdir = argv[i]
+        elif a.startswith("-o") and len(a) > 2:
+            outdir = a[2:]
+        elif a == "--":
+            args += argv[i + 1:]
+            break
+        elif a.startswith("-") and a != "-":
+            _strerr.usage(PROG, USAGE)
+        else:
+            args.append(a)
+        i += 1
+    if len(args) != 1:
+        _strerr.usage(PROG, USAGE)
+    return outdir, dry, force, args[0]
+
+
+def _write(outdir, svc, force):
+    """Write SVC as OUTDIR/NAME atomically; OSError when that fails."""
+    final = os.path.join(outdir, svc.name)
+    tmp = os.path.join(outdir, ".%s.svimport-new" % svc.name)
+    if os.path.lexists(tmp):
+        shutil.rmtree(tmp)
+    os.mkdir(tmp, 0o755)
+    try:
+        for d in svc.dirs:
+            os.mkdir(os.path.join(tmp, d), 0o755)
+            os.chmod(os.path.join(tmp, d), svc.modes.get(d, 0o755))
+        for path, (data, mode) in sorted(svc.files.items()):
+            full = os.path.join(tmp, path)
+            fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            os.chmod(full, mode)
+        for path in svc.fifos:
+            os.mkfifo(os.path.join(tmp, path), 0o600)
+        if os.path.lexists(final):
+            old = os.path.join(outdir, ".%s.svimport-old" % svc.name)
+            if os.path.lexists(old):
+                shutil.rmtree(old)
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _known_user(user):
+    if not user:
+        return True
+    import pwd
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return True
+
+
+def _print(lines):
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def _sections_report(config):
+    """Lines about sections that are not [program:x]; True if any dropped."""
+    lines, dropped = [], False
+    for section in config.sections:
+        kind = section.split(":", 1)[0]
+        if kind in ("program", "group"):
+            continue
+        if kind in ("eventlistener", "fcgi-program"):
+            lines.append("[%s]: dropped: svtools has no %s" % (
+                section, "event listeners" if kind == "eventlistener" else "FastCGI socket manager"))
+            dropped = True
+        elif kind in _SERVER or kind in ("rpcinterface", "ctlplugin"):
+            lines.append("[%s]: not needed: supervise and svc do its job%s" % (
+                section, "; environment, umask and directory are carried into each run"
+                if section == "supervisord" else ""))
+        else:
+            lines.append("[%s]: unknown section, ignored (as supervisord does)" % section)
+            dropped = True
+    return lines, dropped
+
+
+def main(argv=None) -> int:
+    argv = sys.argv if argv is None else argv
+    outdir, dry, force, path = _options(argv)
+    try:
+        config = read(path, dict(os.environ))
+    except ConfigError as e:
+        if isinstance(e.reason, OSError):
+            _strerr.fatal(PROG, "unable to read %s" % e.path, e.reason)
+        _strerr.fatal(PROG, "unable to parse %s: %s" % (e.path, e.reason))
+    lines = ["svimport: %s" % note for note in config.notes]
+    incomplete = any("matches no file" in n or "not followed" in n or "loop" in n
+                     for n in config.notes)
+    more, dropped = _sections_report(config)
+    lines += more
+    incomplete |= dropped
+    sup = config.sections.get("supervisord", {})
+    try:
+        genv = global_environment(config)
+        umask = int(expand(sup.get("umask", "022"), {"here": config.here}, "umask"), 8)
+    except ValueError as e:
+        genv, umask = {}, 0o22
+        lines.append("[supervisord]: %s: not carried over" % e)
+        incomplete = True
+    directory = sup.get("directory")
+    taken = {}
+    write_failed = False
+    for inst in instances(config):
+        raw = config.sections[inst.section]
+        target = os.path.join(outdir, inst.name)
+        if inst.error is None and inst.name in taken:
+            inst.error = "name %s is already used by [%s]" % (inst.name, taken[inst.name])
+        if inst.error is not None:
+            lines.append("[%s] %s: not converted: %s" % (inst.section, inst.name, inst.error))
+            _strerr.warn(PROG, "[%s] %s: %s" % (inst.section, inst.name, inst.error))
+            incomplete = True
+            continue
+        services, report = translate(inst, genv, inst.values["umask"] if inst.values["umask"]
+                                     is not None else umask, directory, config.here,
+                                     _known_user(inst.values["user"]))
+        if services is None:
+            kind, key, value, why = report[0]
+            lines.append("[%s] %s: not converted: %s %r: %s" % (inst.section, inst.name, key, value, why))
+            _strerr.warn(PROG, "[%s] %s: %s %s" % (inst.section, inst.name, key, why))
+            incomplete = True
+            continue
+        clash = [s.name for s in services if s.name in taken]
+        if clash:
+            lines.append("[%s] %s: not converted: %s is already used by [%s]"
+                         % (inst.section, inst.name, clash[0], taken[clash[0]]))
+            incomplete = True
+            continue
+        for s in services:
+            taken[s.name] = inst.section
+        for key in unknown_keys(raw):
+            report.append(("dropped", key, raw[key], "unknown key (supervisord ignores it too)"))
+        lines.append("[%s] %s -> %s" % (inst.section, inst.name, target))
+        for kind, key, value, outcome in report:
+            lines.append("  %-8s %s=%s: %s" % (kind, key, value, outcome))
+            if kind == "dropped":
+                incomplete = True
+        if dry:
+            continue
+        for s in services:
+            if os.path.lexists(os.path.join(outdir, s.name)) and not force:
+                lines.append("  not written: %s exists (use --force to replace it)"
+                             % os.path.join(outdir, s.name))
+                incomplete = True
+                break
+        else:
+            try:
+                os.makedirs(outdir, exist_ok=True)
+                for s in services:
+                    _write(outdir, s, force)
+            except OSError as e:
+                _strerr.warn(PROG, "unable to write %s" % os.path.join(outdir, s.name), e)
+                lines.append("  not written: %s" % _strerr.errtext(e))
+                write_failed = True
+    _print(lines)
+    if write_failed:
+        return 111
+    return 1 if incomplete else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
