@@ -97,6 +97,12 @@ def _read_into(parser, path):
             parser.read_file(f, source=path)
     except OSError as e:
         raise ConfigError(path, e)
+    except configparser.ParsingError as e:
+        where = "; ".join("line %d: %s" % (n, line.strip("\x27\"").replace("\\n", "").strip())
+                          for n, line in e.errors[:3])
+        if isinstance(e, configparser.MissingSectionHeaderError):
+            where = "line %d: %s" % (e.lineno, e.line.strip())
+        raise ConfigError(path, "not an INI file: " + where)
     except configparser.Error as e:
         raise ConfigError(path, " ".join(str(e).split()))
 

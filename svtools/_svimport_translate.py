@@ -203,8 +203,9 @@ def translate(inst, genv, umask, directory, here, known_user=True):
     if v["directory"]:
         report.append(("kept", "directory", v["directory"], "run: cd %s" % q(cwd)))
     else:
-        report.append(("note", "directory", "(unset)",
-                       "run: cd %s (supervisord's own directory when started at boot)" % q(cwd)))
+        report.append(("note", "directory", "(unset)", "run: cd %s (%s)" % (
+            q(cwd), "[supervisord] directory" if directory else
+            "supervisord's working directory when started at boot")))
 
     # -- environment
     env = {"SUPERVISOR_ENABLED": "1", "SUPERVISOR_PROCESS_NAME": name,
