@@ -14,9 +14,10 @@ system.
 
 import shlex
 
+from ._knobs import SIGNAL_NAMES
 from ._svimport_config import PROGRAM_KEYS
 
-DOWN_SIGNALS = ("TERM", "QUIT", "INT", "HUP", "USR1", "USR2", "WINCH", "KILL")
+DOWN_SIGNALS = tuple(sorted(n.decode("ascii") for n in SIGNAL_NAMES))
 MULTILOG_MIN = 4096
 MULTILOG_MAX = 16777215
 

@@ -197,8 +197,8 @@ def test_signals_umask_directory():
     assert b"umask 077\n" in usr2["run"][0] and b"cd /tmp || exit 111" in usr2["run"][0]
     assert s["nine"][0][0].files["down-signal"][0] == b"KILL\n"
     assert "process-group" in s["nine"][0][0].files
-    assert "down-signal" not in s["alarm"][0][0].files
-    assert ("dropped", "stopsignal") in {(k, key) for k, key, _, _ in s["alarm"][1]}
+    assert "down-signal" not in s["pipe"][0][0].files
+    assert ("dropped", "stopsignal") in {(k, key) for k, key, _, _ in s["pipe"][1]}
 
 
 def test_sections_not_carried_exit_1():

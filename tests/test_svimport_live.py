@@ -102,7 +102,8 @@ FAKE_AIRFLOW = r"""
 state=%(state)s
 echo "out $1 uid=$(id -u) cwd=$(pwd) home=$AIRFLOW_HOME examples=$AIRFLOW__CORE__LOAD_EXAMPLES name=$SUPERVISOR_PROCESS_NAME umask=$(umask)"
 echo "err $1" >&2
-sleep 1000 &
+# a worker like gunicorn's, which takes QUIT (sh would leave it ignored)
+python3 -c 'import signal, time; signal.signal(signal.SIGQUIT, signal.SIG_DFL); time.sleep(1000)' &
 echo $! > $state/worker-$1
 echo $$ > $state/main-$1
 trap 'echo "$1 got QUIT"; exit 0' QUIT
@@ -209,3 +210,45 @@ stdout_logfile=%(here)s/q.log
     out = wait_for(lambda: "\n" in current(log) and current(log), 20, what="q output")
     assert out.split("\n")[0].split(" ", 1)[1] == (
         "[x y][it's][$HOME][a;b][*]{hello, world}{$HOME `id` $(id)}{it's \"q\"}{sp }{a;b|c&d}1")
+
+
+def test_autostart_autorestart_exitcodes_behave_as_supervisord(world):
+    conf = world.path("r.conf")
+    with open(conf, "w") as f:
+        f.write("""[program:manual]
+command=/bin/sh -c 'echo x >> %(here)s/manual.runs'
+autostart=false
+stdout_logfile=NONE
+[program:expected]
+command=/bin/sh -c 'echo x >> %(here)s/expected.runs; exit 2'
+exitcodes=0,2
+startsecs=0
+stdout_logfile=NONE
+[program:unexpected]
+command=/bin/sh -c 'echo x >> %(here)s/unexpected.runs; exit 3'
+exitcodes=0,2
+startsecs=0
+stdout_logfile=NONE
+[program:never]
+command=/bin/sh -c 'echo x >> %(here)s/never.runs; exit 3'
+autorestart=false
+startsecs=0
+stdout_logfile=NONE
+""")
+    svimport(world, conf)
+    world.start()
+
+    def runs(name):
+        try:
+            return len(open(world.path(name + ".runs")).read().split())
+        except OSError:
+            return 0
+
+    wait_for(lambda: runs("unexpected") >= 3, 20, interval=0.05, what="unexpected exit restarted")
+    for name in ("expected", "never"):
+        d = os.path.join(world.sv, name)
+        wait_for(lambda: runs(name) == 1 and status_pid(d) == 0 and
+                 os.path.exists(os.path.join(d, "supervise", "xstatus")), 20)
+    assert runs("expected") == 1 and runs("never") == 1 and runs("manual") == 0
+    helpers.run([prog("svc"), "-o", os.path.join(world.sv, "manual")])
+    wait_for(lambda: runs("manual") == 1, 20, what="svc -o on the autostart=false service")
