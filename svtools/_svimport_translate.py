@@ -246,6 +246,10 @@ def translate(inst, genv, umask, directory, here, known_user=True):
         report.append(("changed", "user", v["user"],
                        "run: setuidgid %s (primary group only, no supplementary groups; "
                        "HOME and USER unchanged, as in supervisord)" % v["user"]))
+    elif "PATH" in env and "/" not in argv[0]:
+        # envdir searches the PATH it was given; supervisord searches the
+        # program's own: env(1) runs with the new one.
+        chain.append("env --")
     body.append("exec %s %s" % (" ".join(chain), cmd))
     svc.add("run", "\n".join(head + body) + "\n", 0o755)
 

@@ -291,3 +291,20 @@ def test_unknown_user_is_a_note(tmp_path):
     c = conf(tmp_path, "[program:a]\ncommand=/bin/true\nuser=no-such-user-here\n")
     code, out, _ = svimport("-n", c)
     assert code == 0 and "no such account on this machine" in out
+
+
+def test_command_found_through_the_programs_path(tmp_path):
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    helpers.write_script(bin_ / "hello-svimport", "echo found\n")
+    c = conf(tmp_path, "[program:p]\ncommand=hello-svimport\nenvironment=PATH=\"%s:/usr/bin:/bin\"\n" % bin_)
+    svcs, _ = services(c)["p"]
+    d = tmp_path / "p"
+    d.mkdir()
+    for sub in svcs[0].dirs:
+        (d / sub).mkdir()
+    for path, (data, mode) in svcs[0].files.items():
+        (d / path).write_bytes(data)
+        os.chmod(d / path, mode)
+    r = helpers.run(["./run"], cwd=str(d))
+    assert r.stdout == b"found\n", r.stderr
