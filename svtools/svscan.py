@@ -64,9 +64,7 @@ def _ppid(pid):
 
 
 def _title(text):
-    set_title = _siteimport.setproctitle(keep_environ=True)
-    if set_title is not None:
-        set_title(text)
+    _siteimport.title(text, keep_environ=True)
 
 
 def _subreaper():
