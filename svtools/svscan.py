@@ -46,7 +46,7 @@ import stat
 import sys
 import time
 
-from . import supervise     # first: what every forked child touches then lies together
+from . import supervise     # (import order: no measured effect on memory per service)
 from . import _getopt, _inotify, _pathexec, _scantable, _siteimport, _status, _strerr
 
 PROG = "svscan"
