@@ -26,11 +26,12 @@ SUPERVISE = {"errno", "fcntl", "select", "stat", "time", "os", "os.path", "posix
 # svscan adds what it needs before the forks: process titles (the C
 # extension alone, found through site), inotify and the subreaper through
 # ctypes, resource limits, gc.freeze.  _distutils_hack is setuptools' .pth
-# hook, present in some virtualenvs.
+# hook, present in some virtualenvs; sitecustomize is the distribution's
+# (Debian's python3 has one).
 SVSCAN_CHILD = SUPERVISE | {
     "gc", "resource", "ctypes", "ctypes._endian", "_ctypes", "struct", "_struct", "types",
     "warnings", "importlib", "importlib._bootstrap", "importlib._bootstrap_external",
-    "importlib.machinery", "site", "_sitebuiltins", "_distutils_hack",
+    "importlib.machinery", "site", "_sitebuiltins", "_distutils_hack", "sitecustomize",
     "setproctitle._setproctitle"}
 # multilog still uses the signal module (and so enum) for its handlers.
 MULTILOG = SUPERVISE | {
