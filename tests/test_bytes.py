@@ -82,7 +82,7 @@ def start_readproctitle(procs, dots):
 def test_readproctitle_random_bytes_over_many_seeds(procs):
     dots = 30
     head = b"readproctitle service errors: "
-    for seed in range(25):
+    for seed in range(100):
         rnd = random.Random(seed)
         p = start_readproctitle(procs, dots)
         fed = b""
