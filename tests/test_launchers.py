@@ -108,3 +108,13 @@ def test_says_why_when_it_rewrites_nothing(tmp_path):
         "svtools: %s/svok is not a lean launcher: a legacy easy-install wrapper, written by"
         " `setup.py install`; reinstall with `pip install .` from a checkout that has"
         " pyproject.toml, then run this tool" % bindir)
+
+
+def test_pyproject_makes_every_pip_build_a_wheel():
+    # Without a [build-system] table, pip 23.0 (Debian 12's) falls back to
+    # `setup.py install`, whose easy-install wrappers the tool cannot rewrite.
+    import tomllib
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        build = tomllib.load(f)["build-system"]
+    assert build["build-backend"] == "setuptools.build_meta"
+    assert any(r.startswith("setuptools") for r in build["requires"])
