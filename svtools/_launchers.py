@@ -130,6 +130,8 @@ _WHY = {
 
 
 def _cli(argv=None):
+    for f in (sys.stdout, sys.stderr):
+        f.reconfigure(errors="surrogateescape")     # paths are bytes
     args = list(sys.argv[1:] if argv is None else argv[1:])
     check = "--check" in args
     args = [a for a in args if a != "--check"]
