@@ -118,3 +118,12 @@ def test_pyproject_makes_every_pip_build_a_wheel():
         build = tomllib.load(f)["build-system"]
     assert build["build-backend"] == "setuptools.build_meta"
     assert any(r.startswith("setuptools") for r in build["requires"])
+
+
+def test_pip_wrappers_still_work_without_the_launchers(tmp_path):
+    # The fallback when the tool was not run: pip's own wrapper, with site.
+    wrapper = tmp_path / "svok"
+    wrapper.write_text(PIP_WRAPPER.format(python=sys.executable, module="svok"))
+    wrapper.chmod(0o755)
+    r = subprocess.run([str(wrapper), str(tmp_path)], capture_output=True, timeout=20)
+    assert (r.returncode, r.stdout, r.stderr) == (100, b"", b"")
