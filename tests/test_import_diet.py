@@ -100,7 +100,9 @@ def test_svscan_forked_supervise(procs, tmp_path):
     a = str(tmp_path / "scan" / "a")
     wait_for(lambda: helpers.run([prog("svok"), a]).returncode == 0, 10, what="supervise a up")
     helpers.run([prog("svc"), "-dx", a])
-    wait_for(lambda: os.listdir(out), 10, what="the forked supervise to exit")
+    # The dump is created, then written: wait for its bytes, not its name.
+    wait_for(lambda: any((out / n).stat().st_size for n in os.listdir(out)), 10,
+             what="the forked supervise to exit")
     procs.stop(p)
     [loaded] = dumps(out)
     assert "svtools.supervise" in loaded and not loaded & NEVER, loaded & NEVER
