@@ -32,6 +32,7 @@ class Service:
         self.fifos = []
         self.dirs = []
         self.modes = {}
+        self.logdirs = []
 
     def add(self, path, text, mode=0o644):
         data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
@@ -150,6 +151,7 @@ def translate(inst, genv, umask, directory, here, known_user=True):
                            "log/run: multilog into %s/log/main" % name))
         else:
             logdir = logdir_for(v["stdout_logfile"], here)
+            svc.logdirs.append(logdir)
             report.append(("kept", "stdout_logfile", v["stdout_logfile"],
                            "log/run: multilog into %s" % logdir))
         line = _multilog_args(logdir, v["stdout_logfile_maxbytes"],
@@ -180,6 +182,7 @@ def translate(inst, genv, umask, directory, here, known_user=True):
         ename = name + ".stderr"
         logdir = logdir_for(v["stderr_logfile"], here)
         err = Service(ename)
+        err.logdirs.append(logdir)
         err.fifos.append("fifo")
         line = _multilog_args(logdir, v["stderr_logfile_maxbytes"],
                               v["stderr_logfile_backups"], "stderr_logfile", report)

@@ -180,6 +180,12 @@ def main(argv=None) -> int:
             continue
         for s in services:
             taken[s.name] = inst.section
+        for s in services:
+            for logdir in s.logdirs:
+                parent = os.path.dirname(logdir)
+                if not os.path.isdir(parent):
+                    report.append(("note", "log directory", logdir, "%s does not exist here: "
+                                   "multilog cannot start until it does" % parent))
         for key in unknown_keys(raw):
             report.append(("dropped", key, raw[key], "unknown key (supervisord ignores it too)"))
         lines.append("[%s] %s -> %s" % (inst.section, inst.name, target))
