@@ -153,6 +153,7 @@ def main(argv=None) -> int:
     directory = sup.get("directory")
     taken = {}
     write_failed = False
+    counts = {"converted": 0, "not converted": 0, "written": 0, "dropped": 0}
     for inst in instances(config):
         raw = config.sections[inst.section]
         target = os.path.join(outdir, inst.name)
@@ -160,6 +161,7 @@ def main(argv=None) -> int:
             inst.error = "name %s is already used by [%s]" % (inst.name, taken[inst.name])
         if inst.error is not None:
             lines.append("[%s] %s: not converted: %s" % (inst.section, inst.name, inst.error))
+            counts["not converted"] += 1
             _strerr.warn(PROG, "[%s] %s: %s" % (inst.section, inst.name, inst.error))
             incomplete = True
             continue
@@ -169,6 +171,7 @@ def main(argv=None) -> int:
         if services is None:
             kind, key, value, why = report[0]
             lines.append("[%s] %s: not converted: %s %r: %s" % (inst.section, inst.name, key, value, why))
+            counts["not converted"] += 1
             _strerr.warn(PROG, "[%s] %s: %s %s" % (inst.section, inst.name, key, why))
             incomplete = True
             continue
@@ -176,6 +179,7 @@ def main(argv=None) -> int:
         if clash:
             lines.append("[%s] %s: not converted: %s is already used by [%s]"
                          % (inst.section, inst.name, clash[0], taken[clash[0]]))
+            counts["not converted"] += 1
             incomplete = True
             continue
         for s in services:
@@ -193,6 +197,8 @@ def main(argv=None) -> int:
             lines.append("  %-8s %s=%s: %s" % (kind, key, value, outcome))
             if kind == "dropped":
                 incomplete = True
+                counts["dropped"] += 1
+        counts["converted"] += 1
         if dry:
             continue
         for s in services:
@@ -206,10 +212,15 @@ def main(argv=None) -> int:
                 os.makedirs(outdir, exist_ok=True)
                 for s in services:
                     _write(outdir, s, force)
+                    counts["written"] += 1
             except OSError as e:
                 _strerr.warn(PROG, "unable to write %s" % os.path.join(outdir, s.name), e)
                 lines.append("  not written: %s" % _strerr.errtext(e))
                 write_failed = True
+    lines.append("svimport: %d processes converted, %d not converted, %d settings dropped; "
+                 "%s" % (counts["converted"], counts["not converted"], counts["dropped"],
+                         "nothing written (--dry-run)" if dry else
+                         "%d service directories written in %s" % (counts["written"], outdir)))
     _print(lines)
     if write_failed:
         return 111

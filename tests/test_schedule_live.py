@@ -117,3 +117,29 @@ def test_jobs_fire_at_the_minute_skip_while_running_and_junk_never_fires(scan):
     err = open(errpath, "rb").read().decode()
     assert err.count("supervise: warning: junk/schedule: not five fields") == 1, err
     assert err.count("supervise: warning: bad/schedule: bad cron expression '61 * * * *'") == 1, err
+
+
+def test_schedule_fixed_while_running_and_svc_o_by_hand(procs, tmp_path):
+    d = service(str(tmp_path / "job"), "echo ran >> runs\n", "0 0 31 2 *\n")
+    err = open(tmp_path / "err", "wb")
+    p = procs.start([prog("supervise"), d], stdout=err, stderr=err)
+    try:
+        wait_for(lambda: b"bad cron expression" in (tmp_path / "err").read_bytes(), 20,
+                 what="the warning about February 31st")
+        assert xstatus(d)["next_fire"] == 0 and xstatus(d)["normally"] == "down"
+        with open(os.path.join(d, "schedule"), "w") as f:
+            f.write("TZ=UTC @yearly\n")
+        with open(os.path.join(d, "supervise", "control"), "wb") as f:
+            f.write(b"z")   # any event makes supervise look at its files again
+        wait_for(lambda: xstatus(d)["next_fire"], 20, what="the fixed schedule")
+        nf = xstatus(d)["next_fire"]
+        assert time.gmtime(nf)[1:6] == (1, 1, 0, 0, 0) and nf > time.time()
+        helpers.run([prog("svc"), "-o", d])
+        wait_for(lambda: os.path.exists(os.path.join(d, "runs")), 20, what="svc -o ran the job")
+        wait_for(lambda: xstatus(d)["starts"] == 1 and xstatus(d)["state"] == "down", 20)
+        assert xstatus(d)["next_fire"] == nf
+        assert (tmp_path / "err").read_bytes().count(b"bad cron expression") == 1
+    finally:
+        helpers.run([prog("svc"), "-dx", d])
+        procs.stop(p)
+        err.close()
