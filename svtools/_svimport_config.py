@@ -218,22 +218,15 @@ def byte_size(text, key):
 
 
 def signal_name(text, key):
-    """A signal name without SIG (supervisord accepts names and numbers)."""
+    """A signal name or number -> its name without SIG (supervisord takes both)."""
+    t = text.strip()
     try:
-        num = int(text)
-        for name in dir(signal):
-            if name.startswith("SIG") and not name.startswith("SIG_") and getattr(signal, name) == num:
-                return name[3:]
-        raise ValueError("%s: not a signal number: %r" % (key, text))
-    except ValueError:
-        if text.strip().lstrip("-").isdigit():
-            raise
-    name = text.strip().upper()
-    if name.startswith("SIG"):
-        name = name[3:]
-    if not hasattr(signal, "SIG" + name) or name.startswith("_"):
-        raise ValueError("%s: not a signal name: %r" % (key, text))
-    return name
+        if t.lstrip("-").isdigit():
+            return signal.Signals(int(t)).name[3:]
+        name = t.upper()
+        return signal.Signals[name if name.startswith("SIG") else "SIG" + name].name[3:]
+    except (ValueError, KeyError):
+        raise ValueError("%s: not a signal: %r" % (key, text))
 
 
 def exitcodes(text, key):

@@ -91,6 +91,22 @@ def _write(outdir, svc, force):
         raise
 
 
+def _in_the_way(path, force):
+    """Why PATH must not be replaced, or None."""
+    if not os.path.lexists(path):
+        return None
+    if not force:
+        return "%s exists (use --force to replace it)" % path
+    from . import _svinfo
+    for d in (path, os.path.join(path, "log")):
+        if os.path.isdir(d):
+            snap = _svinfo.read(d)
+            if snap["supervised"]:
+                return ("%s is supervised (%s): stop it first with svc -dx %s %s/log"
+                        % (d, snap["state"], path, path))
+    return None
+
+
 def _known_user(user):
     if not user:
         return True
@@ -202,9 +218,9 @@ def main(argv=None) -> int:
         if dry:
             continue
         for s in services:
-            if os.path.lexists(os.path.join(outdir, s.name)) and not force:
-                lines.append("  not written: %s exists (use --force to replace it)"
-                             % os.path.join(outdir, s.name))
+            why = _in_the_way(os.path.join(outdir, s.name), force)
+            if why:
+                lines.append("  not written: " + why)
                 incomplete = True
                 break
         else:

@@ -285,3 +285,30 @@ def test_every_shape_starts_under_svscan(world):
     # envx's directory does not exist: like supervisord's spawn error, run fails
     # and fail-limit gives up; the rest run or ended as their autorestart says
     wait_for(lambda: b"\nstate failed\n" in xstatus("envx"), 30, what="envx failed")
+
+
+def test_force_never_replaces_a_supervised_directory(world, procs):
+    conf = world.path("f.conf")
+    with open(conf, "w") as f:
+        f.write("[program:f]\ncommand=/bin/sleep 1000\nstdout_logfile=NONE\n")
+    svimport(world, conf)
+    d = os.path.join(world.sv, "f")
+    p = procs.start([prog("supervise"), d])
+    try:
+        wait_for(lambda: status_pid(d), 20)
+        r = helpers.run([prog("svimport"), "--force", "-o", world.sv, conf])
+        assert r.returncode == 1
+        assert ("not written: %s is supervised (up): stop it first with svc -dx %s %s/log"
+                % (d, d, d)) in r.stdout.decode()
+        assert os.path.exists(os.path.join(d, "supervise", "status"))
+    finally:
+        pid = status_pid(d)
+        helpers.run([prog("svc"), "-dx", d])
+        procs.stop(p)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    r = helpers.run([prog("svimport"), "--force", "-o", world.sv, conf])
+    assert r.returncode == 0 and not os.path.exists(os.path.join(d, "supervise"))
