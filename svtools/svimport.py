@@ -233,8 +233,9 @@ def main(argv=None) -> int:
                 _strerr.warn(PROG, "unable to write %s" % os.path.join(outdir, s.name), e)
                 lines.append("  not written: %s" % _strerr.errtext(e))
                 write_failed = True
-    lines.append("svimport: %d processes converted, %d not converted, %d settings dropped; "
-                 "%s" % (counts["converted"], counts["not converted"], counts["dropped"],
+    lines.append("svimport: converted %d of %d processes, %d settings dropped; "
+                 "%s" % (counts["converted"], counts["converted"] + counts["not converted"],
+                         counts["dropped"],
                          "nothing written (--dry-run)" if dry else
                          "%d service directories written in %s" % (counts["written"], outdir)))
     _print(lines)

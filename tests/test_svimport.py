@@ -308,3 +308,33 @@ def test_command_found_through_the_programs_path(tmp_path):
         os.chmod(d / path, mode)
     r = helpers.run(["./run"], cwd=str(d))
     assert r.stdout == b"found\n", r.stderr
+
+
+@pytest.mark.parametrize("text, name", [("QUIT", "QUIT"), ("sigusr2", "USR2"), ("9", "KILL"),
+                                        (" term ", "TERM"), ("NOPE", None), ("999", None),
+                                        ("SIG_IGN", None)])
+def test_signal_names_as_supervisord_takes_them(text, name):
+    if name is None:
+        with pytest.raises(ValueError):
+            cfg.signal_name(text, "stopsignal")
+    else:
+        assert cfg.signal_name(text, "stopsignal") == name
+
+
+def test_bad_setting_values_are_per_program_errors(tmp_path):
+    c = conf(tmp_path, "[program:a]\ncommand=/bin/true\nstopsignal=NOPE\n"
+                       "[program:b]\ncommand=/bin/true\nstopwaitsecs=ten\n"
+                       "[program:c]\ncommand=/bin/true\nexitcodes=0,300\n"
+                       "[program:d]\ncommand=/bin/true\numask=899\n"
+                       "[program:e]\ncommand=/bin/true\nstopasgroup=true\nkillasgroup=false\n"
+                       "[program:f]\ncommand=/bin/true\nenvironment=A=1,B\n"
+                       "[program:ok]\ncommand=/bin/true\n")
+    code, out, err = svimport("-n", c)
+    assert code == 1
+    for name, why in (("a", "stopsignal: not a signal"), ("b", "stopwaitsecs: not an integer"),
+                      ("c", "exit codes are 0..255"), ("d", "umask: not an octal number"),
+                      ("e", "stopasgroup=true needs killasgroup=true"),
+                      ("f", "environment: malformed KEY=value list")):
+        assert "[program:%s] %s: not converted: " % (name, name) in out and why in out, (name, out)
+    assert "[program:ok] ok -> /etc/sv/ok" in out
+    assert "svimport: converted 1 of 7 processes, 0 settings dropped; nothing written" in out
