@@ -28,6 +28,7 @@ class Cron:
         self.fd = -1
         self.data = b""
         self.asked_at = 0.0
+        self.shown = None
 
     @property
     def wake(self):
@@ -50,18 +51,18 @@ class Cron:
             self.perform(self.policy.deadline(mono, wall, not self.sup.machine.idle()))
 
     def perform(self, effects):
-        changed = False
         for effect in effects:
             kind = effect[0]
             if kind == "ask":
                 self.ask(effect[1])
             elif kind == "fire":
                 self.sup.perform(self.sup.machine.command("o", time.monotonic()))
-            elif kind == "skip":
-                changed = True
             elif kind == "warn":
                 self.sup.knob_warning("%s/schedule" % self.sup.dirname, effect[1], None)
-        self.sup.schedule_changed(changed)
+        shown = (self.policy.next_fire(), self.policy.skipped)
+        if shown != self.shown:
+            self.shown = shown
+            self.sup.schedule_changed()
 
     def ask(self, after):
         zone = self.spec[0] or "-"

@@ -175,13 +175,12 @@ class Supervisor:
         if spec is not None:
             self.cron = Cron(self, spec)
             self.cron.begin()
-        self.schedule_changed(True)
+        self.schedule_changed()
 
-    def schedule_changed(self, changed):
+    def schedule_changed(self):
         """Have xstatus rewritten with next_fire and skipped."""
-        if changed or self.cron is not None:
-            if self.xfields is None and self.lastx is not None:
-                self.xfields = dict(self.lastx)
+        if self.xfields is None and self.lastx is not None:
+            self.xfields = dict(self.lastx)
 
     def _write(self, data, name):
         failed = _status.write(data, "supervise/" + name)
