@@ -26,10 +26,6 @@ def status_pid(d):
     return struct.unpack("<I", data[12:16])[0] if len(data) >= 18 else 0
 
 
-def has_xstatus(d):
-    return os.path.exists(os.path.join(d, "supervise", "xstatus"))
-
-
 class World:
     """A world-readable work directory (nobody must reach it), a scan
     directory and one svscan; teardown stops every service and kills what
@@ -138,8 +134,6 @@ def test_airflow_seed_runs_as_its_supervisord_programs(world):
         assert "err " not in out
     web = os.path.join(world.sv, "airflow-webserver")
     wait_for(lambda: os.path.exists(os.path.join(state, "worker-webserver")), 20)
-    if not has_xstatus(web):
-        pytest.skip("supervise without the knob files of issue 8: stop signal not checked")
     worker = int(open(os.path.join(state, "worker-webserver")).read())
     main = int(open(os.path.join(state, "main-webserver")).read())
     helpers.run([prog("svc"), "-d", web])
