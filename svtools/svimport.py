@@ -107,15 +107,19 @@ def _in_the_way(path, force):
     return None
 
 
-def _known_user(user):
+def _account(user):
+    """(account name for setuidgid, whether it exists here); supervisord
+    also takes a numeric uid, setuidgid only a name."""
     if not user:
-        return True
+        return user, True
     import pwd
     try:
+        if user.isdigit():
+            return pwd.getpwuid(int(user)).pw_name, True
         pwd.getpwnam(user)
     except KeyError:
-        return False
-    return True
+        return user, False
+    return user, True
 
 
 def _print(lines):
@@ -181,9 +185,12 @@ def main(argv=None) -> int:
             _strerr.warn(PROG, "[%s] %s: %s" % (inst.section, inst.name, inst.error))
             incomplete = True
             continue
+        given = inst.values["user"]
+        inst.values["user"], known = _account(given)
         services, report = translate(inst, genv, inst.values["umask"] if inst.values["umask"]
-                                     is not None else umask, directory, config.here,
-                                     _known_user(inst.values["user"]))
+                                     is not None else umask, directory, config.here, known)
+        if given != inst.values["user"]:
+            report.append(("changed", "user", given, "uid %s is account %s" % (given, inst.values["user"])))
         if services is None:
             kind, key, value, why = report[0]
             lines.append("[%s] %s: not converted: %s %r: %s" % (inst.section, inst.name, key, value, why))

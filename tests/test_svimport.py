@@ -338,3 +338,10 @@ def test_bad_setting_values_are_per_program_errors(tmp_path):
         assert "[program:%s] %s: not converted: " % (name, name) in out and why in out, (name, out)
     assert "[program:ok] ok -> /etc/sv/ok" in out
     assert "svimport: converted 1 of 7 processes, 0 settings dropped; nothing written" in out
+
+
+def test_numeric_user_becomes_the_account_name(tmp_path):
+    c = conf(tmp_path, "[program:a]\ncommand=/bin/true\nuser=65534\n")
+    code, out, _ = svimport("-o", str(tmp_path / "sv"), c)
+    assert code == 0 and "changed  user=65534: uid 65534 is account nobody" in out
+    assert "setuidgid nobody /bin/true" in (tmp_path / "sv" / "a" / "run").read_text()
