@@ -99,9 +99,7 @@ def translate(inst, genv, umask, directory, here, known_user=True):
     name = inst.name
     report = []
     svc = Service(name)
-    extra = []
     head = ["#!/bin/sh", "# made by svimport from [%s] (%s)" % (inst.section, name)]
-    redir = []
 
     # -- command
     try:
@@ -116,85 +114,7 @@ def translate(inst, genv, umask, directory, here, known_user=True):
         report.append(("kept", "numprocs", str(inst.numprocs),
                        "one service per process; this is process_num %d" % inst.num))
 
-    # -- logs
-    out_kind = _stream(v["stdout_logfile"])
-    err_kind = "stdout" if v["redirect_stderr"] else _stream(v["stderr_logfile"])
-    if v["redirect_stderr"]:
-        redir.append("exec 2>&1")
-        report.append(("kept", "redirect_stderr", "true", "run: exec 2>&1"))
-        if "stderr_logfile" in inst.explicit and v["stderr_logfile"] not in (None, "AUTO"):
-            report.append(("note", "stderr_logfile", v["stderr_logfile"],
-                           "ignored with redirect_stderr=true (as in supervisord)"))
-    elif err_kind == "auto":
-        redir.append("exec 2>&1")
-        report.append(("changed", "stderr_logfile", "AUTO",
-                       "stderr goes to the same log as stdout (run: exec 2>&1)"))
-    elif err_kind == "file" and v["stderr_logfile"] == v["stdout_logfile"]:
-        redir.append("exec 2>&1")
-        report.append(("kept", "stderr_logfile", v["stderr_logfile"],
-                       "same file as stdout: run: exec 2>&1"))
-        err_kind = "stdout"
-
-    for key in ("stdout", "stderr"):
-        if v[key + "_syslog"] or v[key + "_logfile"] == "syslog":
-            report.append(("dropped", key + "_syslog", "true",
-                           "no syslog copy; add a logger(1) processor to the log if needed"))
-        for extra_key, default in (("_capture_maxbytes", 0), ("_events_enabled", False)):
-            if v[key + extra_key] != default:
-                report.append(("dropped", key + extra_key, str(v[key + extra_key]),
-                               "svtools has no event listeners"))
-
-    if out_kind in ("auto", "file"):
-        if out_kind == "auto":
-            logdir = "./main"
-            report.append(("changed", "stdout_logfile", "AUTO",
-                           "log/run: multilog into %s/log/main" % name))
-        else:
-            logdir = logdir_for(v["stdout_logfile"], here)
-            svc.logdirs.append(logdir)
-            report.append(("kept", "stdout_logfile", v["stdout_logfile"],
-                           "log/run: multilog into %s" % logdir))
-        line = _multilog_args(logdir, v["stdout_logfile_maxbytes"],
-                              v["stdout_logfile_backups"], "stdout_logfile", report)
-        svc.dirs.append("log")
-        svc.add("log/run", "#!/bin/sh\n" + line, 0o755)
-    elif out_kind == "none":
-        redir.append("exec >/dev/null")
-        report.append(("kept", "stdout_logfile", "NONE", "run: exec >/dev/null"))
-    elif out_kind == "stderr":
-        redir.append("exec 1>&2")
-        report.append(("kept", "stdout_logfile", "/dev/stderr",
-                       "no logger; run: exec 1>&2 (svscan's stderr)"))
-    else:
-        report.append(("kept", "stdout_logfile", "/dev/stdout",
-                       "no logger: output goes to svscan's stdout"))
-
-    if err_kind == "none":
-        redir.append("exec 2>/dev/null")
-        report.append(("kept", "stderr_logfile", "NONE", "run: exec 2>/dev/null"))
-    elif err_kind == "stderr":
-        report.append(("kept", "stderr_logfile", "/dev/stderr",
-                       "stderr stays svscan's stderr"))
-    elif err_kind == "stdout" and not v["redirect_stderr"] and v["stderr_logfile"] == "/dev/stdout":
-        redir.append("exec 2>&1")
-        report.append(("kept", "stderr_logfile", "/dev/stdout", "run: exec 2>&1"))
-    elif err_kind == "file":
-        ename = name + ".stderr"
-        logdir = logdir_for(v["stderr_logfile"], here)
-        err = Service(ename)
-        err.logdirs.append(logdir)
-        err.fifos.append("fifo")
-        line = _multilog_args(logdir, v["stderr_logfile_maxbytes"],
-                              v["stderr_logfile_backups"], "stderr_logfile", report)
-        err.add("run", "#!/bin/sh\n# stderr of %s, through the fifo its run writes to\n"
-                "%s <>./fifo\n" % (name, line.rstrip("\n")), 0o755)
-        extra.append(err)
-        # Before cd: ../NAME.stderr is resolved from the service directory.
-        # <> opens the fifo without waiting for its reader.
-        redir.append("exec 2<>../%s/fifo" % q(ename))
-        report.append(("kept", "stderr_logfile", v["stderr_logfile"],
-                       "own logger: service %s (multilog into %s) reads the fifo "
-                       "%s/fifo; link both into the scan directory" % (ename, logdir, ename)))
+    redir, extra = _logs(inst, svc, here, report)
 
     # -- working directory, umask
     body = list(redir)
@@ -315,6 +235,94 @@ def translate(inst, genv, umask, directory, here, known_user=True):
         report.append(("dropped", "[group:%s]" % inst.group, "membership",
                        "svtools has no groups; SUPERVISOR_GROUP_NAME is still set"))
     return [svc] + extra, report
+
+
+def _logger(svc, path, maxbytes, backups, key, report):
+    svc.dirs.append("log")
+    svc.add("log/run", "#!/bin/sh\n" + _multilog_args(path, maxbytes, backups, key, report), 0o755)
+
+
+def _logs(inst, svc, here, report):
+    """Where stdout and stderr go -> (run's redirections, extra services).
+
+    The order matters: stdout is redirected first, so that "2>&1" after it
+    (redirect_stderr, stderr_logfile=/dev/stdout) follows stdout wherever
+    it went; the lines in `before` act on the original stdout.
+    """
+    v, name = inst.values, inst.name
+    out = _stream(v["stdout_logfile"])
+    err = _stream(v["stderr_logfile"])
+    before, out_lines, after, extra = [], [], [], []
+    for key in ("stdout", "stderr"):
+        if v[key + "_syslog"] or v[key + "_logfile"] == "syslog":
+            report.append(("dropped", key + "_syslog", "true",
+                           "no syslog copy; add a logger(1) processor to the log if needed"))
+        for extra_key, default in (("_capture_maxbytes", 0), ("_events_enabled", False)):
+            if v[key + extra_key] != default:
+                report.append(("dropped", key + extra_key, str(v[key + extra_key]),
+                               "svtools has no event listeners"))
+
+    if out == "auto":
+        report.append(("changed", "stdout_logfile", "AUTO", "log/run: multilog into %s/log/main" % name))
+        _logger(svc, "./main", v["stdout_logfile_maxbytes"], v["stdout_logfile_backups"],
+                "stdout_logfile", report)
+    elif out == "file":
+        logdir = logdir_for(v["stdout_logfile"], here)
+        svc.logdirs.append(logdir)
+        report.append(("kept", "stdout_logfile", v["stdout_logfile"], "log/run: multilog into %s" % logdir))
+        _logger(svc, logdir, v["stdout_logfile_maxbytes"], v["stdout_logfile_backups"],
+                "stdout_logfile", report)
+    elif out == "none":
+        out_lines.append("exec >/dev/null")
+        report.append(("kept", "stdout_logfile", "NONE", "run: exec >/dev/null"))
+    elif out == "stderr":
+        out_lines.append("exec 1>&2")
+        report.append(("kept", "stdout_logfile", "/dev/stderr", "no logger; run: exec 1>&2 (svscan's stderr)"))
+    else:
+        report.append(("kept", "stdout_logfile", "/dev/stdout", "no logger: output goes to svscan's stdout"))
+
+    if v["redirect_stderr"]:
+        after.append("exec 2>&1")
+        report.append(("kept", "redirect_stderr", "true", "run: exec 2>&1"))
+        if "stderr_logfile" in inst.explicit and v["stderr_logfile"] not in (None, "AUTO"):
+            report.append(("note", "stderr_logfile", v["stderr_logfile"],
+                           "ignored with redirect_stderr=true (as in supervisord)"))
+    elif err == "auto" and out == "none":
+        before.append("exec 2>&1")
+        report.append(("changed", "stderr_logfile", "AUTO",
+                       "log/run: multilog into %s/log/main, stdout still discarded" % name))
+        _logger(svc, "./main", v["stderr_logfile_maxbytes"], v["stderr_logfile_backups"],
+                "stderr_logfile", report)
+    elif err == "auto" or (err == "file" and v["stderr_logfile"] == v["stdout_logfile"]):
+        after.append("exec 2>&1")
+        report.append(("changed" if err == "auto" else "kept", "stderr_logfile", v["stderr_logfile"],
+                       "to the same place as stdout: run: exec 2>&1"))
+    elif err == "stdout":
+        after.append("exec 2>&1")
+        report.append(("kept", "stderr_logfile", "/dev/stdout", "run: exec 2>&1"))
+    elif err == "none":
+        after.append("exec 2>/dev/null")
+        report.append(("kept", "stderr_logfile", "NONE", "run: exec 2>/dev/null"))
+    elif err == "stderr":
+        report.append(("kept", "stderr_logfile", "/dev/stderr", "stderr stays svscan's stderr"))
+    else:
+        ename = name + ".stderr"
+        logdir = logdir_for(v["stderr_logfile"], here)
+        logger = Service(ename)
+        logger.logdirs.append(logdir)
+        logger.fifos.append("fifo")
+        line = _multilog_args(logdir, v["stderr_logfile_maxbytes"], v["stderr_logfile_backups"],
+                              "stderr_logfile", report)
+        logger.add("run", "#!/bin/sh\n# stderr of %s, through the fifo its run writes to\n"
+                   "%s <>./fifo\n" % (name, line.rstrip("\n")), 0o755)
+        extra.append(logger)
+        # Before cd: ../NAME.stderr is resolved from the service directory.
+        # <> opens the fifo without waiting for its reader.
+        before.append("exec 2<>../%s/fifo" % q(ename))
+        report.append(("kept", "stderr_logfile", v["stderr_logfile"],
+                       "own logger: service %s (multilog into %s) reads the fifo "
+                       "%s/fifo; link both into the scan directory" % (ename, logdir, ename)))
+    return before + out_lines + after, extra
 
 
 def _restarts(svc, v, report):

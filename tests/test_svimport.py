@@ -345,3 +345,22 @@ def test_numeric_user_becomes_the_account_name(tmp_path):
     code, out, _ = svimport("-o", str(tmp_path / "sv"), c)
     assert code == 0 and "changed  user=65534: uid 65534 is account nobody" in out
     assert "setuidgid nobody /bin/true" in (tmp_path / "sv" / "a" / "run").read_text()
+
+
+@pytest.mark.parametrize("settings, out, err, logger", [
+    ("stdout_logfile=NONE\nredirect_stderr=true\n", b"", b"", False),
+    ("stdout_logfile=NONE\n", b"err\n", b"", True),            # stderr AUTO keeps a log
+    ("stdout_logfile=NONE\nstderr_logfile=NONE\n", b"", b"", False),
+    ("stdout_logfile=/dev/stderr\nredirect_stderr=true\n", b"", b"out\nerr\n", False),
+    ("stdout_logfile=/dev/stdout\nstderr_logfile=/dev/stdout\n", b"out\nerr\n", b"", False),
+    ("stdout_logfile=/dev/stdout\nstderr_logfile=/dev/stderr\n", b"out\n", b"err\n", False),
+    ("redirect_stderr=true\n", b"out\nerr\n", b"", True),
+    ("", b"out\nerr\n", b"", True),                               # both AUTO: one log
+])
+def test_where_output_goes(tmp_path, settings, out, err, logger):
+    c = conf(tmp_path, "[program:p]\ncommand=/bin/true\n" + settings)
+    svc = services(c)["p"][0][0]
+    assert ("log/run" in svc.files) == logger
+    run = svc.files["run"][0].decode().rsplit("\n", 2)[0] + "\necho out; echo err >&2\n"
+    r = helpers.run(["/bin/sh", "-c", run])
+    assert (r.stdout, r.stderr) == (out, err)
