@@ -123,9 +123,12 @@ def translate(inst, genv, umask, directory, here, known_user=True):
         src = "umask" if v["umask"] is not None else "[supervisord] umask"
         report.append(("kept", src, "%03o" % umask, "run: umask %03o" % umask))
     cwd = v["directory"] or directory or "/"
+    if not cwd.startswith("/"):
+        cwd = here.rstrip("/") + "/" + cwd
     body.append("cd %s || exit 111" % q(cwd))
     if v["directory"]:
-        report.append(("kept", "directory", v["directory"], "run: cd %s" % q(cwd)))
+        report.append(("kept" if cwd == v["directory"] else "changed", "directory",
+                       v["directory"], "run: cd %s" % q(cwd)))
     else:
         report.append(("note", "directory", "(unset)", "run: cd %s (%s)" % (
             q(cwd), "[supervisord] directory" if directory else

@@ -245,6 +245,9 @@ def main(argv=None) -> int:
                          counts["dropped"],
                          "nothing written (--dry-run)" if dry else
                          "%d service directories written in %s" % (counts["written"], outdir)))
+    if counts["written"] and not dry:
+        lines.append("svimport: to start them, link each into the scan directory, "
+                     "e.g. ln -s %s /etc/service/" % os.path.join(os.path.abspath(outdir), "NAME"))
     _print(lines)
     if write_failed:
         return 111

@@ -364,3 +364,10 @@ def test_where_output_goes(tmp_path, settings, out, err, logger):
     run = svc.files["run"][0].decode().rsplit("\n", 2)[0] + "\necho out; echo err >&2\n"
     r = helpers.run(["/bin/sh", "-c", run])
     assert (r.stdout, r.stderr) == (out, err)
+
+
+def test_relative_directory_from_the_config_file(tmp_path):
+    c = conf(tmp_path, "[program:p]\ncommand=/bin/true\ndirectory=app\n")
+    svc, report = services(c)["p"]
+    assert ("cd %s/app || exit 111" % tmp_path).encode() in svc[0].files["run"][0]
+    assert ("changed", "directory", "app", "run: cd %s/app" % tmp_path) in report
