@@ -198,7 +198,7 @@ def translate(inst, genv, umask, directory, here, known_user=True):
     if v["stopasgroup"] or v["killasgroup"]:
         svc.add("process-group", "")
         if v["stopasgroup"]:
-            report.append(("kept", "stopasgroup", "true", "process-group"))
+            report.append(("kept", "stopasgroup/killasgroup", "true/true", "process-group"))
         else:
             report.append(("changed", "killasgroup", "true",
                            "process-group: the stop signal also goes to the whole group"))

@@ -213,6 +213,13 @@ def main(argv=None) -> int:
                 if not os.path.isdir(parent):
                     report.append(("note", "log directory", logdir, "%s does not exist here: "
                                    "multilog cannot start until it does" % parent))
+        covered = set()
+        for _, key, _, _ in report:
+            covered.update(key.split("/"))
+        for key in sorted(inst.explicit - covered):
+            report.append(("kept", key, raw[key], "nothing to write: supervise's default"
+                           if key not in ("process_name", "numprocs_start") else
+                           "the service directory's name"))
         for key in unknown_keys(raw):
             report.append(("dropped", key, raw[key], "unknown key (supervisord ignores it too)"))
         lines.append("[%s] %s -> %s" % (inst.section, inst.name, target))

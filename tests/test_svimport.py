@@ -371,3 +371,21 @@ def test_relative_directory_from_the_config_file(tmp_path):
     svc, report = services(c)["p"]
     assert ("cd %s/app || exit 111" % tmp_path).encode() in svc[0].files["run"][0]
     assert ("changed", "directory", "app", "run: cd %s/app" % tmp_path) in report
+
+
+def test_every_explicit_setting_is_in_the_report(tmp_path):
+    keys = ["command=/bin/true", "autostart=true", "autorestart=true", "priority=999",
+            "startsecs=1", "startretries=3", "stopsignal=TERM", "stopwaitsecs=10",
+            "stopasgroup=false", "killasgroup=false", "redirect_stderr=false",
+            "numprocs=1", "numprocs_start=0", "process_name=%(program_name)s", "umask=022",
+            "serverurl=AUTO", "exitcodes=0", "environment=A=1", "directory=/tmp",
+            "stdout_logfile=AUTO", "stderr_logfile=AUTO", "stdout_logfile_maxbytes=1MB",
+            "stdout_logfile_backups=3", "user=nobody"]
+    c = conf(tmp_path, "[program:p]\n" + "\n".join(keys) + "\n")
+    code, out, _ = svimport("-n", c)
+    assert code == 0
+    reported = set()
+    for line in out.splitlines():
+        if line.startswith("  "):
+            reported.update(line.split()[1].split("=", 1)[0].split("/"))
+    assert {k.split("=")[0] for k in keys} - reported == set()
