@@ -1,6 +1,6 @@
 """Scheduled jobs: memory of a supervise with `schedule`, and firing lateness.
 
-    .venv/bin/python bench/schedule.py [mem] [fire] [--minutes M]
+    .venv/bin/python bench/schedule.py [mem] [fire] [--minutes M] [--jobs N]
 
 mem   svscan with 100 services, three ways: plain services (the baseline:
       `exec sleep`), the same with a `schedule` file each (a yearly cron
@@ -8,8 +8,8 @@ mem   svscan with 100 services, three ways: plain services (the baseline:
       daemontools' svscan with plain services.  PSS per supervise process
       (svscan itself not counted).  Target: with schedule <= 1.5 MiB, and
       without it unchanged (compare with bench/svscan.py memory).
-fire  20 services with `* * * * *` under one svscan, for M minutes (default
-      1): each firing's lateness after its minute boundary, as supervise
+fire  N services (default 20) with `* * * * *` under one svscan, for M
+      minutes (default 1): each firing's lateness after its minute boundary, as supervise
       recorded the start (exit history: at - ran) and as ./run saw it
       (its first command).  Median and max over all firings.  Target:
       median under 100 ms.  Cron has no counterpart in daemontools.
@@ -116,11 +116,11 @@ def memory(label, svscan, path, run, schedule, n=100):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def fire(minutes):
+def fire(minutes, jobs=20):
     tmp = tempfile.mkdtemp(prefix="bench-schedule-")
     try:
         scan = os.path.join(tmp, "scan")
-        dirs = [os.path.join(scan, "j%d" % i) for i in range(20)]
+        dirs = [os.path.join(scan, "j%d" % i) for i in range(jobs)]
         for d in dirs:
             make(d, JOB, "* * * * *")
         p = start(os.path.join(OURS, "svscan"), OURS + ":/usr/bin:/bin", scan)
@@ -151,9 +151,11 @@ def fire(minutes):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    minutes = 1
+    minutes, jobs = 1, 20
     if "--minutes" in argv:
         minutes = int(argv[argv.index("--minutes") + 1])
+    if "--jobs" in argv:
+        jobs = int(argv[argv.index("--jobs") + 1])
     modes = [a for a in argv if a in ("mem", "fire")] or ["mem", "fire"]
     if "mem" in modes:
         memory("ours, plain services", os.path.join(OURS, "svscan"), OURS + ":/usr/bin:/bin",
@@ -163,7 +165,7 @@ def main(argv=None):
         if os.path.exists("/usr/bin/svscan"):
             memory("C daemontools, plain services", "/usr/bin/svscan", "/usr/bin:/bin", PLAIN, None)
     if "fire" in modes:
-        fire(minutes)
+        fire(minutes, jobs)
 
 
 if __name__ == "__main__":

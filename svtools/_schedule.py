@@ -17,6 +17,7 @@ from ._schedule_policy import Schedule, parse_times
 
 COUNT = 10
 CHILD_TIMEOUT = 30.0
+EARLY = 1.0
 
 
 class Cron:
@@ -29,12 +30,22 @@ class Cron:
         self.data = b""
         self.asked_at = 0.0
         self.shown = None
+        self.near = False
 
     @property
     def wake(self):
+        """Monotonic time for the loop's next deadline() call, or None.
+
+        Linux lets poll() end late by 0.1% of its timeout (40 ms for a
+        40 s wait): supervise first wakes EARLY seconds before a firing,
+        then waits the last stretch, where the slack is 1 ms.
+        """
         w = self.policy.wake
-        if self.pid and (w is None or self.asked_at + CHILD_TIMEOUT < w):
-            return self.asked_at + CHILD_TIMEOUT
+        if w is not None and not self.near:
+            w -= EARLY
+        if self.pid:
+            limit = self.asked_at + CHILD_TIMEOUT
+            w = limit if w is None else min(w, limit)
         return w
 
     def begin(self):
@@ -47,10 +58,15 @@ class Cron:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        if self.policy.wake is not None and mono >= self.policy.wake:
-            self.perform(self.policy.deadline(mono, wall, not self.sup.machine.idle()))
+        if self.policy.wake is None:
+            return
+        if mono < self.policy.wake:
+            self.near = True
+            return
+        self.perform(self.policy.deadline(mono, wall, not self.sup.machine.idle()))
 
     def perform(self, effects):
+        self.near = False
         for effect in effects:
             kind = effect[0]
             if kind == "ask":
