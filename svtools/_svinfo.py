@@ -7,11 +7,12 @@ exits), the knob files, DIR/log, and /proc; it writes only control letters.
         bytes names of the service directories in SCANDIR, sorted; names
         starting with "." skipped.  OSError when SCANDIR cannot be listed.
 
-    read(path, now=None, prev=None) -> snapshot (dict)
+    read(path, now=None, prev=None, usage=True) -> snapshot (dict)
         one look at the service directory PATH (str or bytes).  Never raises
         for a broken service: the trouble is one line in snapshot["error"].
         PREV, an earlier snapshot of the same directory, lets a 0.76
-        supervise's crash loop be seen (see below).
+        supervise's crash loop be seen (see below).  usage=False skips
+        /proc (rss, cpu, procs stay None): for polling loops.
 
     logdir(path) -> (directory bytes or None, how str)
     control(path, letters) -> None or the text of the problem
@@ -120,7 +121,7 @@ def _blank(path, now):
     }
 
 
-def read(path, now=None, prev=None):
+def read(path, now=None, prev=None, usage=True):
     path = _b(path)
     if now is None:
         now = _tai64.now()
@@ -138,8 +139,10 @@ def read(path, now=None, prev=None):
         if knob != "down" and knob.encode() in entries:
             snap["knobs"][knob] = _knob(path + b"/" + knob.encode(), knob)
     _supervision(snap, path, now, prev)
+    if usage and snap["pid"]:
+        _usage(snap)
     if b"log" in entries and posix.access(path + b"/log/.", posix.F_OK):
-        snap["log"] = read(path + b"/log", now, prevlog)
+        snap["log"] = read(path + b"/log", now, prevlog, usage)
     return snap
 
 
@@ -195,8 +198,6 @@ def _supervision(snap, path, now, prev):
         _from_status(snap, since, now, prev)
         if problem:
             snap["error"] = problem
-    if snap["pid"]:
-        _usage(snap)
 
 
 def _extended(sup, status_mtime, pid):
