@@ -242,7 +242,8 @@ class Follower:
         self.fd = posix.open(where + b"/current", posix.O_RDONLY | posix.O_NONBLOCK)
         st = posix.fstat(self.fd)
         self.ino, self.pos = st.st_ino, st.st_size
-        self.seen = set(archives(where))
+        self.known = set(archives(where))
+        self.done = []   # (inode, size, mtime) of files read to their end
         self.partial = b""
         self.last = None
 
@@ -273,24 +274,33 @@ class Follower:
             if self.partial:
                 lines.append(self.partial)
                 self.partial = b""
+            self.done.append(_key(self.fd))
             fd = posix.open(self.where + b"/current", posix.O_RDONLY | posix.O_NONBLOCK)
             new = posix.fstat(fd).st_ino
+            # An archive shows up only after the new current (multilog
+            # renames current to previous, makes current, then links
+            # previous to @TAI64N.s), so a new name may be the file just
+            # followed.  Inodes are reused once files are pruned: a file is
+            # known by inode, size, mtime and its ends, which no longer change.
             names = archives(self.where)
             for name in names:
-                if name in self.seen:
+                if name in self.known:
                     continue
                 try:
                     afd = posix.open(self.where + b"/" + name, posix.O_RDONLY | posix.O_NONBLOCK)
                 except FileNotFoundError:
                     continue
                 try:
-                    if posix.fstat(afd).st_ino not in (self.ino, new):
-                        data = _whole(afd)
-                        lines += data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
+                    key = _key(afd)
+                    if key[0] != new and key not in self.done:
+                        lines += _split(_whole(afd))
+                        self.done.append(key)
                 finally:
                     posix.close(afd)
+            self.known = set(names)
+            self.done = self.done[-64:]
             posix.close(self.fd)
-            self.fd, self.ino, self.pos, self.seen = fd, new, 0, set(names)
+            self.fd, self.ino, self.pos = fd, new, 0
             lines += self._drain()
         if self.last is None and lines:
             import time
@@ -299,6 +309,19 @@ class Follower:
         if out:
             self.last = out[-1][0]
         return out
+
+
+def _key(fd):
+    st = posix.fstat(fd)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, posix.pread(fd, 64, 0),
+            posix.pread(fd, 64, max(0, st.st_size - 64)))
+
+
+def _split(data):
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
 
 
 def _whole(fd):

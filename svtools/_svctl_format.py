@@ -142,6 +142,8 @@ def show(label, snap, now, where, how, utc=False):
     def block(title, s):
         add("%s: %s" % (title, state(s) + (" (%s)" % s["error"] if s["error"] else "")))
         add("  path        %s" % _disp(s["path"]))
+        for k, v in sorted(s["knobs"].items()):
+            add("  %-11s %s" % (k, _disp(v) if v else "(present)"))
         if not s["supervised"]:
             return
         add("  source      %s" % {"xstatus": "supervise/xstatus (svtools supervise)",
@@ -167,8 +169,6 @@ def show(label, snap, now, where, how, utc=False):
             add("  note        %s" % _disp(s["note"]))
         if s["crash_loop"]:
             add("  crash loop  ./run keeps exiting within seconds of its start")
-        for k, v in sorted(s["knobs"].items()):
-            add("  %-11s %s" % (k, _disp(v) if v else "(present)"))
         if s["exits"]:
             add("  exits       (oldest first)")
             for at, pid, code, sig, ran in s["exits"]:
