@@ -19,7 +19,7 @@ _RIGHT = (False, False, True, True, True, False, True, True)
 
 GREEN, YELLOW, RED, DIM, BOLD, RESET = "\033[32m", "\033[33m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
 COLOURS = {"up": GREEN, "ready": GREEN, "starting": YELLOW, "stopping": YELLOW,
-           "finishing": YELLOW, "paused": YELLOW, "down": DIM, "failed": RED,
+           "finishing": YELLOW, "paused": YELLOW, "down": DIM, "down, want up": YELLOW, "failed": RED,
            "crash-loop": RED, "supervise not running": RED, "unknown": RED}
 
 
@@ -66,6 +66,8 @@ def state(snap):
         return "crash-loop"
     if snap["state"] == "unsupervised":
         return "supervise not running"
+    if snap["state"] == "down" and snap["want"] == "up":
+        return "down, want up"
     return snap["state"]
 
 

@@ -54,8 +54,9 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
   error          one line of text, or None
   log            the snapshot of PATH/log when it is a directory, else None
 
-Crash loops: from xstatus, the last two exits each ran under LOOP seconds
-while the service is starting (throttled) or up for under LOOP seconds.
+Crash loops: from xstatus, the last three exits each ran under LOOP
+seconds, and the service (wanted up) is down waiting for its next start or
+has been running for under LOOP seconds.
 From a 0.76 status, only with PREV: the pid changed (or stayed 0 with want
 up) between the two looks and the current run is under LOOP seconds old.
 
@@ -71,6 +72,7 @@ from ._strerr import errtext
 
 SCHEMA = 1
 LOOP = 2.0
+RETRIES = 6
 KNOBS = ("down", "finish", "timeout-finish", "down-signal", "timeout-kill",
          "process-group", "notification-fd", "notify-socket",
          "restart-backoff", "fail-limit", "max-death-tally", "log-events",
@@ -175,7 +177,11 @@ def _supervision(snap, path, now, prev):
         snap["error"] = "supervise/ok is not a fifo"
         return
     snap["supervised"] = True
-    for attempt in (0, 1):
+    for attempt in range(RETRIES):
+        if attempt:
+            # supervise writes status, then xstatus: caught between the two.
+            import time
+            time.sleep(0.002)
         try:
             data, st = _slurp(sup + b"status", _status.SIZE)
             secs, nanos, pid, paused, want = _status.unpack(data)
@@ -240,13 +246,12 @@ def _from_xstatus(snap, xs, exits, now):
         snap["exit"] = {"code": xs["exit_code"], "signal": xs["exit_signal"],
                         "at": xs["exit_at"], "ran": xs["exit_ran"]}
     snap["exits"] = exits
-    recent = exits[-2:]
+    recent = exits[-3:]
     # Between two short runs the service is down, waiting out the throttle.
-    young = snap["state"] == "starting" or (
-        snap["state"] == "down" and xs["next_start"] > 0) or (
-        snap["state"] in ("up", "ready") and snap["uptime"] is not None
+    young = (snap["state"] == "down" and xs["next_start"] > 0) or (
+        snap["state"] in ("starting", "up", "ready") and snap["uptime"] is not None
         and snap["uptime"] < LOOP)
-    snap["crash_loop"] = (young and snap["want"] == "up" and len(recent) == 2
+    snap["crash_loop"] = (young and snap["want"] == "up" and len(recent) == 3
                           and all(ran < LOOP for _, _, _, _, ran in recent))
 
 
@@ -256,7 +261,7 @@ def _from_status(snap, since, now, prev):
     if pid:
         state = "paused" if snap["paused"] else ("stopping" if want == "down" else "up")
     else:
-        state = "starting" if want == "up" else "down"
+        state = "down"
     snap["state"] = state
     snap["since"] = since
     snap["uptime"] = age = max(0.0, now - since)

@@ -22,7 +22,7 @@ NAME            STATE                    PID  UPTIME  RESTARTS  LAST EXIT       
 a-up            up                     40001     99s         -  -                     -    -
   log           up                     40002     99s         -  -                     -    -
 b-down          down                       -   9h99m         -  -                     -    -
-c-starting      starting                   -     99s         -  -                     -    -
+c-waiting       down, want up              -     99s         -  -                     -    -
 d-paused        paused                 40003     99s         -  -                     -    -
 e-ready         ready                  40004   9d99h         4  SIGTERM, 9m99s ago    -    -
 f-loop          crash-loop                 -      9s         7  exit 1, 9s ago        -    -
@@ -48,15 +48,16 @@ def scan(tmp_path_factory):
     z.make("a-up", status=status_bytes(30, pid=40001))
     z.make("a-up/log", status=status_bytes(30, pid=40002))
     z.make("b-down", status=status_bytes(3700, want=D))
-    z.make("c-starting", status=status_bytes(30))
+    z.make("c-waiting", status=status_bytes(30))
     z.make("d-paused", status=status_bytes(30, pid=40003, paused=1))
     x = z.make("e-ready", status=status_bytes(30, pid=40004))
     xs(x, [(now - 300, 1, 256, 15, 50.0)], state="ready", pid=40004, since=now - 90000,
        ready_since=now - 89999, starts=5, exit_code=256, exit_signal=15, exit_at=now - 300,
        exit_ran=50.0)
     x = z.make("f-loop", status=status_bytes(0))
-    xs(x, [(now - 3, 1, 1, 0, 0.1), (now - 2, 2, 1, 0, 0.1)], state="starting", since=now - 2,
-       starts=8, exit_code=1, exit_at=now - 2, exit_ran=0.1)
+    xs(x, [(now - 4, 1, 1, 0, 0.1), (now - 3, 1, 1, 0, 0.1), (now - 2, 2, 1, 0, 0.1)],
+       state="down", since=now - 2, starts=8, exit_code=1, exit_at=now - 2, exit_ran=0.1,
+       next_start=now + 1)
     x = z.make("g-failed", status=status_bytes(30))
     xs(x, [(now - 30, 3, 2, 0, 0.5)], state="failed", since=now - 30, starts=3, exit_code=2,
        exit_at=now - 30, exit_ran=0.5, fails=3, fail_limit=3, fail_secs=60)
@@ -113,9 +114,9 @@ def test_escaped_names_work_as_arguments(scan):
 
 
 @pytest.mark.parametrize("names,code", [
-    (["a-up"], 0), (["b-down"], 0), (["c-starting"], 3), (["f-loop"], 3), (["g-failed"], 3),
-    (["h-short"], 4), (["i-dead"], 4), (["nosuch"], 4), (["a-up", "c-starting"], 3),
-    (["c-starting", "i-dead"], 4),
+    (["a-up"], 0), (["b-down"], 0), (["c-waiting"], 3), (["f-loop"], 3), (["g-failed"], 3),
+    (["h-short"], 4), (["i-dead"], 4), (["nosuch"], 4), (["a-up", "c-waiting"], 3),
+    (["c-waiting", "i-dead"], 4),
 ])
 def test_status_exit_codes(scan, names, code):
     assert svctl("-d", scan, "status", *names)[2] == code
@@ -141,7 +142,7 @@ def test_json_matches_schema(scan):
         schema = json.load(f)
     check_schema(doc, schema, schema)
     by = {s["name"]: s for s in doc["services"]}
-    assert list(by) == ["a-up", "b-down", "c-starting", "d-paused", "e-ready", "f-loop", "g-failed",
+    assert list(by) == ["a-up", "b-down", "c-waiting", "d-paused", "e-ready", "f-loop", "g-failed",
                         "h-short", "i-dead", "j\\x20space", "k\\xff", "l\\x0anewline", "m\\x5cbackslash"]
     assert by["a-up"]["log"]["pid"] == 40002 and by["a-up"]["source"] == "status"
     assert by["e-ready"]["restarts"] == 4 and by["e-ready"]["exit"]["signal"] == 15
