@@ -191,7 +191,7 @@ def _supervision(snap, path, now, prev):
         except ValueError:
             snap["error"] = "unable to read supervise/status: bad format"
             return
-        xs, exits, problem = _extended(sup, st.st_mtime, pid)
+        xs, exits, problem = _extended(sup, st.st_mtime, (pid, bool(paused and pid), _WANT.get(want)))
         if xs is not False:
             break
     snap["want"] = _WANT.get(want, "up")
@@ -206,7 +206,7 @@ def _supervision(snap, path, now, prev):
             snap["error"] = problem
 
 
-def _extended(sup, status_mtime, pid):
+def _extended(sup, status_mtime, seen):
     """(xstatus dict, exits, None), (None, [], problem or None) when there is
     none to trust, or (False, ...) when it disagrees with status (retry)."""
     try:
@@ -219,7 +219,7 @@ def _extended(sup, status_mtime, pid):
         xs = _xstatus.unpack(data)
     except ValueError as e:
         return None, [], "unable to read supervise/xstatus: %s" % e
-    if xs["pid"] != pid:
+    if (xs["pid"], xs["state"] == "paused", xs["want"]) != seen:
         return False, [], None
     if st.st_mtime < status_mtime - 0.5:
         return None, [], None  # left over from an svtools supervise; C runs it now
