@@ -1,5 +1,9 @@
 """svctl's pure parts: argument parsing, formatting, log stamps, verb plans."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from svtools import _logtail, _svctl_control as ctl, _svctl_format as fmt, _svinfo, _tai64, svctl
@@ -50,7 +54,6 @@ def test_parse_errors(argv, message):
 def test_scandir_choice(tmp_path):
     assert svctl.scandir({"dir": "/a"}, {b"SVDIR": b"/b"}) == b"/a"
     assert svctl.scandir({}, {b"SVDIR": b"/b"}) == b"/b"
-    import os
     expect = b"/etc/service" if os.path.exists("/etc/service") else b"/service"
     assert svctl.scandir({}, {}) == expect
 
@@ -168,3 +171,18 @@ def test_start_waits_for_ready_when_notification_is_configured():
                                          knobs={"notification-fd": b"3"}))
     assert job.check(snap(source="xstatus", state="up")) is None
     assert job.check(snap(source="xstatus", state="ready"))[0]
+
+
+def test_status_path_stays_light(tmp_path):
+    """svctl status runs from scripts and prompts: none of the heavy modules."""
+    (tmp_path / "svc" / "supervise").mkdir(parents=True)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys; sys.path.insert(0, %r); base = set(sys.modules); from svtools import svctl; " % root +
+            "svctl.main(['svctl', '-d', %r, 'status']); "
+            "sys.stderr.write(' '.join(sorted(set(sys.modules) - base)))" % str(tmp_path))
+    cp = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, timeout=20)
+    loaded = set(cp.stderr.decode().split())
+    assert "svtools._svinfo" in loaded, cp.stderr
+    heavy = {"json", "re", "argparse", "subprocess", "shlex", "select", "ctypes", "threading",
+             "logging", "typing", "os", "_svctl_control", "svtools._logtail"}
+    assert not loaded & heavy
