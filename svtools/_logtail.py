@@ -246,6 +246,7 @@ class Follower:
         self.done = []   # (inode, size, mtime) of files read to their end
         self.partial = b""
         self.last = None
+        self.trouble = None
 
     def _drain(self):
         chunks = []
@@ -404,6 +405,10 @@ def _follow(followers, heads, render, out, warn):
         for i, label, f in followers:
             try:
                 batch += [(t, i, line) for t, line in f.fresh()]
+                f.trouble = None
             except OSError as e:
-                warn("%s: unable to read %s: %s" % (label, display(f.where), errtext(e)))
+                text = "%s: unable to read %s: %s" % (label, display(f.where), errtext(e))
+                if text != f.trouble:  # once, not every 250 ms
+                    warn(text)
+                f.trouble = text
         _emit(batch, heads, render, out, len(followers) > 1)
