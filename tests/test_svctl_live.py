@@ -7,7 +7,7 @@ import time
 import pytest
 
 import helpers
-from svtools import _svinfo
+from svtools import _svinfo, _tai64
 
 SIGS = """\
 echo $$ >> pids
@@ -238,3 +238,23 @@ def test_bad_control_files_one_line_each(scan):
     assert lines[2].startswith("good: up (pid ") and code == 1 and err == ""
     for fd in scan.procs.fds:
         os.close(fd)
+
+
+def test_odd_names_escaped_and_usable(scan, procs):
+    odd = os.fsdecode(b"my app\n\xff")
+    d = scan.service(odd, "exec sleep 1000\n", log=True)
+    os.mkdir(os.path.join(d, "log", "main"))
+    with open(os.path.join(d, "log", "main", "current"), "wb") as f:
+        f.write(b"%s hi\n" % _tai64.stamp_bytes())
+    procs.start([helpers.prog("supervise"), odd], cwd=scan.dir)
+    scan.wait(odd, up, "odd one up")
+    shown = "my\\x20app\\x0a\\xff"
+    out, err, code = scan.svctl("stop", shown)
+    assert (out, err, code) == (shown + ": down\n", "", 0)
+    out, _, code = scan.svctl("status")
+    assert out.splitlines()[1].startswith(shown + "  down") and code == 4   # its logger is not supervised
+    out, _, code = scan.svctl("start", os.path.join(scan.dir, odd))   # a path with the raw bytes
+    assert code == 0 and out.startswith("%s/%s: up (pid " % (scan.dir, shown))
+    out, _, code = scan.svctl("tail", shown)
+    assert out.startswith(shown + " | ") and out.endswith(" hi\n") and code == 0
+    _svinfo.control(d, "dx")
