@@ -10,15 +10,15 @@ import helpers
 from svtools import _svinfo, _tai64
 
 SIGS = """\
-echo $$ >> pids
 for s in HUP ALRM INT QUIT USR1 USR2 WINCH; do trap "echo $s >> sigs" $s; done
 trap "echo TERM >> sigs; exit 0" TERM
+echo $$ >> pids
 while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done
 """
 STUBBORN = """\
-echo $$ >> pids
 trap "echo TERM >> sigs" TERM
 trap "echo HUP >> sigs; exit 0" HUP
+echo $$ >> pids
 while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done
 """
 
@@ -59,6 +59,10 @@ class Scan:
     def wait(self, name, pred, what):
         return helpers.wait_for(lambda: (lambda s: pred(s) and s)(self.snap(name)), timeout=20, what=what)
 
+    def trapping(self, name, what="up, its traps set"):
+        """Up, and ./run has set its traps (it wrote its pid after them)."""
+        return self.wait(name, lambda s: up(s) and str(s["pid"]) in self.lines(name, "pids"), what)
+
     def lines(self, name, what):
         try:
             with open(os.path.join(self.dir, name, what)) as f:
@@ -80,6 +84,7 @@ def test_control_verbs_wait(scan):
     scan.service("web", SIGS, log=True)
     scan.start()
     first = scan.wait("web", lambda s: up(s) and s["log"] and up(s["log"]), "web and its logger up")
+    first = scan.trapping("web")
     out, err, code = scan.svctl("status")
     assert (err, code) == ("", 0) and out.splitlines()[1].split()[:3] == ["web", "up", str(first["pid"])]
 
@@ -89,11 +94,11 @@ def test_control_verbs_wait(scan):
     assert scan.svctl("status", "web")[2] == 0            # down, and wanted down
 
     out, _, code = scan.svctl("start", "web")
-    pid = scan.snap("web")["pid"]
+    pid = scan.trapping("web")["pid"]
     assert (out, code) == ("web: up (pid %d)\n" % pid, 0) and pid != first["pid"]
 
     out, _, code = scan.svctl("restart", "web")
-    new = scan.snap("web")["pid"]
+    new = scan.trapping("web")["pid"]
     assert (out, code) == ("web: up (pid %d)\n" % new, 0) and new not in (0, pid)
 
     out, _, code = scan.svctl("pause", "web")
@@ -111,6 +116,7 @@ def test_control_verbs_wait(scan):
 
     out, _, code = scan.svctl("kill", "web")
     assert code == 0 and out.startswith("web: ") and scan.snap("web")["pid"] != new
+    scan.trapping("web")
 
     assert scan.svctl("stop", "--no-wait", "web")[:3:2] == ("web: sent\n", 0)
     scan.wait("web", lambda s: s["state"] == "down", "down after --no-wait")
@@ -142,7 +148,7 @@ def test_stop_timeout_and_timeout_kill(scan):
     scan.service("hupper", STUBBORN, down_signal="SIGHUP\n")
     scan.start()
     for name in ("stubborn", "killable", "hupper"):
-        scan.wait(name, up, name + " up")
+        scan.trapping(name)
     pid = scan.snap("stubborn")["pid"]
     out, _, code = scan.svctl("stop", "--wait", "0.5", "stubborn", "good")
     assert (out, code) == ("stubborn: timeout after 0.5s: stopping (pid %d)\n"
@@ -164,9 +170,11 @@ def test_verbs_with_c_svscan_and_supervise(tmp_path, procs):
     scan.service("web", SIGS, log=True)
     scan.start()
     scan.wait("web", lambda s: up(s) and s["log"] and up(s["log"]), "web up under C svscan")
+    scan.trapping("web")
     assert scan.svctl("stop", "web")[:3:2] == ("web: down\n", 0)
     out, _, code = scan.svctl("restart", "web")
     assert code == 0 and out.startswith("web: up (pid ")
+    scan.trapping("web")
     out, _, code = scan.svctl("status")
     assert code == 0 and out.splitlines()[1].split()[:2] == ["web", "up"]
 
@@ -183,8 +191,7 @@ def test_add_and_remove(scan, tmp_path):
     assert os.readlink(os.path.join(scan.dir, "app")) == src
     assert scan.svctl("add", src)[:3:2] == ("app: already in %s\n" % scan.dir, 1)
     run_pid, log_pid = snap["pid"], snap["log"]["pid"]
-    with open(os.path.join(src, "log", "main", "current"), "rb") as f:
-        assert f.read() == b""
+    helpers.wait_for(lambda: str(run_pid) in scan.lines(src, "pids"), timeout=20, what="traps set")
 
     out, err, code = scan.svctl("remove", "app")
     assert (out, err, code) == ("app: removed (unlinked; service and logger stopped)\n", "", 0)

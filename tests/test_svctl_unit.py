@@ -140,6 +140,11 @@ def test_plan_letters_and_checks():
     job = ctl.plan("once", "web", snap(state="down", pid=0, since=900.0))
     assert job.check(snap(state="down", pid=0, since=900.0)) is None
     assert job.check(snap(state="down", pid=0, since=995.0))[0]  # ran and exited
+    x = dict(source="xstatus", state="down", pid=0)
+    job = ctl.plan("once", "web", snap(exit={"code": 0, "signal": 0, "at": 900.0, "ran": 1.0}, **x))
+    assert job.check(snap(exit={"code": 0, "signal": 0, "at": 900.0, "ran": 1.0}, **x)) is None
+    assert job.check(snap(exit={"code": 0, "signal": 0, "at": 990.0, "ran": 0.1}, **x))[0]
+    assert job.check(snap(source="status", state="down", pid=0, since=995.0)) is None
     assert ctl.plan("reload", "web", snap()).letters == "h"
     assert ctl.plan("reload", "web", snap(knobs={"reload-signal": b"USR2"})).letters == "2"
     assert ctl.plan("signal", "web", snap(), "w").letters == "w"
