@@ -27,8 +27,11 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
   supervised     supervise/ok has a reader
   source         "xstatus" (svtools supervise) or "status" (0.76 or C
                  supervise: only the 18-byte status is known) or None
-  state          up ready starting down stopping finishing failed paused,
-                 "unsupervised" (no supervise), "unknown" (error set)
+  state          up ready starting down stopping finishing failed paused
+                 as _xstatus defines them ("starting": running, readiness
+                 not yet signalled); from a 0.76 status only up, paused,
+                 stopping (running, want down) and down; "unsupervised"
+                 (no supervise), "unknown" (error set)
   crash_loop     True when ./run keeps dying within a second or two
   ambiguous      0.76 source, and a second look one second later (PREV)
                  would tell a crash loop from a fresh start
@@ -57,8 +60,14 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
 Crash loops: from xstatus, the last three exits each ran under LOOP
 seconds, and the service (wanted up) is down waiting for its next start or
 has been running for under LOOP seconds.
-From a 0.76 status, only with PREV: the pid changed (or stayed 0 with want
-up) between the two looks and the current run is under LOOP seconds old.
+From a 0.76 status, only with PREV: the pid or its stamp changed between
+the two looks, and the service is down (wanted up) or its run is under
+LOOP seconds old.
+
+xstatus is trusted only when its pid, paused and want agree with the
+18-byte status (supervise writes status first: a reader caught between the
+two reads again, RETRIES times) and it is not older than status (then it
+was left by an svtools supervise, and a C one runs the service now).
 
 Sources of the formats: supervise/status is daemontools 0.76's (see
 _status); xstatus and exits are _xstatus's; /proc/PID/stat is proc(5).
