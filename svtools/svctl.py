@@ -40,9 +40,21 @@ VERBS = ("status", "tail", "add", "remove", "show") + CONTROL
 # verb -> options it takes (long names; "n" and "wait" take a value)
 OPTIONS = {"status": ("json",), "show": ("json", "utc"), "tail": ("f", "n", "no-prefix", "utc"),
            "add": ("wait",), "remove": ("wait",)}
-SHORT = {"d": "dir", "f": "f", "n": "n", "w": "wait", "j": "json"}
+SHORT = {"d": "dir", "f": "f", "n": "n", "w": "wait", "j": "json", "h": "help"}
 VALUED = ("dir", "n", "wait")
 WAIT = 7.0
+HELP = """usage: svctl [-d DIR] [VERB] [options] [NAME...|all]
+
+  status [--json] [NAME...]      the table (default verb); exit 0/3/4 as LSB
+  start|stop|restart|reload|once|pause|cont|kill NAME...
+  signal SIG NAME...             then wait until done: --wait SECS (7), --no-wait
+  tail [-f] [-n N] [--no-prefix] [--utc] [NAME...]
+  add SRCDIR [NAME]              link into DIR, wait until up
+  remove NAME...                 unlink, stop service then logger
+  show [--json] NAME             everything known about one service
+
+DIR: -d, $SVDIR, /etc/service or /service.  See svctl(8).
+"""
 
 
 def parse(argv):
@@ -84,7 +96,7 @@ def parse(argv):
         raise Usage("unknown verb %s" % _svinfo.display(verb))
     allowed = OPTIONS.get(verb, ("wait", "no-wait"))
     for name in opts:
-        if name != "dir" and name not in allowed:
+        if name not in ("dir", "help") and name not in allowed:
             raise Usage("%s takes no option --%s" % (verb, name))
     if "wait" in opts:
         try:
@@ -239,6 +251,9 @@ def main(argv=None, environ=None) -> int:
     environ = posix.environ if environ is None else environ
     try:
         verb, opts, names = parse(argv[1:])
+        if opts.get("help"):
+            _out(HELP)
+            return 0
         base = scandir(opts, environ)
         if verb == "status":
             return status(base, opts, names, environ)

@@ -177,6 +177,12 @@ def test_verbs_with_c_svscan_and_supervise(tmp_path, procs):
     scan.trapping("web")
     out, _, code = scan.svctl("status")
     assert code == 0 and out.splitlines()[1].split()[:2] == ["web", "up"]
+    # remove: C svscan rescans every 5 s and must not start it again.
+    assert scan.svctl("remove", "web")[:3:2] == (
+        "web: removed (renamed to .web; service and logger stopped)\n", 0)
+    hidden = os.path.join(scan.dir, ".web")
+    time.sleep(5.5)
+    assert not _svinfo.read(hidden)["supervised"] and not _svinfo.read(hidden + "/log")["supervised"]
 
 
 def test_add_and_remove(scan, tmp_path):

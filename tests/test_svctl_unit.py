@@ -24,6 +24,7 @@ from svtools._svctl_format import Usage
     (["signal", "USR1", "web"], "signal", {}, ["USR1", "web"]),
     (["stop", "--", "-odd"], "stop", {}, ["-odd"]),
     (["show", "-", "--json"], "show", {"json": True}, ["-"]),
+    (["stop", "-h"], "stop", {"help": True}, []),
 ])
 def test_parse(argv, verb, opts, names):
     assert svctl.parse(argv) == (verb, opts, names)
@@ -191,3 +192,17 @@ def test_status_path_stays_light(tmp_path):
     heavy = {"json", "re", "argparse", "subprocess", "shlex", "select", "ctypes", "threading",
              "logging", "typing", "os", "_svctl_control", "svtools._logtail"}
     assert not loaded & heavy
+
+
+def test_help_and_usage_exit_codes(capfd):
+    assert svctl.main(["svctl", "--help"]) == 0
+    out, err = capfd.readouterr()
+    assert out.startswith("usage: svctl ") and err == ""
+    assert svctl.main(["svctl", "frobnicate"]) == 100
+    out, err = capfd.readouterr()
+    assert out == "" and err.startswith("svctl: usage: svctl [-d DIR]")
+    assert err.endswith("svctl: unknown verb frobnicate\n")
+    assert svctl.main(["svctl", "signal", "SEGV", "x"]) == 100
+    assert svctl.main(["svctl", "stop"]) == 100
+    assert svctl.main(["svctl", "show"]) == 100
+    assert "unknown signal SEGV" in capfd.readouterr().err
