@@ -29,12 +29,17 @@ def add(base, opts, names, environ):
     if len(names) not in (1, 2):
         raise Usage("add wants SRCDIR [NAME]")
     src = os.path.abspath(_strerr.fsencode(names[0]))
-    name = _svinfo.argument(names[1]) if len(names) == 2 else os.path.basename(src.rstrip(b"/"))
+    try:
+        name = _svinfo.argument(names[1]) if len(names) == 2 else os.path.basename(src.rstrip(b"/"))
+    except ValueError:
+        raise Usage("bad escape in %s" % names[1]) from None
     label = _svinfo.display(name)
     if not name or b"/" in name or name.startswith(b".") or name == b"all":
         raise Usage("bad service name %s" % label)
     if not os.path.isdir(src):
         _strerr.fatal(PROG, "unable to add %s: not a directory" % _svinfo.display(src))
+    if not os.access(src + b"/run", os.X_OK):
+        _strerr.fatal(PROG, "unable to add %s: no executable run in it" % _svinfo.display(src))
     if not os.path.isdir(base):
         _strerr.fatal(PROG, "unable to add %s: no scan directory %s" % (label, _svinfo.display(base)))
     link = base + b"/" + name

@@ -225,6 +225,9 @@ def test_remove_directory_and_errors(scan, tmp_path):
     assert scan.svctl("add", str(tmp_path / "missing"))[1:] == (
         "svctl: fatal: unable to add %s: not a directory\n" % (tmp_path / "missing"), 111)
     assert scan.svctl("add", str(tmp_path), ".bad")[2] == 100
+    assert scan.svctl("add", str(tmp_path), "bad\\xzz")[2] == 100
+    assert scan.svctl("add", str(tmp_path))[1:] == (
+        "svctl: fatal: unable to add %s: no executable run in it\n" % tmp_path, 111)
 
 
 def test_bad_control_files_one_line_each(scan):
