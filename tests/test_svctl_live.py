@@ -13,6 +13,7 @@ SIGS = """\
 for s in HUP ALRM INT QUIT USR1 USR2 WINCH; do trap "echo $s >> sigs" $s; done
 trap "echo TERM >> sigs; exit 0" TERM
 echo $$ >> pids
+echo "started $$"
 while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done
 """
 STUBBORN = """\
@@ -123,6 +124,18 @@ def test_control_verbs_wait(scan):
     out, _, code = scan.svctl("once", "web")
     assert code == 0 and out.startswith("web: up (pid ")
     assert scan.snap("web")["want"] == "once"
+    pids = scan.lines("web", "pids")
+
+    def logged():
+        out = scan.svctl("tail", "-n", "100", "web")[0]
+        return out.count(" started ") == len(pids) and out
+    out = helpers.wait_for(logged, timeout=20, what="every start logged")
+    assert [line.split()[-1] for line in out.splitlines()] == pids
+    assert all(line.startswith("web | ") for line in out.splitlines())
+    out, _, code = scan.svctl("show", "web")
+    log = scan.snap("web")["log"]["pid"]
+    assert "log directory: %s/web/log/main (from the running multilog (pid %d))" % (scan.dir, log) in out
+    assert out.splitlines()[-1].endswith(" started %s" % pids[-1]) and code == 0
     assert scan.svctl("kill", "web/log")[2] == 0          # a logger by its path in DIR
 
 
