@@ -8,8 +8,6 @@ import os
 import re
 import time
 
-import pytest
-
 import helpers
 from svtools import _tai64, _xstatus
 
