@@ -42,16 +42,18 @@ OPTIONS = {"status": ("json",), "show": ("json", "utc"), "tail": ("f", "n", "no-
            "add": ("wait",), "remove": ("wait",)}
 SHORT = {"d": "dir", "f": "f", "n": "n", "w": "wait", "j": "json", "h": "help"}
 VALUED = ("dir", "n", "wait")
+KNOWN = ("dir", "help", "json", "utc", "f", "n", "no-prefix", "wait", "no-wait")
 WAIT = 7.0
 HELP = """usage: svctl [-d DIR] [VERB] [options] [NAME...|all]
 
-  status [--json] [NAME...]      the table (default verb); exit 0/3/4 as LSB
-  start|stop|restart|reload|once|pause|cont|kill NAME...
-  signal SIG NAME...             then wait until done: --wait SECS (7), --no-wait
+  status [--json] [NAME...]       the table (the default); exit 0/3/4 as LSB
+  start|stop|restart|reload|once|pause|cont|kill [--wait SECS|--no-wait] NAME...
+  signal SIG [--wait SECS|--no-wait] NAME...
+                                  send, then wait until done (7 s)
   tail [-f] [-n N] [--no-prefix] [--utc] [NAME...]
-  add SRCDIR [NAME]              link into DIR, wait until up
-  remove NAME...                 unlink, stop service then logger
-  show [--json] NAME             everything known about one service
+  add [--wait SECS] SRCDIR [NAME] link into DIR, wait until up
+  remove [--wait SECS] NAME...    unlink, stop the service, then its logger
+  show [--json] [--utc] NAME      everything known about one service
 
 DIR: -d, $SVDIR, /etc/service or /service.  See svctl(8).
 """
@@ -96,6 +98,8 @@ def parse(argv):
         raise Usage("unknown verb %s" % _svinfo.display(verb))
     allowed = OPTIONS.get(verb, ("wait", "no-wait"))
     for name in opts:
+        if name not in KNOWN:
+            raise Usage("unknown option --%s" % name)
         if name not in ("dir", "help") and name not in allowed:
             raise Usage("%s takes no option --%s" % (verb, name))
     if "wait" in opts:

@@ -44,6 +44,7 @@ def test_parse(argv, verb, opts, names):
     (["tail", "-n", "x", "a"], "-n wants a number of lines"),
     (["tail", "-n"], "option -n needs a value"),
     (["status", "--json=yes"], "option --json takes no value"),
+    (["status", "--bogus"], "unknown option --bogus"),
     (["bad\udcff"], "unknown verb bad\\xff"),
 ])
 def test_parse_errors(argv, message):
