@@ -2,8 +2,8 @@
 
 import pytest
 
-from svtools import _multilog_script as ms
-from svtools._multilog_script import PUT, STREAM
+from svtools import _multilog_policy as ms
+from svtools._multilog_policy import PUT, STREAM
 
 
 def test_dispatch_on_first_character_only():
