@@ -219,6 +219,10 @@ class Multilog:
         signal.signal(signal.SIGALRM, self._on_alrm)
         if any(d.gzip for d in self.script.dirs):
             signal.signal(signal.SIGCHLD, self._on_chld)
+        self.open()
+
+    def open(self):
+        """The status files, then the sinks, in script order."""
         for path in self.script.status:
             try:
                 os.close(os.open(path, _logdir.O_APPEND, 0o600))
