@@ -157,15 +157,20 @@ def maybe_run(environ):
     and descriptors in place: returns if ./run must be exec'd; otherwise
     runs multilog and exits."""
     argv = find(environ)
-    if argv is None:
-        return
+    if argv is not None and _retitle(argv):
+        become(environ, argv)
+
+
+def _retitle(argv):
+    """Make /proc/self/cmdline ARGV and comm `multilog`; False if ARGV does
+    not fit or the argument area cannot be written."""
     try:
         start, end = _arg_area()
     except (OSError, ValueError, IndexError):
-        return
+        return False
     title = b"\0".join(argv) + b"\0"
     if len(title) > end - start:
-        return
+        return False
     try:
         fd = os.open("/proc/self/mem", os.O_RDWR)
         try:
@@ -173,32 +178,7 @@ def maybe_run(environ):
         finally:
             os.close(fd)
     except OSError:
-        return
-    become(environ, argv)
-
-
-def become(environ, argv):
-    """Be `multilog ARGV[1:]` in this forked child; never returns.
-
-    The caller has set the command line (see maybe_run)."""
-    import _signal
-    # What a fresh interpreter would have: only inheritable descriptors,
-    # SIGPIPE and SIGXFSZ ignored (write errors instead), its environment.
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2:
-            try:
-                if not os.get_inheritable(fd):
-                    os.close(fd)
-            except OSError:
-                pass
-    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
-    _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)
-    if os.environ._data != environ:  # bytes to bytes on POSIX; no copy made
-        os.environb.clear()
-        os.environb.update(environ)
-        import time
-        time.tzset()
+        return False
     try:
         fd = os.open("/proc/self/comm", os.O_WRONLY)
         try:
@@ -207,6 +187,35 @@ def become(environ, argv):
             os.close(fd)
     except OSError:
         pass
+    return True
+
+
+def become(environ, argv):
+    """Be `multilog ARGV[1:]` in this forked child; never returns.
+
+    The caller has set the command line (see maybe_run)."""
+    import _signal
+    # What a fresh interpreter would have: only inheritable descriptors, no
+    # handlers, SIGPIPE and SIGXFSZ ignored (write errors instead), its
+    # environment.
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            try:
+                if not os.get_inheritable(fd):
+                    os.close(fd)
+            except OSError:
+                pass
+    for sig in range(1, _signal.NSIG):
+        if callable(_signal.getsignal(sig)):  # handlers do not survive exec
+            _signal.signal(sig, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)
+    if os.environ._data != environ:  # bytes to bytes on POSIX; no copy made
+        os.environb.clear()
+        os.environb.update(environ)
+        import time
+        time.tzset()
     argv = [os.fsdecode(a) for a in argv]
     sys.argv = argv
     code = 111
