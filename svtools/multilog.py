@@ -278,7 +278,6 @@ class Multilog:
                 continue
             if not ready:
                 continue
-            self._rotate_due()
             try:
                 data = os.read(0, 1 if self.term else readsize)
             except OSError:
@@ -286,6 +285,7 @@ class Multilog:
             if not data:
                 self.eof()
                 break
+            self._rotate_due()  # after the wait: these lines may be of a new day
             self.feed(data)
         for d in self.dirs:
             d.finish()
