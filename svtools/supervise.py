@@ -35,7 +35,7 @@ import stat
 import sys
 import time
 
-from . import _knobs, _status, _strerr, _tai64, _xstatus
+from . import _knobs, _multilog_inchild, _status, _strerr, _tai64, _xstatus
 # Loaded here, before svscan forks, rather than on demand: the first import
 # in a forked supervise costs it ~0.7 MiB of copied pages, this ~20 KiB shared.
 from ._schedule import Cron
@@ -280,6 +280,8 @@ class Supervisor:
                         os.set_inheritable(target, True)
                     else:
                         os.dup2(source, target)
+                if argv == ["./run"]:
+                    _multilog_inchild.maybe_run(env)  # returns unless it ran multilog here
                 os.execve(argv[0], argv, env)
             except OSError as e:
                 _strerr.say("%s: fatal: unable to start %s/%s: %s\n"
