@@ -133,9 +133,13 @@ def test_airflow_seed_runs_as_its_supervisord_programs(world):
         assert "err %s" % job in err and "out " not in err
         assert "err " not in out
     web = os.path.join(world.sv, "airflow-webserver")
-    wait_for(lambda: os.path.exists(os.path.join(state, "worker-webserver")), 20)
-    worker = int(open(os.path.join(state, "worker-webserver")).read())
-    main = int(open(os.path.join(state, "main-webserver")).read())
+    def pid_in(name):
+        try:
+            return int(open(os.path.join(state, name)).read())
+        except (OSError, ValueError):
+            return 0
+    worker = wait_for(lambda: pid_in("worker-webserver"), 20)
+    main = wait_for(lambda: pid_in("main-webserver"), 20)
     helpers.run([prog("svc"), "-d", web])
     wait_for(lambda: not helpers.pid_alive(main) and not helpers.pid_alive(worker), 20,
              what="QUIT to the whole process group")
