@@ -126,6 +126,25 @@ def _print(lines):
     sys.stdout.write("".join(line + "\n" for line in lines))
 
 
+_LIMITS = {"minfds": (1024, "ulimit -n"), "minprocs": (200, "ulimit -u")}
+
+
+def _supervisord_report(values):
+    """Lines about [supervisord]'s keys; True if a raised limit is dropped."""
+    lines, dropped = ["[supervisord]:"], False
+    for key in sorted(values):
+        value = values[key]
+        if key in ("environment", "umask", "directory"):
+            lines.append("  kept     %s=%s: carried into each run" % (key, value))
+        elif key in _LIMITS and value.strip().isdigit() and int(value) > _LIMITS[key][0]:
+            lines.append("  dropped  %s=%s: supervisord raised this limit for its children; "
+                         "add `%s %s` to run" % (key, value, _LIMITS[key][1], value))
+            dropped = True
+        else:
+            lines.append("  note     %s=%s: supervisord's own setting, not needed" % (key, value))
+    return lines, dropped
+
+
 def _sections_report(config):
     """Lines about sections that are not [program:x]; True if any dropped."""
     lines, dropped = [], False
@@ -137,10 +156,12 @@ def _sections_report(config):
             lines.append("[%s]: dropped: svtools has no %s" % (
                 section, "event listeners" if kind == "eventlistener" else "FastCGI socket manager"))
             dropped = True
+        elif section == "supervisord":
+            more, limits = _supervisord_report(config.sections[section])
+            lines += more
+            dropped |= limits
         elif kind in _SERVER or kind in ("rpcinterface", "ctlplugin"):
-            lines.append("[%s]: not needed: supervise and svc do its job%s" % (
-                section, "; environment, umask and directory are carried into each run"
-                if section == "supervisord" else ""))
+            lines.append("[%s]: not needed: supervise and svc do its job" % section)
         else:
             lines.append("[%s]: unknown section, ignored (as supervisord does)" % section)
             dropped = True

@@ -389,3 +389,16 @@ def test_every_explicit_setting_is_in_the_report(tmp_path):
         if line.startswith("  "):
             reported.update(line.split()[1].split("=", 1)[0].split("/"))
     assert {k.split("=")[0] for k in keys} - reported == set()
+
+
+def test_supervisord_section_keys(tmp_path):
+    c = conf(tmp_path, "[supervisord]\nlogfile=/tmp/x.log\nminfds=1024\numask=027\n"
+                       "[program:a]\ncommand=/bin/true\n")
+    code, out, _ = svimport("-n", c)
+    assert code == 0
+    assert "  note     logfile=/tmp/x.log: supervisord's own setting, not needed" in out
+    assert "  kept     umask=027: carried into each run" in out
+    assert "kept     [supervisord] umask=027: run: umask 027" in out
+    c = conf(tmp_path, "[supervisord]\nminfds=65536\n[program:a]\ncommand=/bin/true\n", "b.conf")
+    code, out, _ = svimport("-n", c)
+    assert code == 1 and "dropped  minfds=65536: supervisord raised this limit" in out
