@@ -168,66 +168,71 @@ def _sections_report(config):
     return lines, dropped
 
 
-def main(argv=None) -> int:
-    argv = sys.argv if argv is None else argv
-    outdir, dry, force, path = _options(argv)
-    try:
-        config = read(path, dict(os.environ))
-    except ConfigError as e:
-        if isinstance(e.reason, OSError):
-            _strerr.fatal(PROG, "unable to read %s" % e.path, e.reason)
-        _strerr.fatal(PROG, "unable to parse %s: %s" % (e.path, e.reason))
-    lines = ["svimport: %s" % note for note in config.notes]
-    incomplete = any("matches no file" in n or "not followed" in n or "loop" in n
-                     for n in config.notes)
-    more, dropped = _sections_report(config)
-    lines += more
-    incomplete |= dropped
-    sup = config.sections.get("supervisord", {})
-    try:
-        genv = global_environment(config)
-        umask = int(expand(sup.get("umask", "022"), {"here": config.here}, "umask"), 8)
-    except ValueError as e:
-        genv, umask = {}, 0o22
-        lines.append("[supervisord]: %s: not carried over" % e)
-        incomplete = True
-    directory = sup.get("directory")
-    taken = {}
-    write_failed = False
-    counts = {"converted": 0, "not converted": 0, "written": 0, "dropped": 0}
-    for inst in instances(config):
-        raw = config.sections[inst.section]
-        target = os.path.join(outdir, inst.name)
-        if inst.error is None and inst.name in taken:
-            inst.error = "name %s is already used by [%s]" % (inst.name, taken[inst.name])
+class Run:
+    """One import: the report lines, the counts, the names taken."""
+
+    def __init__(self, config, outdir, dry, force):
+        self.config, self.outdir, self.dry, self.force = config, outdir, dry, force
+        self.lines = ["svimport: %s" % note for note in config.notes]
+        self.incomplete = any("matches no file" in n or "not followed" in n or "loop" in n
+                              for n in config.notes)
+        self.write_failed = False
+        self.taken = {}
+        self.counts = {"converted": 0, "not converted": 0, "written": 0, "dropped": 0}
+        more, dropped = _sections_report(config)
+        self.lines += more
+        self.incomplete |= dropped
+        sup = config.sections.get("supervisord", {})
+        self.directory = sup.get("directory")
+        try:
+            self.genv = global_environment(config)
+            self.umask = int(expand(sup.get("umask", "022"), {"here": config.here}, "umask"), 8)
+        except ValueError as e:
+            self.genv, self.umask = {}, 0o22
+            self.lines.append("[supervisord]: %s: not carried over" % e)
+            self.incomplete = True
+
+    def refuse(self, inst, why, warn=True):
+        self.lines.append("[%s] %s: not converted: %s" % (inst.section, inst.name, why))
+        self.counts["not converted"] += 1
+        self.incomplete = True
+        if warn:
+            _strerr.warn(PROG, "[%s] %s: %s" % (inst.section, inst.name, why))
+
+    def program(self, inst):
+        if inst.error is None and inst.name in self.taken:
+            inst.error = "name %s is already used by [%s]" % (inst.name, self.taken[inst.name])
         if inst.error is not None:
-            lines.append("[%s] %s: not converted: %s" % (inst.section, inst.name, inst.error))
-            counts["not converted"] += 1
-            _strerr.warn(PROG, "[%s] %s: %s" % (inst.section, inst.name, inst.error))
-            incomplete = True
-            continue
+            return self.refuse(inst, inst.error)
         given = inst.values["user"]
         inst.values["user"], known = _account(given)
-        services, report = translate(inst, genv, inst.values["umask"] if inst.values["umask"]
-                                     is not None else umask, directory, config.here, known)
-        if given != inst.values["user"]:
-            report.append(("changed", "user", given, "uid %s is account %s" % (given, inst.values["user"])))
+        umask = inst.values["umask"] if inst.values["umask"] is not None else self.umask
+        services, report = translate(inst, self.genv, umask, self.directory, self.config.here, known)
         if services is None:
             kind, key, value, why = report[0]
-            lines.append("[%s] %s: not converted: %s %r: %s" % (inst.section, inst.name, key, value, why))
-            counts["not converted"] += 1
-            _strerr.warn(PROG, "[%s] %s: %s %s" % (inst.section, inst.name, key, why))
-            incomplete = True
-            continue
-        clash = [s.name for s in services if s.name in taken]
+            return self.refuse(inst, "%s %r: %s" % (key, value, why))
+        clash = [s.name for s in services if s.name in self.taken]
         if clash:
-            lines.append("[%s] %s: not converted: %s is already used by [%s]"
-                         % (inst.section, inst.name, clash[0], taken[clash[0]]))
-            counts["not converted"] += 1
-            incomplete = True
-            continue
+            return self.refuse(inst, "%s is already used by [%s]" % (clash[0], self.taken[clash[0]]),
+                               warn=False)
         for s in services:
-            taken[s.name] = inst.section
+            self.taken[s.name] = inst.section
+        if given != inst.values["user"]:
+            report.append(("changed", "user", given, "uid %s is account %s" % (given, inst.values["user"])))
+        self.complete(inst, services, report)
+        self.lines.append("[%s] %s -> %s" % (inst.section, inst.name, os.path.join(self.outdir, inst.name)))
+        for kind, key, value, outcome in report:
+            self.lines.append("  %-8s %s=%s: %s" % (kind, key, value, outcome))
+            if kind == "dropped":
+                self.incomplete = True
+                self.counts["dropped"] += 1
+        self.counts["converted"] += 1
+        if not self.dry:
+            self.write(services)
+
+    def complete(self, inst, services, report):
+        """Add what translate cannot know: the file system, the raw section."""
+        raw = self.config.sections[inst.section]
         for s in services:
             for logdir in s.logdirs:
                 parent = os.path.dirname(logdir)
@@ -243,43 +248,53 @@ def main(argv=None) -> int:
                            "the service directory's name"))
         for key in unknown_keys(raw):
             report.append(("dropped", key, raw[key], "unknown key (supervisord ignores it too)"))
-        lines.append("[%s] %s -> %s" % (inst.section, inst.name, target))
-        for kind, key, value, outcome in report:
-            lines.append("  %-8s %s=%s: %s" % (kind, key, value, outcome))
-            if kind == "dropped":
-                incomplete = True
-                counts["dropped"] += 1
-        counts["converted"] += 1
-        if dry:
-            continue
+
+    def write(self, services):
         for s in services:
-            why = _in_the_way(os.path.join(outdir, s.name), force)
+            why = _in_the_way(os.path.join(self.outdir, s.name), self.force)
             if why:
-                lines.append("  not written: " + why)
-                incomplete = True
-                break
-        else:
-            try:
-                os.makedirs(outdir, exist_ok=True)
-                for s in services:
-                    _write(outdir, s, force)
-                    counts["written"] += 1
-            except OSError as e:
-                _strerr.warn(PROG, "unable to write %s" % os.path.join(outdir, s.name), e)
-                lines.append("  not written: %s" % _strerr.errtext(e))
-                write_failed = True
-    lines.append("svimport: converted %d of %d processes, %d settings dropped; "
-                 "%s" % (counts["converted"], counts["converted"] + counts["not converted"],
-                         counts["dropped"],
-                         "nothing written (--dry-run)" if dry else
-                         "%d service directories written in %s" % (counts["written"], outdir)))
-    if counts["written"] and not dry:
-        lines.append("svimport: to start them, link each into the scan directory, "
-                     "e.g. ln -s %s /etc/service/" % os.path.join(os.path.abspath(outdir), "NAME"))
-    _print(lines)
-    if write_failed:
+                self.lines.append("  not written: " + why)
+                self.incomplete = True
+                return
+        try:
+            os.makedirs(self.outdir, exist_ok=True)
+            for s in services:
+                _write(self.outdir, s, self.force)
+                self.counts["written"] += 1
+        except OSError as e:
+            _strerr.warn(PROG, "unable to write %s" % os.path.join(self.outdir, s.name), e)
+            self.lines.append("  not written: %s" % _strerr.errtext(e))
+            self.write_failed = True
+
+    def summary(self):
+        c = self.counts
+        self.lines.append("svimport: converted %d of %d processes, %d settings dropped; %s" % (
+            c["converted"], c["converted"] + c["not converted"], c["dropped"],
+            "nothing written (--dry-run)" if self.dry else
+            "%d service directories written in %s" % (c["written"], self.outdir)))
+        if c["written"]:
+            self.lines.append("svimport: to start them, link each into the scan directory, "
+                              "e.g. ln -s %s /etc/service/"
+                              % os.path.join(os.path.abspath(self.outdir), "NAME"))
+
+
+def main(argv=None) -> int:
+    argv = sys.argv if argv is None else argv
+    outdir, dry, force, path = _options(argv)
+    try:
+        config = read(path, dict(os.environ))
+    except ConfigError as e:
+        if isinstance(e.reason, OSError):
+            _strerr.fatal(PROG, "unable to read %s" % e.path, e.reason)
+        _strerr.fatal(PROG, "unable to parse %s: %s" % (e.path, e.reason))
+    run = Run(config, outdir, dry, force)
+    for inst in instances(config):
+        run.program(inst)
+    run.summary()
+    _print(run.lines)
+    if run.write_failed:
         return 111
-    return 1 if incomplete else 0
+    return 1 if run.incomplete else 0
 
 
 if __name__ == "__main__":
