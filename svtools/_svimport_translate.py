@@ -1,11 +1,20 @@
 """Turn one supervisord program instance into service directories (pure).
 
-translate(inst, genv, umask, directory, here) -> (services, report):
+translate(inst, genv, umask, directory, here, known_user) -> (services, report)
+
+  inst        an _svimport_config.Instance without error
+  genv        [supervisord] environment= (dict of str)
+  umask       the umask in force (int), directory the [supervisord] one
+  here        the config file's directory (for relative paths)
+  known_user  whether user= names an account on this machine
+
 services is a list of Service (the program's own directory, and a second
-one, NAME.stderr, when stderr goes to a file of its own); report is a list
-of (kind, key, value, outcome) with kind one of "kept" (carried over as it
-is), "changed" (carried over with a difference the user should know),
-"dropped" (not carried over; outcome says why), "note".
+one, NAME.stderr, when stderr goes to a file of its own), or None when the
+command cannot be used; report is a list of (kind, key, value, outcome)
+with kind one of "kept" (carried over as it is), "changed" (carried over
+with a difference the user should know), "dropped" (not carried over;
+outcome says why), "note", or "error" (the only entry when services is
+None).
 
 What becomes what is the table in docs/coming-from-supervisord.md; the knob
 files are supervise's (servicedir(5)).  Nothing here touches the file
