@@ -123,7 +123,13 @@ def _account(user):
 
 
 def _print(lines):
-    sys.stdout.write("".join(line + "\n" for line in lines))
+    """The report on stdout; a reader that went away (| head) ends it quietly."""
+    data = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
+    try:
+        while data:
+            data = data[os.write(1, data):]
+    except BrokenPipeError:
+        pass
 
 
 _LIMITS = {"minfds": (1024, "ulimit -n"), "minprocs": (200, "ulimit -u")}
