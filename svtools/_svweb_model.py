@@ -1,0 +1,210 @@
+"""What svweb shows and does, on top of the shared reader _svinfo.
+
+Board is the scan directory as svweb sees it: one snapshot of every service
+(and its logger), read through _svinfo and kept for TTL seconds, so that 50
+browsers polling once a second cost one scan, not fifty.  Its JSON body is
+encoded once per snapshot.  A control command drops the snapshot, so the
+next look shows its effect.  Control and the log location are _svinfo's;
+the log's TAI64N stamps become local time through tai64nlocal's converter.
+
+Names: the URL carries a service's name as its bytes on disk (percent
+encoded); handlers hold it as str decoded with surrogateescape, the way os
+does.  Only entries that _svinfo.service_names() lists are ever looked up.
+"""
+
+import json
+import os
+import time
+import urllib.parse
+
+from . import _svinfo
+from ._strerr import errtext
+from .tai64nlocal import _Converter
+
+LETTERS = {"start": "u", "stop": "d", "restart": "du", "reload": "h", "once": "o"}
+TAIL_BYTES = 65536
+_SIGNALS = {1: "HUP", 2: "INT", 3: "QUIT", 4: "ILL", 6: "ABRT", 9: "KILL",
+            10: "USR1", 11: "SEGV", 12: "USR2", 13: "PIPE", 14: "ALRM",
+            15: "TERM", 28: "WINCH"}
+
+__all__ = ["Board", "Snapshot", "rows", "rows_of", "errtext"]
+
+
+def _raw(name):
+    return os.fsencode(name)
+
+
+def _str(raw):
+    return os.fsdecode(raw)
+
+
+class Snapshot:
+    """One look at every service: .error (str or None), .services (the
+    _svinfo.to_json dicts, sorted by name), .body (their JSON, bytes),
+    .at (unix seconds)."""
+
+    def __init__(self, at, raw, error=None):
+        self.at = at
+        self.error = error
+        self.raw = raw
+        self.services = [_svinfo.to_json(s) for s in raw.values()]
+        self._by_name = {name: js for name, js in zip(raw, self.services)}
+        self._body = None
+
+    @property
+    def body(self):
+        if self._body is None:
+            self._body = json.dumps(self.services).encode("utf-8")
+        return self._body
+
+    def find(self, name):
+        """The to_json dict of the service NAME (str), or None."""
+        return self._by_name.get(name)
+
+
+class Board:
+    """The scan directory SCANDIR (str), read at most once per TTL seconds."""
+
+    def __init__(self, scandir, ttl=0.5, clock=time.monotonic):
+        self.scandir = scandir
+        self.ttl = ttl
+        self.clock = clock
+        self._snap = None
+        self._taken = 0.0
+        self.scans = 0
+
+    def entries(self):
+        """Names (str) of the services in the scan directory; OSError."""
+        return {_str(n) for n in _svinfo.service_names(_raw(self.scandir))}
+
+    def snapshot(self):
+        now = self.clock()
+        if self._snap is not None and now - self._taken < self.ttl:
+            return self._snap
+        prev = self._snap.raw if self._snap is not None else {}
+        raw = {}
+        error = None
+        base = _raw(self.scandir) + b"/"
+        try:
+            names = _svinfo.service_names(base)
+        except OSError as e:
+            names = []
+            error = "unable to read scan directory %s: %s" % (self.scandir, errtext(e))
+        for name in names:
+            key = _str(name)
+            raw[key] = _svinfo.read(base + name, prev=prev.get(key))
+        self._snap = Snapshot(time.time(), raw, error)
+        self._taken = now
+        self.scans += 1
+        return self._snap
+
+    def invalidate(self):
+        """Make the next snapshot() read the directory again."""
+        self._taken = self.clock() - self.ttl - 1.0
+
+    def control(self, name, action):
+        """Send ACTION (a key of LETTERS) to service NAME: None, or the problem."""
+        problem = _svinfo.control(_raw(self.scandir) + b"/" + _raw(name), LETTERS[action])
+        self.invalidate()
+        return problem
+
+    def tail(self, name, count):
+        """([(local time str, text str)], problem str or None): the last
+        COUNT lines of NAME's log (its logger's current file)."""
+        where, how = _svinfo.logdir(_raw(self.scandir) + b"/" + _raw(name))
+        if where is None:
+            return [], how
+        path = where + b"/current"
+        try:
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                f.seek(max(0, size - TAIL_BYTES))
+                data = f.read(TAIL_BYTES)
+        except OSError as e:
+            return [], "unable to read %s: %s" % (_svinfo.display(path), errtext(e))
+        lines = data.split(b"\n")
+        if size > TAIL_BYTES:
+            lines = lines[1:]  # cut in the middle
+        if lines and lines[-1] == b"":
+            lines.pop()
+        conv = _Converter().line
+        out = []
+        for line in lines[-count:]:
+            line = conv(line)
+            stamp, text = b"", line
+            if line[:4].isdigit() and line[4:5] == b"-" and line[19:20] == b".":
+                stamp, text = line[:23], line[30:]
+            out.append((stamp.decode("ascii"), text.decode("utf-8", "replace")))
+        return out, None
+
+
+def _duration(secs):
+    if secs is None:
+        return ""
+    secs = int(secs)
+    if secs < 60:
+        return "%ds" % secs
+    if secs < 3600:
+        return "%dm %02ds" % divmod(secs, 60)
+    if secs < 86400:
+        return "%dh %02dm" % (secs // 3600, secs % 3600 // 60)
+    return "%dd %02dh" % (secs // 86400, secs % 86400 // 3600)
+
+
+def _bytes(n):
+    if n is None:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" if unit == "B" else "%.1f %s") % (n, unit)
+        n /= 1024.0
+
+
+def _exit(ex, now):
+    if not ex:
+        return ""
+    if ex["signal"]:
+        what = "signal " + _SIGNALS.get(ex["signal"], str(ex["signal"]))
+    else:
+        what = "code %d" % ex["code"]
+    return "%s, %s ago" % (what, _duration(max(0.0, now - ex["at"]))) if ex["at"] else what
+
+
+def _row(js, name, logger, now):
+    state = js["state"]
+    text = "supervise not running" if state == "unsupervised" else state
+    if js["crash_loop"]:
+        text, state = "crash loop", "crashloop"
+    elif js["want"] == "down" and state not in ("down", "stopping"):
+        text += ", want down"
+    elif js["want"] == "up" and state == "down":
+        text += ", want up"
+    if js["error"]:
+        text = js["error"]
+    return {
+        "name": _svinfo.display(_raw(name)), "logger": logger,
+        "href": "/services/" + urllib.parse.quote(_raw(name), safe=""),
+        "cls": "logger" if logger else "service", "state": state, "state_text": text,
+        "pid": js["pid"] or "", "uptime": _duration(js["uptime"]) if js["pid"] else "",
+        "restarts": "" if js["restarts"] is None else js["restarts"],
+        "last_exit": _exit(js["exit"], now), "memory": _bytes(js["rss"]),
+        "cpu": "" if js["cpu"] is None else "%.2f s" % js["cpu"],
+    }
+
+
+def rows_of(name, js, now=None):
+    """Display rows (dicts of str) for service NAME (str), from its to_json
+    dict JS, and for its logger."""
+    now = time.time() if now is None else now
+    out = [_row(js, name, False, now)]
+    if js["log"]:
+        out.append(_row(js["log"], name, True, now))
+    return out
+
+
+def rows(snap):
+    """Display rows for every service of SNAP, each followed by its logger."""
+    out = []
+    for name, js in zip(snap.raw, snap.services):
+        out.extend(rows_of(name, js, snap.at))
+    return out
