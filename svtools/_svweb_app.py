@@ -96,7 +96,6 @@ class Base(tornado.web.RequestHandler):
                 self.refuse(403, "Host %r is not the loopback" % self.request.host)
         elif self.current_user is None and not getattr(self, "public", False):
             if self.api or self.request.method != "GET":
-                self.set_header("WWW-Authenticate", 'Bearer realm="svweb"')
                 self.refuse(401, "not authenticated")
             log_line("refused %s %s %s: not authenticated, sent to /login"
                      % (self.request.remote_ip, self.request.method, self.request.uri))
@@ -107,8 +106,12 @@ class Base(tornado.web.RequestHandler):
             self.refuse(403, "read-only mode")
 
     def check_xsrf_cookie(self):
+        # Tornado calls this before prepare(): a stranger hears 401, not 403.
         if self.bearer():
             return
+        if self.cfg.auth is not None and self.current_user is None \
+                and not getattr(self, "public", False):
+            self.refuse(401, "not authenticated")
         try:
             super().check_xsrf_cookie()
         except tornado.web.HTTPError:
@@ -130,6 +133,8 @@ class Base(tornado.web.RequestHandler):
     def write_error(self, status_code, **kwargs):
         # Never a traceback: the code and a fixed text (see log for details).
         reason = getattr(self, "detail", None) or self._reason
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="svweb"')
         if self.api:
             self.set_header("Content-Type", "application/json")
             self.finish(json.dumps({"error": reason, "status": status_code}))
@@ -264,6 +269,13 @@ class Login(Base):
         self.redirect("/", status=303)
 
 
+class Favicon(Base):
+    public = True
+
+    def get(self):
+        self.set_status(204)
+
+
 class Logout(Base):
     public = True
 
@@ -285,6 +297,7 @@ def make_app(cfg, template_path, static_path):
         (r"/metrics", Metrics),
         (r"/login", Login),
         (r"/logout", Logout),
+        (r"/favicon.ico", Favicon),
     ]
     return tornado.web.Application(
         routes,
