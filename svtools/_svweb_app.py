@@ -237,7 +237,7 @@ class Metrics(Base):
     api = True
 
     def get(self):
-        data, ctype = self.cfg.metrics.render(self.request.headers.get("Accept"))
+        data, ctype = self.cfg.metrics.render()
         self.set_header("Content-Type", ctype)
         self.write(data)
 

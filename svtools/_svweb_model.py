@@ -50,6 +50,7 @@ class Snapshot:
         self.services = [_svinfo.to_json(s) for s in raw.values()]
         self._by_name = {name: js for name, js in zip(raw, self.services)}
         self._body = None
+        self.cache = {}  # other renderings of this snapshot (metrics)
 
     @property
     def body(self):
