@@ -145,7 +145,7 @@ async def poller(port, seconds, start_delay, lat, errors):
         try:
             status, _, body = await asyncio.wait_for(
                 fetch(reader, writer, "/api/services", port), 10)
-            if status != 200 or not body.startswith(b"["):
+            if status != 200 or not body.startswith(b'{"schema"'):
                 errors.append(status)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
             errors.append(repr(e))

@@ -40,10 +40,11 @@ def _str(raw):
 
 class Snapshot:
     """One look at every service: .error (str or None), .services (the
-    _svinfo.to_json dicts, sorted by name), .body (their JSON, bytes),
-    .at (unix seconds)."""
+    _svinfo.to_json dicts, sorted by name), .body (the svctl status --json
+    document, bytes), .at (unix seconds)."""
 
-    def __init__(self, at, raw, error=None):
+    def __init__(self, scandir, at, raw, error=None):
+        self.scandir = scandir
         self.at = at
         self.error = error
         self.raw = raw
@@ -54,8 +55,11 @@ class Snapshot:
 
     @property
     def body(self):
+        """The document of `svctl status --json` for every service (bytes)."""
         if self._body is None:
-            self._body = json.dumps(self.services).encode("utf-8")
+            doc = {"schema": _svinfo.SCHEMA, "scandir": _svinfo.display(_raw(self.scandir)),
+                   "time": self.at, "services": self.services}
+            self._body = json.dumps(doc).encode("utf-8")
         return self._body
 
     def find(self, name):
@@ -94,7 +98,7 @@ class Board:
         for name in names:
             key = _str(name)
             raw[key] = _svinfo.read(base + name, prev=prev.get(key))
-        self._snap = Snapshot(time.time(), raw, error)
+        self._snap = Snapshot(self.scandir, time.time(), raw, error)
         self._taken = now
         self.scans += 1
         return self._snap
@@ -180,6 +184,8 @@ def _row(js, name, logger, now):
         text += ", want down"
     elif js["want"] == "up" and state == "down":
         text += ", want up"
+    if js["next_start"] and js["next_start"] > now and not js["pid"]:
+        text += ", next start in %s" % _duration(js["next_start"] - now + 0.999)
     if js["error"]:
         text = js["error"]
     return {

@@ -17,6 +17,44 @@ from svtools import _svinfo
 from svwebkit import Scan, Web, scrape, service, session, slow_client_closed, wait_state
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+with open(os.path.join(os.path.dirname(__file__), "..", "docs",
+                       "svctl-status.schema.json")) as _f:
+    SCHEMA = json.load(_f)
+_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool,
+          "integer": int, "number": (int, float), "null": type(None)}
+
+
+def check_schema(value, schema, root, where="$"):
+    """The parts of JSON Schema that docs/svctl-status.schema.json uses."""
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    if "anyOf" in schema:
+        errors = []
+        for option in schema["anyOf"]:
+            try:
+                return check_schema(value, option, root, where)
+            except AssertionError as e:
+                errors.append(str(e))
+        raise AssertionError("%s: no anyOf matched: %s" % (where, errors))
+    if "enum" in schema:
+        assert value in schema["enum"], (where, value)
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        ok = any(isinstance(value, _TYPES[t]) and not (t in ("integer", "number") and
+                                                       isinstance(value, bool))
+                 for t in types)
+        assert ok, (where, value, types)
+    if isinstance(value, dict) and "properties" in schema:
+        for key in schema.get("required", ()):
+            assert key in value, (where, "missing", key)
+        if schema.get("additionalProperties") is False:
+            assert set(value) <= set(schema["properties"]), (where, set(value) - set(schema["properties"]))
+        for key, sub in schema["properties"].items():
+            if key in value:
+                check_schema(value[key], sub, root, where + "." + key)
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            check_schema(item, schema["items"], root, "%s[%d]" % (where, i))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +88,10 @@ def no_traceback(body):
 
 def test_api_list_is_the_svctl_json_schema(world):
     scan, web = world
-    got = web.json("/api/services")
+    doc = web.json("/api/services")
+    check_schema(doc, SCHEMA, SCHEMA)
+    assert doc["scandir"] == str(scan.dir) and doc["schema"] == 1
+    got = doc["services"]
     assert [s["name"] for s in got] == ["alpha", "beta"]
     mine = _svinfo.to_json(_svinfo.read(str(scan.dir / "alpha")))
     assert set(got[0]) == set(mine)
@@ -62,6 +103,7 @@ def test_api_list_is_the_svctl_json_schema(world):
 
 def test_api_one_service_and_unknown(web):
     one = web.json("/api/services/beta")
+    check_schema(one, SCHEMA["$defs"]["service"], SCHEMA)
     assert one["name"] == "beta" and one["state"] == "up" and one["pid"]
     status, headers, body = web.get("/api/services/nosuch")
     assert status == 404 and headers["content-type"] == "application/json"
@@ -239,7 +281,7 @@ def test_scan_directory_disappearing(tmp_path, procs):
     scandir.mkdir()
     web = Web(procs, tmp_path, scandir, "--ttl", "0")
     try:
-        assert web.json("/api/services") == []
+        assert web.json("/api/services")["services"] == []
         os.rename(scandir, tmp_path / "elsewhere")
         status, h, body = web.get("/api/services")
         assert status == 503 and "unable to read scan directory" in json.loads(body)["error"]
@@ -249,7 +291,7 @@ def test_scan_directory_disappearing(tmp_path, procs):
         status, _, body = web.get("/services/anything")
         assert status == 503
         os.rename(tmp_path / "elsewhere", scandir)
-        assert web.json("/api/services") == []
+        assert web.json("/api/services")["services"] == []
         assert web.proc.poll() is None
     finally:
         web.close()
