@@ -26,8 +26,6 @@ the address cannot be bound.
 """
 
 import argparse
-import asyncio
-import concurrent.futures
 import os
 import signal
 import sys
@@ -88,11 +86,13 @@ class Config:
         self.read_only = read_only
         self.tail_lines = tail_lines
         self.cookie_secret = os.urandom(32).hex()
+        import concurrent.futures
         # One scrypt at a time, off the event loop: a flood of logins costs
         # at most one core and never stalls the pages.
         self._hasher = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 
     async def check_password(self, user, password):
+        import asyncio
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._hasher, _svweb_auth.check_password,
                                           self.auth, user, password)

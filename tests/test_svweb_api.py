@@ -3,6 +3,8 @@ clients, /metrics checked by promtool.  A real svscan runs two services
 with loggers; one svweb (loopback, no auth) serves them for the module."""
 
 import json
+import re
+import sys
 import os
 import shutil
 import socket
@@ -322,3 +324,47 @@ def test_non_loopback_listen_refused_without_auth(world):
         assert r.stderr.startswith(b"svweb: fatal: refusing to listen on " + addr.encode())
     r = helpers.run([helpers.prog("svweb"), "--listen", "nowhere"])
     assert r.returncode == 100 and r.stderr.startswith(b"svweb: usage: ")
+
+
+def test_clients_do_not_pay_for_svweb():
+    """tornado and prometheus_client load only once svweb serves."""
+    r = helpers.run([sys.executable, "-c", "import sys, svtools.svweb; "
+                     "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+                     "('tornado', 'prometheus_client', 'logging', 'asyncio')))"])
+    assert r.stdout == b"[]\n", r.stdout + r.stderr
+
+
+def test_example_service_runs_under_svscan_and_stops_on_svc_d(procs, tmp_path):
+    """service-examples/svweb as shipped, but for a tmp scan directory and a
+    free port: supervised, logged by multilog, stopped cleanly by svc -d."""
+    scan = Scan(procs, tmp_path)
+    example = os.path.join(os.path.dirname(__file__), "..", "service-examples", "svweb")
+    target = scan.dir / "svweb"
+    shutil.copytree(example, tmp_path / "svweb-src")
+    run = (tmp_path / "svweb-src" / "run").read_text()
+    assert "exec svweb -d /etc/service --listen 127.0.0.1:9001" in run
+    (tmp_path / "svweb-src" / "run").write_text(run.replace(
+        "/etc/service", str(scan.dir)).replace("127.0.0.1:9001", "127.0.0.1:0"))
+    os.rename(tmp_path / "svweb-src", target)
+    try:
+        scan.wait_supervised("svweb")
+        current = target / "log" / "main" / "current"
+        found = wait_for(lambda: current.exists() and re.search(
+            rb"serving .* on http://127\.0\.0\.1:(\d+)/", current.read_bytes()), 20,
+            what="svweb's first line in its multilog")
+        port = int(found.group(1))
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        c.request("GET", "/api/services/svweb")
+        r = c.getresponse()
+        assert r.status == 200 and json.loads(r.read())["state"] == "up"
+        c.close()
+        wait_for(lambda: b"GET /api/services/svweb 200" in current.read_bytes(), 20,
+                 what="the request in svweb's log")
+        assert helpers.run([helpers.prog("svc"), "-d", str(target)]).returncode == 0
+        wait_for(lambda: b"svweb: stopped" in current.read_bytes(), 20, what="a clean stop")
+        st = helpers.run([helpers.prog("svstat"), str(target)]).stdout
+        wait_for(lambda: b": down " in helpers.run([helpers.prog("svstat"), str(target)]).stdout,
+                 20, what="svweb down: %s" % st)
+    finally:
+        scan.close()
