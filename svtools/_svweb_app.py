@@ -157,8 +157,8 @@ class NotFound(Base):
 
 
 class Index(Base):
-    def get(self):
-        snap = self.cfg.board.snapshot()
+    async def get(self):
+        snap = await self.cfg.board.snapshot()
         rows = _svweb_model.rows(snap)
         if snap.error is not None:
             self.set_status(503)
@@ -170,9 +170,9 @@ class Index(Base):
 
 
 class Service(Base):
-    def get(self, name):
+    async def get(self, name):
         name = self.service(name)
-        snap = self.cfg.board.snapshot()
+        snap = await self.cfg.board.snapshot()
         info = snap.find(name)
         if info is None:
             self.refuse(404, "no service %r" % name)
@@ -199,8 +199,8 @@ class Action(Base):
 class ApiList(Base):
     api = True
 
-    def get(self):
-        snap = self.cfg.board.snapshot()
+    async def get(self):
+        snap = await self.cfg.board.snapshot()
         if snap.error is not None:
             self.refuse(503, snap.error, tell=True)
         self.set_header("Content-Type", "application/json")
@@ -210,9 +210,9 @@ class ApiList(Base):
 class ApiService(Base):
     api = True
 
-    def get(self, name):
+    async def get(self, name):
         name = self.service(name)
-        info = self.cfg.board.snapshot().find(name)
+        info = (await self.cfg.board.snapshot()).find(name)
         if info is None:
             self.refuse(404, "no service %r" % name)
         self.set_header("Content-Type", "application/json")
@@ -236,8 +236,8 @@ class ApiAction(Base):
 class Metrics(Base):
     api = True
 
-    def get(self):
-        data, ctype = self.cfg.metrics.render()
+    async def get(self):
+        data, ctype = self.cfg.metrics.render(await self.cfg.board.snapshot())
         self.set_header("Content-Type", ctype)
         self.write(data)
 

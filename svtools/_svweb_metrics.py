@@ -112,11 +112,13 @@ class Metrics:
         self.refused = prometheus_client.Counter(
             "svweb_refused", "Requests svweb refused (4xx it logged as refused)",
             registry=self.registry)
-        self.registry.register(_Own(board))
+        self.last = None
+        self.registry.register(_Own(board, self))
 
-    def render(self):
-        """(body bytes, content type) in the Prometheus text format 0.0.4."""
-        snap = self.board.snapshot()
+    def render(self, snap):
+        """(body bytes, content type) in the Prometheus text format 0.0.4,
+        for the services of SNAP (a _svweb_model.Snapshot)."""
+        self.last = snap
         body = snap.cache.get("metrics")
         if body is None:
             registry = prometheus_client.CollectorRegistry(auto_describe=False)
@@ -126,11 +128,12 @@ class Metrics:
 
 
 class _Own:
-    def __init__(self, board):
+    def __init__(self, board, metrics):
         self.board = board
+        self.metrics = metrics
 
     def collect(self):
         yield CounterMetricFamily("svweb_scans", "Reads of the whole scan directory",
                                   value=self.board.scans)
         yield GaugeMetricFamily("svweb_scan_ok", "1 when the scan directory could be read",
-                                value=int(self.board.snapshot().error is None))
+                                value=int(self.metrics.last.error is None))

@@ -1,10 +1,11 @@
 """What svweb shows and does, on top of the shared reader _svinfo.
 
 Board is the scan directory as svweb sees it: one snapshot of every service
-(and its logger), read through _svinfo and kept for TTL seconds, so that 50
-browsers polling once a second cost one scan, not fifty.  Its JSON body is
-encoded once per snapshot.  A control command drops the snapshot, so the
-next look shows its effect.  Control and the log location are _svinfo's;
+(and its logger), read through _svinfo in a worker thread and shared for TTL
+seconds, so that 50 browsers polling once a second cost two scans a second,
+not fifty, and never wait for one.  Its JSON body is encoded once per
+snapshot.  A control command makes the next look wait for a new scan, so
+that it shows the command's effect.  Control and the log location are _svinfo's;
 the log's TAI64N stamps become local time through tai64nlocal's converter.
 
 Names: the URL carries a service's name as its bytes on disk (percent
@@ -12,6 +13,8 @@ encoded); handlers hold it as str decoded with surrogateescape, the way os
 does.  Only entries that _svinfo.service_names() lists are ever looked up.
 """
 
+import asyncio
+import concurrent.futures
 import json
 import os
 import time
@@ -52,6 +55,8 @@ class Snapshot:
         self._by_name = {name: js for name, js in zip(raw, self.services)}
         self._body = None
         self.cache = {}  # other renderings of this snapshot (metrics)
+        self.gen = 0
+        self.taken = 0.0
 
     @property
     def body(self):
@@ -68,24 +73,33 @@ class Snapshot:
 
 
 class Board:
-    """The scan directory SCANDIR (str), read at most once per TTL seconds."""
+    """The scan directory SCANDIR (str) as one shared, recent Snapshot.
 
-    def __init__(self, scandir, ttl=0.5, clock=time.monotonic):
+    A snapshot younger than TTL seconds is served as it is.  Up to STALE
+    seconds past that it is still served, while a fresh one is read in a
+    worker thread: steady pollers never wait for a scan.  Older than that,
+    or after a control command (invalidate()), callers wait for a scan that
+    started afterwards.  Scans run one at a time, off the event loop.
+    """
+
+    def __init__(self, scandir, ttl=0.5, stale=1.0, clock=time.monotonic):
         self.scandir = scandir
         self.ttl = ttl
+        self.stale = stale
         self.clock = clock
-        self._snap = None
-        self._taken = 0.0
         self.scans = 0
+        self._snap = None
+        self._gen = 0           # bumped by invalidate()
+        self._pending = None    # (generation, future) of the scan under way
+        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 
     def entries(self):
         """Names (str) of the services in the scan directory; OSError."""
         return {_str(n) for n in _svinfo.service_names(_raw(self.scandir))}
 
-    def snapshot(self):
-        now = self.clock()
-        if self._snap is not None and now - self._taken < self.ttl:
-            return self._snap
+    def scan(self):
+        """Read every service now (blocking): a new Snapshot."""
+        started = self.clock()
         prev = self._snap.raw if self._snap is not None else {}
         raw = {}
         error = None
@@ -98,14 +112,48 @@ class Board:
         for name in names:
             key = _str(name)
             raw[key] = _svinfo.read(base + name, prev=prev.get(key))
-        self._snap = Snapshot(self.scandir, time.time(), raw, error)
-        self._taken = now
-        self.scans += 1
-        return self._snap
+        snap = Snapshot(self.scandir, time.time(), raw, error)
+        snap.taken = started
+        snap.body  # encoded here, in the worker, not on the event loop
+        return snap
+
+    async def snapshot(self):
+        """A Snapshot no older than the rules above."""
+        snap = self._snap
+        if snap is not None and snap.gen == self._gen:
+            age = self.clock() - snap.taken
+            if age < self.ttl:
+                return snap
+            if age < self.ttl + self.stale:
+                self._refresh()
+                return snap
+        return await self._refresh()
+
+    def _refresh(self):
+        gen = self._gen
+        if self._pending is not None and self._pending[0] == gen:
+            return self._pending[1]
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._worker, self.scan)
+        self._pending = (gen, future)
+
+        def done(f):
+            if self._pending is not None and self._pending[1] is f:
+                self._pending = None
+            if f.cancelled() or f.exception() is not None:
+                return
+            snap = f.result()
+            snap.gen = gen
+            self.scans += 1
+            if self._snap is None or gen >= self._snap.gen:
+                self._snap = snap
+
+        future.add_done_callback(done)
+        return future
 
     def invalidate(self):
-        """Make the next snapshot() read the directory again."""
-        self._taken = self.clock() - self.ttl - 1.0
+        """Make the next snapshot() wait for a scan that starts from now."""
+        self._gen += 1
 
     def control(self, name, action):
         """Send ACTION (a key of LETTERS) to service NAME: None, or the problem."""

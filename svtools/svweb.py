@@ -137,7 +137,7 @@ def serve(args, scandir, address, port, auth):
     from . import _svweb_app, _svweb_metrics, _svweb_model
 
     logging.basicConfig(stream=sys.stdout, format="svweb: %(levelname)s: %(message)s")
-    board = _svweb_model.Board(scandir, ttl=args.ttl)
+    board = _svweb_model.Board(scandir, ttl=args.ttl, stale=2 * args.ttl)
     metrics = _svweb_metrics.Metrics(board)
     cfg = Config(board, metrics, auth, args.read_only, args.tail)
     app = _svweb_app.make_app(cfg, os.path.join(_HERE, "_svweb_templates"),

@@ -136,3 +136,34 @@ def test_durations_and_sizes():
     assert [M._bytes(n) for n in (None, 5, 2048, 3 << 20)] == ["", "5 B", "2.0 KiB", "3.0 MiB"]
     assert M._exit({"code": 3, "signal": 0, "at": 100.0, "ran": 1.0}, 130.0) == "code 3, 30s ago"
     assert M._exit({"code": 256, "signal": 15, "at": 0, "ran": 1.0}, 130.0) == "signal TERM"
+
+
+def test_board_shares_snapshots_and_refreshes_behind(tmp_path):
+    """TTL: the same snapshot; up to STALE past it: the old one at once while
+    a new one is read; invalidate(): a scan that sees what changed."""
+    import asyncio
+    (tmp_path / "a").mkdir()
+    now = [100.0]
+    board = M.Board(str(tmp_path), ttl=0.5, stale=1.0, clock=lambda: now[0])
+
+    async def run():
+        first = await board.snapshot()
+        assert [s["name"] for s in first.services] == ["a"] and board.scans == 1
+        now[0] += 0.4
+        assert await board.snapshot() is first
+        (tmp_path / "b").mkdir()
+        now[0] += 0.5                       # stale: answered at once, refreshed behind
+        assert await board.snapshot() is first
+        await board._pending[1]
+        assert board.scans == 2
+        second = await board.snapshot()
+        assert second is not first and [s["name"] for s in second.services] == ["a", "b"]
+        (tmp_path / "c").mkdir()
+        board.invalidate()                  # after a control: wait for a new read
+        third = await board.snapshot()
+        assert [s["name"] for s in third.services] == ["a", "b", "c"]
+        now[0] += 5                         # too old to serve: wait
+        assert (await board.snapshot()) is not third
+        assert board.scans == 4
+
+    asyncio.run(run())
