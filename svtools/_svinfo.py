@@ -240,7 +240,9 @@ def _from_xstatus(snap, xs, exits, now):
                         "at": xs["exit_at"], "ran": xs["exit_ran"]}
     snap["exits"] = exits
     recent = exits[-2:]
+    # Between two short runs the service is down, waiting out the throttle.
     young = snap["state"] == "starting" or (
+        snap["state"] == "down" and xs["next_start"] > 0) or (
         snap["state"] in ("up", "ready") and snap["uptime"] is not None
         and snap["uptime"] < LOOP)
     snap["crash_loop"] = (young and snap["want"] == "up" and len(recent) == 2

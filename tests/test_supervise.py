@@ -127,6 +127,8 @@ def test_down_file_up_and_once(service):
     s.send(b"u")
     pid = s.wait_up()
     assert s.status()[4] == ord("u")
+    # The shell must have run its echo before the TERM below can be fair.
+    wait_for(lambda: s.read("runs") == b"run\n", what="run started once")
     s.send(b"o")
     wait_for(lambda: s.status()[4] == 0, what="want none after o")
     os.kill(pid, signal.SIGTERM)
