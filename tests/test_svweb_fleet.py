@@ -116,10 +116,8 @@ def test_restarts_reach_metrics(flaky_world):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "supervise (issue 8) shows a throttled service as state 'down' with next_start,"
-    " while _svinfo (issue 9) looks for 'starting' to call it a crash loop"))
 def test_crash_loop_flag_reaches_metrics(flaky_world):
     web = flaky_world
     wait_for(lambda: sample(scrape(web), "svtools_service_crash_loop", "flaky") == 1,
-             8, what="flaky seen crash-looping in /metrics")
+             20, what="flaky seen crash-looping in /metrics")
+    assert sample(scrape(web), "svtools_service_crash_loop", "steady") == 0
