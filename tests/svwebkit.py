@@ -18,7 +18,13 @@ while :; do echo "tick $$"; sleep 0.3; done
 
 
 def service(scan, name, body=TICKER, log=True):
-    """Make service NAME in SCAN (a pathlib.Path), with a multilog logger."""
+    """Make service NAME in SCAN (a pathlib.Path, or bytes with a bytes
+    NAME), with a multilog logger."""
+    if isinstance(scan, bytes):
+        d = os.path.join(scan, name)
+        os.mkdir(d)
+        write_script(os.path.join(d, b"run"), body)
+        return d
     d = scan / name
     d.mkdir()
     if log:

@@ -67,6 +67,7 @@ def world(tmp_path_factory):
         scan = Scan(procs, tmp)
         service(scan.dir, "alpha")
         service(scan.dir, "beta")
+        service(os.fsencode(scan.dir), "odd name\u00e9".encode(), log=False)
         (scan.dir / ".hidden").mkdir()
         (scan.dir / "plainfile").write_text("not a service\n")
         scan.wait_supervised("alpha", "beta")
@@ -94,7 +95,7 @@ def test_api_list_is_the_svctl_json_schema(world):
     check_schema(doc, SCHEMA, SCHEMA)
     assert doc["scandir"] == str(scan.dir) and doc["schema"] == 1
     got = doc["services"]
-    assert [s["name"] for s in got] == ["alpha", "beta"]
+    assert [s["name"] for s in got] == ["alpha", "beta", "odd\\x20name\u00e9"]
     mine = _svinfo.to_json(_svinfo.read(str(scan.dir / "alpha")))
     assert set(got[0]) == set(mine)
     assert set(got[0]["log"]) == set(mine["log"])
@@ -127,6 +128,22 @@ def test_names_never_leave_the_scan_directory(web, path):
     assert 400 <= status < 500, (status, body[:200])
     no_traceback(body)
     assert b"root:" not in body and b"import" not in body
+
+
+def test_names_that_are_not_plain_ascii(web):
+    """A name with a space and a non-ASCII letter: listed escaped as svctl
+    prints it, linked by its bytes, and controllable."""
+    status, _, body = web.get("/")
+    assert b'href="/services/odd%20name%C3%A9"' in body
+    assert "odd\\x20name\u00e9".encode() in body
+    one = web.json("/api/services/odd%20name%C3%A9")
+    assert one["name"] == "odd\\x20name\u00e9"
+    helpers.wait_for(lambda: web.json("/api/services/odd%20name%C3%A9")["state"] == "up", 20,
+                     what="the odd service up")
+    cookie, token = session(web)
+    status, _, _ = web.request("POST", "/api/services/odd%20name%C3%A9/reload",
+                               headers={"Cookie": cookie, "X-XSRFToken": token})
+    assert status == 200
 
 
 def test_control_needs_post_and_csrf(world):
