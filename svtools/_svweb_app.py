@@ -88,7 +88,11 @@ class Base(tornado.web.RequestHandler):
         if self.bearer():
             return "token"
         user = self.get_signed_cookie("svweb_user", max_age_days=1)
-        return user.decode("utf-8", "replace") if user else None
+        if not user:
+            return None
+        user = user.decode("utf-8", "replace")
+        # A user taken out of the auth file (and SIGHUP) is out at once.
+        return user if user in self.cfg.auth["users"] else None
 
     def prepare(self):
         if self.cfg.auth is None:
@@ -265,7 +269,7 @@ class Login(Base):
             return
         log_line("login %r from %s" % (user, self.request.remote_ip))
         self.set_signed_cookie("svweb_user", user, expires_days=None,
-                               httponly=True, samesite="Strict")
+                               httponly=True, samesite="Strict", secure=self.cfg.tls)
         self.redirect("/", status=303)
 
 
@@ -307,7 +311,7 @@ def make_app(cfg, template_path, static_path):
         static_handler_class=Static,
         default_handler_class=NotFound,
         xsrf_cookies=True,
-        xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict"},
+        xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict", "secure": cfg.tls},
         cookie_secret=cfg.cookie_secret,
         autoescape="xhtml_escape",
         compiled_template_cache=True,
@@ -331,10 +335,11 @@ class Server(tornado.httpserver.HTTPServer):
     clients are cut off), and connections beyond MAX_CONNECTIONS closed at
     once."""
 
-    def initialize(self, app, max_connections=256, timeout=10.0):
+    def initialize(self, app, max_connections=256, timeout=10.0, ssl_options=None):
         self.max_connections = max_connections
         super().initialize(app, idle_connection_timeout=timeout, body_timeout=timeout,
-                           max_body_size=BODY_MAX, max_header_size=HEADER_MAX)
+                           max_body_size=BODY_MAX, max_header_size=HEADER_MAX,
+                           ssl_options=ssl_options)
 
     def handle_stream(self, stream, address):
         if len(self._connections) >= self.max_connections:

@@ -73,7 +73,7 @@ class Web:
     def _bound(self):
         if self.proc.poll() is not None:
             raise AssertionError("svweb exited %s: %s" % (self.proc.returncode, self.log()))
-        return re.search(r"serving .* on http://([0-9.]+):(\d+)/", self.log())
+        return re.search(r"serving .* on https?://([0-9.]+):(\d+)/", self.log())
 
     def log(self):
         return self.out_path.read_bytes().decode("utf-8", "replace")

@@ -1,6 +1,10 @@
 """svweb with authentication: the auth file, bearer token, login, refusals."""
 
+import http.client
 import json
+import re
+import signal
+import ssl
 import os
 import threading
 import urllib.parse
@@ -163,3 +167,58 @@ def test_auth_file_missing_or_junk(world, tmp_path):
     junk = write_auth(tmp_path / "junk", "token short\n")
     r = helpers.run([prog("svweb"), "-d", str(scan.dir), "--auth", str(junk)])
     assert r.returncode == 100 and b"line 1: token shorter than 32" in r.stderr
+
+
+def test_sighup_reads_the_auth_file_again(world, tmp_path, procs):
+    scan = world[0]
+    old, new = "o" * 40, "n" * 40
+    path = write_auth(tmp_path / "auth", "token %s\n" % old)
+    web = Web(procs, tmp_path, scan.dir, "--auth", str(path), tag="hup")
+    try:
+        def status(token):
+            return web.get("/api/services", headers={"Authorization": "Bearer " + token})[0]
+
+        assert (status(old), status(new)) == (200, 401)
+        write_auth(path, "token %s\n" % new)
+        web.proc.send_signal(signal.SIGHUP)
+        helpers.wait_for(lambda: "reloaded auth file" in web.log(), 20, what="the reload")
+        assert (status(old), status(new)) == (401, 200)
+        os.chmod(path, 0o644)
+        web.proc.send_signal(signal.SIGHUP)
+        helpers.wait_for(lambda: "must be 0600" in web.log(), 20, what="the refused reload")
+        assert "keeping the old one" in web.log()
+        assert status(new) == 200 and web.proc.poll() is None
+    finally:
+        web.close()
+
+
+def test_https_with_cert_and_key(world, tmp_path, procs):
+    scan = world[0]
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    r = helpers.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                     "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                     "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                     "-keyout", str(key), "-out", str(cert)])
+    if r.returncode != 0:
+        pytest.skip("openssl cannot make a test certificate: %r" % r.stderr[-200:])
+    web = Web(procs, tmp_path, scan.dir, "--cert", str(cert), "--key", str(key), tag="tls")
+    try:
+        assert re.search(r"on https://127\.0\.0\.1:\d+/", web.log())
+        ctx = ssl.create_default_context(cafile=str(cert))
+        c = http.client.HTTPSConnection("127.0.0.1", web.port, timeout=20, context=ctx)
+        c.request("GET", "/services/alpha")
+        resp = c.getresponse()
+        assert resp.status == 200
+        assert "Secure" in resp.getheader("Set-Cookie") and b"btn-stop" in resp.read()
+        c.close()
+        plain = http.client.HTTPConnection("127.0.0.1", web.port, timeout=20)
+        with pytest.raises((OSError, http.client.HTTPException)):
+            plain.request("GET", "/api/services")
+            plain.getresponse()
+        plain.close()
+    finally:
+        web.close()
+    r = helpers.run([prog("svweb"), "-d", str(scan.dir), "--cert", str(cert)])
+    assert r.returncode == 100 and b"--cert and --key go together" in r.stderr
+    r = helpers.run([prog("svweb"), "-d", str(scan.dir), "--cert", str(key), "--key", str(cert)])
+    assert r.returncode == 100 and r.stderr.startswith(b"svweb: fatal: unable to use certificate")
