@@ -14,7 +14,7 @@ import pytest
 import helpers
 from helpers import Procs, prog
 from svtools import _svweb_auth
-from svwebkit import Scan, Web, form_token, service, wait_state, write_auth
+from svwebkit import Scan, Web, form_token, service, write_auth
 
 TOKEN = "0123456789abcdef0123456789abcdef-token"
 
