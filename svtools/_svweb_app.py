@@ -347,3 +347,14 @@ class Server(tornado.httpserver.HTTPServer):
             stream.close()
             return
         super().handle_stream(stream, address)
+
+    def on_close(self, server_conn):
+        # Bytes left unread: a request cut off unfinished, by the client or
+        # by a limit (too slow, too big).  An idle keep-alive leaves none.
+        stream = getattr(server_conn, "stream", None)
+        left = getattr(stream, "_read_buffer_size", 0)
+        if left:
+            peer = getattr(server_conn, "context", None)
+            log_line("refused %s: connection closed with an unfinished request (%d bytes)"
+                     % (getattr(peer, "remote_ip", "?"), left))
+        super().on_close(server_conn)

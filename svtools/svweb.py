@@ -172,6 +172,8 @@ def serve(args, scandir, address, port, auth, tls):
     from . import _svweb_app, _svweb_metrics, _svweb_model
 
     logging.basicConfig(stream=sys.stdout, format="svweb: %(levelname)s: %(message)s")
+    # Tornado tells of malformed, oversized and too slow requests at INFO.
+    logging.getLogger("tornado.general").setLevel(logging.INFO)
     board = _svweb_model.Board(scandir, ttl=args.ttl, stale=2 * args.ttl)
     metrics = _svweb_metrics.Metrics(board)
     cfg = Config(board, metrics, auth, args.read_only, args.tail, tls=tls is not None)

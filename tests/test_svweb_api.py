@@ -229,7 +229,7 @@ def test_foreign_host_header_refused_without_auth(web):
 def test_oversized_body_refused_and_svweb_keeps_serving(web):
     c = web.conn()
     try:
-        c.putrequest("POST", "/api/services/alpha/stop")
+        c.putrequest("POST", "/api/services/alpha/stop", skip_host=True)
         c.putheader("Host", "127.0.0.1")
         c.putheader("Content-Length", str(10 << 20))
         c.endheaders()
@@ -244,6 +244,7 @@ def test_oversized_body_refused_and_svweb_keeps_serving(web):
         c.close()
     assert web.get("/api/services")[0] == 200
     assert web.json("/api/services/alpha")["state"] in ("up", "ready")
+    wait_for(lambda: "Content-Length too long" in web.log(), 10, what="the refusal logged")
 
 
 def http_errors():
@@ -289,6 +290,8 @@ def test_slow_clients_are_cut_off(tmp_path, procs, world):
         for s in held:
             s.settimeout(20)
             assert s.recv(1) == b""  # closed by svweb
+        wait_for(lambda: "refused 127.0.0.1: connection closed with an unfinished request"
+                 in web.log(), 10, what="the slow client's refusal logged")
     finally:
         for s in held:
             s.close()
@@ -385,3 +388,36 @@ def test_example_service_runs_under_svscan_and_stops_on_svc_d(procs, tmp_path):
                  20, what="svweb down: %s" % st)
     finally:
         scan.close()
+
+
+def test_connections_beyond_the_limit_are_closed(world, tmp_path, procs):
+    scan, _ = world
+    web = Web(procs, tmp_path, scan.dir, "--max-connections", "3", "--timeout", "30",
+              tag="max")
+    held = []
+    try:
+        for _ in range(3):
+            s = socket.create_connection((web.host, web.port), timeout=20)
+            s.sendall(b"GET /api/services HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert s.recv(12) == b"HTTP/1.1 200"  # served, then held open
+            held.append(s)
+        extra = socket.create_connection((web.host, web.port), timeout=20)
+        try:
+            extra.sendall(b"GET /api/services HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert extra.recv(12) == b""
+        except ConnectionResetError:
+            pass  # closed before or while we wrote: refused as well
+        extra.close()
+        assert "more than 3 connections" in web.log()
+        held.pop().close()
+
+        def served():
+            try:
+                return web.get("/api/services")[0] == 200
+            except OSError:
+                return False  # svweb had not yet seen the close: refused again
+        wait_for(served, 20, what="a connection served once one is free")
+    finally:
+        for s in held:
+            s.close()
+        web.close()
