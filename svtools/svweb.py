@@ -41,7 +41,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        _strerr.usage(PROG, "%s (%s)" % (self.format_usage().strip()[7:], message))
+        _strerr.usage(PROG, "svweb [-d scandir] [--listen addr:port] [--auth file]"
+                      " [options] (svweb --help): %s" % message)
 
 
 def parse_args(argv):
