@@ -5,11 +5,12 @@ each step leaves a screenshot in the test's tmp dir."""
 
 import os
 import re
+import subprocess
 
 import pytest
 
-from helpers import wait_for
-from svwebkit import Scan, Web, service, wait_state
+from helpers import prog, wait_for
+from svwebkit import Scan, Web, service, wait_state, write_auth
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -125,6 +126,32 @@ def test_page_reads_without_javascript(procs, tmp_path, browser):
         browser.find_element(By.LINK_TEXT, "quiet").click()
         assert browser.find_element(By.ID, "btn-stop").text == "stop"
         assert "quiet" in browser.find_element(By.TAG_NAME, "h1").text
+    finally:
+        web.close()
+        scan.close()
+
+
+def test_login_in_the_browser(procs, tmp_path, browser):
+    """With an auth file: the page sends the browser to /login; a wrong
+    password is refused, the right one shows the services."""
+    scan = Scan(procs, tmp_path)
+    service(scan.dir, "guarded")
+    scan.wait_supervised("guarded")
+    hashed = subprocess.run([prog("svweb"), "--hash-password", "ops"], input=b"s3cret\n",
+                            capture_output=True, check=True).stdout.decode()
+    auth = write_auth(tmp_path / "auth", hashed)
+    web = Web(procs, tmp_path, scan.dir, "--auth", str(auth))
+    try:
+        browser.get("http://127.0.0.1:%d/" % web.port)
+        wait_for(lambda: browser.current_url.endswith("/login"), 20, what="sent to /login")
+        for password, expect in (("wrong", "Wrong user or password"), ("s3cret", "Services")):
+            browser.find_element(By.ID, "user").send_keys("ops")
+            browser.find_element(By.ID, "password").send_keys(password)
+            browser.find_element(By.CSS_SELECTOR, "form.login button").click()
+            wait_for(lambda: expect in browser.page_source, 20, what=expect)
+        shot(browser, tmp_path, "6-logged-in")
+        wait_for(lambda: state_of(browser, "guarded") == "up", 20, what="guarded shown up")
+        assert "log out ops" in browser.page_source
     finally:
         web.close()
         scan.close()
