@@ -134,6 +134,18 @@ class Base(tornado.web.RequestHandler):
             self.refuse(404, "no service %r" % name, tell=True)
         return name
 
+    async def info(self, name):
+        """The to_json dict of the existing entry NAME, or a refusal (404)."""
+        board = self.cfg.board
+        info = (await board.snapshot()).find(name)
+        if info is None:
+            # Newer than the shared snapshot (just linked in): read again.
+            board.invalidate()
+            info = (await board.snapshot()).find(name)
+        if info is None:
+            self.refuse(404, "no service %r" % name, tell=True)
+        return info
+
     def write_error(self, status_code, **kwargs):
         # Never a traceback: the code and a fixed text (see log for details).
         reason = getattr(self, "detail", None) or self._reason
@@ -176,10 +188,7 @@ class Index(Base):
 class Service(Base):
     async def get(self, name):
         name = self.service(name)
-        snap = await self.cfg.board.snapshot()
-        info = snap.find(name)
-        if info is None:
-            self.refuse(404, "no service %r" % name)
+        info = await self.info(name)
         lines, problem = self.cfg.board.tail(name, self.cfg.tail_lines)
         kw = dict(name=name, rows=_svweb_model.rows_of(name, info), lines=lines,
                   problem=problem, actions=ACTIONS)
@@ -215,10 +224,7 @@ class ApiService(Base):
     api = True
 
     async def get(self, name):
-        name = self.service(name)
-        info = (await self.cfg.board.snapshot()).find(name)
-        if info is None:
-            self.refuse(404, "no service %r" % name)
+        info = await self.info(self.service(name))
         self.set_header("Content-Type", "application/json")
         self.write(json.dumps(info))
 

@@ -5,8 +5,9 @@ Board is the scan directory as svweb sees it: one snapshot of every service
 seconds, so that 50 browsers polling once a second cost two scans a second,
 not fifty, and never wait for one.  Its JSON body is encoded once per
 snapshot.  A control command makes the next look wait for a new scan, so
-that it shows the command's effect.  Control and the log location are _svinfo's;
-the log's TAI64N stamps become local time through tai64nlocal's converter.
+that it shows the command's effect.  Control and the log location are
+_svinfo's, reading the log and its local times _logtail's, reload's signal
+svctl's: svweb and svctl agree because they share the code.
 
 Names: the URL carries a service's name as its bytes on disk (percent
 encoded); handlers hold it as str decoded with surrogateescape, the way os
@@ -20,12 +21,10 @@ import os
 import time
 import urllib.parse
 
-from . import _svinfo
+from . import _logtail, _svctl_control, _svinfo
 from ._strerr import errtext
-from .tai64nlocal import _Converter
 
 LETTERS = {"start": "u", "stop": "d", "restart": "du", "reload": "h", "once": "o"}
-TAIL_BYTES = 65536
 _SIGNALS = {1: "HUP", 2: "INT", 3: "QUIT", 4: "ILL", 6: "ABRT", 9: "KILL",
             10: "USR1", 11: "SEGV", 12: "USR2", 13: "PIPE", 14: "ALRM",
             15: "TERM", 28: "WINCH"}
@@ -156,37 +155,37 @@ class Board:
         self._gen += 1
 
     def control(self, name, action):
-        """Send ACTION (a key of LETTERS) to service NAME: None, or the problem."""
-        problem = _svinfo.control(_raw(self.scandir) + b"/" + _raw(name), LETTERS[action])
+        """Send ACTION (a key of LETTERS) to service NAME: None, or the problem.
+
+        reload sends the signal of the service's reload-signal file, as
+        `svctl reload` does (HUP without one)."""
+        path = _raw(self.scandir) + b"/" + _raw(name)
+        letters = LETTERS[action]
+        if action == "reload":
+            knob = _svinfo.read(path)["knobs"].get("reload-signal", b"HUP")
+            letters = _svctl_control.signal_letter(knob) or "h"
+        problem = _svinfo.control(path, letters)
         self.invalidate()
         return problem
 
     def tail(self, name, count):
         """([(local time str, text str)], problem str or None): the last
-        COUNT lines of NAME's log (its logger's current file)."""
+        COUNT lines of NAME's log, current then the archives, as `svctl
+        tail -n COUNT` finds and reads them."""
         where, how = _svinfo.logdir(_raw(self.scandir) + b"/" + _raw(name))
         if where is None:
             return [], how
-        path = where + b"/current"
         try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                f.seek(max(0, size - TAIL_BYTES))
-                data = f.read(TAIL_BYTES)
+            lines = _logtail.last_lines(where, count)
         except OSError as e:
-            return [], "unable to read %s: %s" % (_svinfo.display(path), errtext(e))
-        lines = data.split(b"\n")
-        if size > TAIL_BYTES:
-            lines = lines[1:]  # cut in the middle
-        if lines and lines[-1] == b"":
-            lines.pop()
-        conv = _Converter().line
+            return [], "unable to read %s/current: %s" % (_svinfo.display(where), errtext(e))
+        render = _logtail.Render()
         out = []
-        for line in lines[-count:]:
-            line = conv(line)
+        for line in lines:
+            line = render(line)
             stamp, text = b"", line
             if line[:4].isdigit() and line[4:5] == b"-" and line[19:20] == b".":
-                stamp, text = line[:23], line[30:]
+                stamp, text = line[:23], line[24:]
             out.append((stamp.decode("ascii"), text.decode("utf-8", "replace")))
         return out, None
 

@@ -422,3 +422,38 @@ def test_connections_beyond_the_limit_are_closed(world, tmp_path, procs):
         for s in held:
             s.close()
         web.close()
+
+
+RELOADER = """\
+exec 2>&1
+trap 'echo usr1 >> got' USR1
+trap 'echo hup >> got' HUP
+echo started
+while :; do sleep 0.2; done
+"""
+
+
+def test_reload_sends_the_reload_signal_file_like_svctl(world):
+    scan, web = world
+    d = service(scan.dir, "reloader", RELOADER, log=False)
+    (d / "reload-signal").write_text("USR1\n")
+    wait_for(lambda: scan.svok("reloader"), 20, what="supervise on reloader")
+    wait_state(web, "reloader", ("up", "ready"))
+    cookie, token = session(web)
+    h = {"Cookie": cookie, "X-XSRFToken": token}
+    assert web.request("POST", "/api/services/reloader/reload", headers=h)[0] == 200
+    wait_for(lambda: (d / "got").exists() and (d / "got").read_text() == "usr1\n", 20,
+             what="USR1 from reload")
+    (d / "reload-signal").unlink()
+    assert web.request("POST", "/api/services/reloader/reload", headers=h)[0] == 200
+    wait_for(lambda: (d / "got").read_text() == "usr1\nhup\n", 20, what="HUP by default")
+
+
+def test_service_page_shows_the_log_tail_in_local_time(web):
+    status, _, body = web.get("/services/alpha")
+    assert status == 200
+    lines = re.findall(rb"<li><time>([^<]*)</time> ([^<]*)</li>", body)
+    assert lines, body[-800:]
+    assert all(re.match(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$", t) for t, _ in lines)
+    assert any(text.startswith(b"tick ") or text.startswith(b"started ") for _, text in lines)
+    assert len(lines) <= 50
