@@ -103,6 +103,18 @@ def test_api_list_is_the_svctl_json_schema(world):
     assert got[0]["log"]["state"] == "up"
 
 
+def test_api_list_matches_svctl_status_json(world):
+    scan, web = world
+    r = helpers.run([helpers.prog("svctl"), "-d", str(scan.dir), "status", "--json"])
+    cli = json.loads(r.stdout)
+    api = web.json("/api/services")
+    assert set(cli) == set(api) and cli["schema"] == api["schema"]
+    assert cli["scandir"] == api["scandir"]
+    assert [s["name"] for s in cli["services"]] == [s["name"] for s in api["services"]]
+    for a, b in zip(cli["services"], api["services"]):
+        assert set(a) == set(b) and a["state"] == b["state"] and a["pid"] == b["pid"]
+
+
 def test_api_one_service_and_unknown(web):
     one = web.json("/api/services/beta")
     check_schema(one, SCHEMA["$defs"]["service"], SCHEMA)
