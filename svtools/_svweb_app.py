@@ -103,6 +103,7 @@ class Base(tornado.web.RequestHandler):
                 self.refuse(401, "not authenticated")
             log_line("refused %s %s %s: not authenticated, sent to /login"
                      % (self.request.remote_ip, self.request.method, self.request.uri))
+            self.cfg.metrics.refused.inc()
             self.redirect("/login")
             return
         if self.request.method == "POST" and self.cfg.read_only \
