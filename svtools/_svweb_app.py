@@ -36,8 +36,12 @@ _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'
 
 def log_line(text):
     """One line on stdout (svweb's multilog), written at once."""
-    sys.stdout.write("svweb: %s\n" % text.encode("ascii", "backslashreplace").decode("ascii"))
-    sys.stdout.flush()
+    line = "svweb: %s\n" % text.encode("ascii", "backslashreplace").decode("ascii")
+    try:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    except OSError:
+        pass  # no logger to take it (a pipe nobody reads): serve on regardless
 
 
 def log_request(handler):
