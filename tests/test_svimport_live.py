@@ -310,3 +310,26 @@ def test_force_never_replaces_a_supervised_directory(world, procs):
                 pass
     r = helpers.run([prog("svimport"), "--force", "-o", world.sv, conf])
     assert r.returncode == 0 and not os.path.exists(os.path.join(d, "supervise"))
+
+
+def test_stopwaitsecs_ends_with_kill(world):
+    conf = world.path("k.conf")
+    with open(conf, "w") as f:
+        f.write("[program:stubborn]\n"
+                "command=/bin/sh -c 'trap \"echo ignored TERM\" TERM; echo $$ > %(here)s/pid; "
+                "while :; do sleep 0.2; done'\n"
+                "stopwaitsecs=1\nstdout_logfile=%(here)s/k.log\n")
+    svimport(world, conf)
+    world.start()
+    d = os.path.join(world.sv, "stubborn")
+    pid = wait_for(lambda: os.path.exists(world.path("pid")) and
+                   int(open(world.path("pid")).read() or 0), 20, what="stubborn started")
+    helpers.run([prog("svc"), "-d", d])
+    wait_for(lambda: not helpers.pid_alive(pid), 20, what="SIGKILL after timeout-kill")
+    wait_for(lambda: "ignored TERM" in current(world.path("k.log.d")), 20)
+    def last_exit():
+        with open(os.path.join(d, "supervise", "exits"), "rb") as f:
+            lines = f.read().split(b"\n")
+        return lines[-2].split() if len(lines) > 2 else None
+    last = wait_for(last_exit, 20, what="the exit recorded")
+    assert last[1] == b"%d" % pid and last[2:4] == [b"256", b"9"]
