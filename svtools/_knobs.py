@@ -35,24 +35,23 @@ SIGNAL_NAMES = {
 
 
 class Knobs:
-    """The values in force; every attribute holds its 0.76 default."""
+    """The values in force; the class holds the 0.76 defaults, an instance
+    only what its files say."""
 
-    __slots__ = ("finish", "timeout_finish", "down_signal", "timeout_kill",
-                 "process_group", "notification_fd", "notify_socket",
-                 "restart_backoff", "fail_limit", "max_death_tally", "log_events")
+    finish = False
+    timeout_finish = 5.0
+    down_signal = signal.SIGTERM
+    timeout_kill = 0.0
+    process_group = False
+    notification_fd = None
+    notify_socket = False
+    restart_backoff = None
+    fail_limit = None
+    max_death_tally = 100
+    log_events = False
 
-    def __init__(self):
-        self.finish = False
-        self.timeout_finish = 5.0
-        self.down_signal = signal.SIGTERM
-        self.timeout_kill = 0.0
-        self.process_group = False
-        self.notification_fd = None
-        self.notify_socket = False
-        self.restart_backoff = None
-        self.fail_limit = None
-        self.max_death_tally = 100
-        self.log_events = False
+
+DEFAULT = Knobs()
 
 
 def _word(data):
@@ -158,15 +157,18 @@ class Reader:
             self.warn("%s/%s" % (self.dirname, name), problem, err)
 
     def load(self):
-        """-> Knobs.  One listdir when no knob file exists."""
-        knobs = Knobs()
+        """-> Knobs.  One listdir, and DEFAULT, when no knob file exists."""
         try:
             present = NAMES.intersection(os.listdir("."))
         except OSError:
             present = ()
-        for name in list(self.problems):
-            if name not in present:
-                del self.problems[name]
+        if self.problems:
+            for name in list(self.problems):
+                if name not in present:
+                    del self.problems[name]
+        if not present:
+            return DEFAULT
+        knobs = Knobs()
         for name in present:
             if name == "finish":
                 knobs.finish = self._finish()

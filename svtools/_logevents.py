@@ -53,22 +53,19 @@ class Forwarder:
         self.line_start = True
         self.broken = False
 
-    def wants_input(self):
-        return not self.pending
-
     def read(self, limit=CHUNK):
-        """Take what ./run wrote (up to LIMIT bytes); False on end of file."""
+        """Take what ./run wrote, up to LIMIT bytes (supervise holds the
+        write end too: no end of file)."""
         got = 0
         while got < limit:
             try:
                 data = os.read(self.r, min(CHUNK, limit - got))
             except (BlockingIOError, InterruptedError):
-                return True
+                return
             if not data:
-                return False
+                return
             got += len(data)
             self._queue(data)
-        return True
 
     def _queue(self, data):
         if not self.broken:
@@ -94,7 +91,3 @@ class Forwarder:
             self.pending.clear()
             return
         del self.pending[:n]
-
-    def drop(self):
-        self.broken = True
-        self.pending.clear()

@@ -17,47 +17,11 @@ import os
 import sys
 
 from . import _strerr
-
+from ._proc import in_tree
 DATAGRAM = 4096
 NOTE_MAX = 256
 BATCH = 64
 _PATH_MAX = 107   # sun_path, less its NUL
-
-
-def _stat(pid):
-    """(ppid, pgrp, session) of PID from /proc, or None."""
-    try:
-        fd = os.open("/proc/%d/stat" % pid, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            data = os.read(fd, 512)
-        finally:
-            os.close(fd)
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2:].split()
-    try:
-        return int(fields[1]), int(fields[2]), int(fields[3])
-    except (IndexError, ValueError):
-        return None
-
-
-def in_tree(pid, root):
-    """Whether PID is ROOT, in ROOT's group or session, or below ROOT."""
-    if not root or pid <= 0:
-        return False
-    if pid == root:
-        return True
-    for _ in range(64):
-        st = _stat(pid)
-        if st is None:
-            return False
-        ppid, pgrp, session = st
-        if root in (ppid, pgrp, session):
-            return True
-        if ppid <= 1:
-            return False
-        pid = ppid
-    return False
 
 
 def parse(data):
@@ -132,5 +96,3 @@ class Listener:
                 out.append((root,) + parse(data))
         return out
 
-
-PROG = "supervise"

@@ -33,13 +33,13 @@ import stat
 import sys
 import time
 
-from . import _knobs, _status, _strerr, _tai64, _xstatus
+from . import _knobs, _proc, _status, _strerr, _tai64, _xstatus
 from ._pathexec import initial_environ, reset_signals
 from ._supervise_policy import Machine
 
 PROG = "supervise"
 _WANT_BYTE = {"up": _status.WANT_UP, "down": _status.WANT_DOWN, "once": _status.WANT_NONE}
-_WALL = ("since", "ready_since", "exit_at", "next_start")
+_WALL = tuple(_xstatus.FIELDS.index(key) for key in ("since", "ready_since", "exit_at", "next_start"))
 _IN, _OUT = select.POLLIN, select.POLLOUT
 
 
@@ -97,56 +97,31 @@ def _setup(dirname):
     return want_up, (lock, control, control_w)
 
 
-def _group_alive(pgid):
-    """Whether process group PGID has a member that is not a zombie.
-
-    kill(-pgid, 0) also finds zombies, which stay until their parent (init,
-    or svscan as subreaper) reaps them; then /proc decides.
-    """
-    try:
-        os.kill(-pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            fd = os.open("/proc/%s/stat" % name, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                data = os.read(fd, 512)
-            finally:
-                os.close(fd)
-        except OSError:
-            continue
-        fields = data[data.rfind(b")") + 2:].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
-
-
 class Supervisor:
     """The thin loop: turns readiness into events and carries out effects."""
+
+    # Defaults in the class: a forked supervise writes only what changes.
+    done = False
+    run_pid = 0
+    finish_pid = 0
+    xfields = None
+    ready_fd = -1
+    forward = None
+    forwarding = False
+    notify = None
 
     def __init__(self, dirname, want_up, control, environ):
         self.dirname = dirname
         self.knobs = _knobs.Reader(dirname, self.knob_warning)
         self.machine = Machine(want_up, self.knobs.load())
         self.control = control
-        self.stamp = _tai64.now()
-        self.done = False
         self.environ = environ
-        self.run_pid = 0
-        self.finish_pid = 0
-        self.xfields = None
+        self.stamp = _tai64.now()
+        self.offset = time.time() - time.monotonic()
         self.exits = []
         self.gone = []
-        self.watch = {}       # fd -> handler, beyond the wake-up pipe and control
-        self.ready_fd = -1
-        self.forward = None
-        self.notify = None
-        self.offset = time.time() - time.monotonic()
+        self.watch = {}       # fd -> handler(), beyond the wake-up pipe and control
+        self.poller = select.poll()
 
     def knob_warning(self, path, problem, err):
         if problem:
@@ -176,13 +151,13 @@ class Supervisor:
 
     def flush(self):
         """Write the last extended status asked for, with wall-clock times."""
-        fields, self.xfields = self.xfields, None
-        if fields is None:
-            return
-        for key in _WALL:
-            if fields[key]:
-                fields[key] += self.offset
-        self._write(_xstatus.pack(fields), "xstatus")
+        values, self.xfields = self.xfields, None
+        if values is not None:
+            values = list(values)
+            for i in _WALL:
+                if values[i]:
+                    values[i] += self.offset
+            self._write(_xstatus.pack_values(values), "xstatus")
 
     def perform(self, effects):
         for effect in effects:
@@ -195,15 +170,15 @@ class Supervisor:
                 self.stamp = _tai64.now()
             elif kind == "kill":
                 self.kill(effect[1], effect[2])
-            elif kind == "probe":
-                if not _group_alive(effect[1]):
-                    self.gone.append(effect[1])
             elif kind == "spawn":
                 self.perform(self.spawn_run(*effect[1:]))
-            elif kind == "finish":
-                self.perform(self.spawn_finish(effect[1], effect[2]))
             elif kind == "record":
                 self.record(*effect[1:])
+            elif kind == "finish":
+                self.perform(self.spawn_finish(effect[1], effect[2]))
+            elif kind == "probe":
+                if not _proc.group_alive(effect[1]):
+                    self.gone.append(effect[1])
             elif kind == "log":
                 self.log(*effect[1:])
             elif kind == "exit":
@@ -216,7 +191,7 @@ class Supervisor:
     def kill(self, target, sig):
         # Our children are reaped only by this loop, so a pid is at worst a
         # zombie here: the signal cannot reach a recycled pid.  A group may
-        # have emptied, which the machine wants to know.
+        # have emptied, which the machine wants to know (after this batch).
         try:
             os.kill(target, sig)
         except ProcessLookupError:
@@ -230,15 +205,18 @@ class Supervisor:
         del self.exits[:len(self.exits) - tally]
         self._write(_xstatus.pack_exits(self.exits), "exits")
 
-    def log(self, what, pid, code, sig, ran):
-        if self.forward is not None:
-            from ._logevents import record
-            self.forward.record(record(what, pid, code, sig, ran))
+    def add(self, fd, handler, mask=_IN):
+        self.watch[fd] = handler
+        self.poller.register(fd, mask)
+
+    def remove(self, fd):
+        del self.watch[fd]
+        self.poller.unregister(fd)
 
     def spawn(self, argv, env, setsid=False, fds=()):
         """fork and exec ARGV in DIR with signals reset; FDS are (source,
         target) descriptors for the child.  Returns the pid; OSError when
-        fork fails."""
+        fork fails.  The one place that starts a program."""
         pid = os.fork()
         if pid == 0:
             try:
@@ -262,11 +240,7 @@ class Supervisor:
     def spawn_run(self, pgroup, ready_fd, notify, log):
         env, fds = self.environ, []
         if log:
-            if self.forward is None:
-                from ._logevents import Forwarder
-                self.forward = Forwarder()
-                self.watch[self.forward.r] = self.forwarded
-            fds.append((self.forward.w, 1))
+            fds.append((self.forwarder().w, 1))
         ready_w = -1
         if ready_fd is not None:
             ready_r, ready_w = os.pipe()
@@ -286,7 +260,7 @@ class Supervisor:
         if ready_w >= 0:
             os.close(ready_w)
             self.ready_fd = ready_r
-            self.watch[ready_r] = self.ready_readable
+            self.add(ready_r, self.ready_readable)
         self.run_pid = pid
         return self.machine.started(pid, now)
 
@@ -300,12 +274,32 @@ class Supervisor:
         self.finish_pid = pid
         return self.machine.finish_started(pid, time.monotonic())
 
+    # readiness: notification-fd
+
+    def ready_readable(self):
+        try:
+            data = os.read(self.ready_fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        if b"\n" in data:
+            self.perform(self.machine.ready(self.run_pid, time.monotonic()))
+        if b"\n" in data or not data:
+            self.close_ready()
+
+    def close_ready(self):
+        if self.ready_fd >= 0:
+            self.remove(self.ready_fd)
+            os.close(self.ready_fd)
+            self.ready_fd = -1
+
+    # readiness: notify-socket
+
     def notify_env(self):
-        from . import _notify
         if self.notify is None:
-            self.notify = _notify.Listener(self.dirname)
+            from ._notify import Listener
+            self.notify = Listener(self.dirname)
             if self.notify.sock is not None:
-                self.watch[self.notify.fd] = self.notified
+                self.add(self.notify.fd, self.notified)
         if self.notify.path is None:
             return self.environ
         env = dict(self.environ)
@@ -320,25 +314,31 @@ class Supervisor:
             if stopping or note is not None:
                 self.perform(self.machine.notice(pid, stopping, note, now))
 
-    def ready_readable(self):
-        try:
-            data = os.read(self.ready_fd, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        if b"\n" in data:
-            self.perform(self.machine.ready(self.run_pid, time.monotonic()))
-        if b"\n" in data or not data:
-            self.close_ready()
+    # log-events: ./run's output passes through us
 
-    def close_ready(self):
-        if self.ready_fd >= 0:
-            del self.watch[self.ready_fd]
-            os.close(self.ready_fd)
-            self.ready_fd = -1
+    def forwarder(self):
+        if self.forward is None:
+            from ._logevents import Forwarder
+            self.forward = Forwarder()
+            self.add(self.forward.r, self.forward.read)
+        return self.forward
 
-    def forwarded(self):
-        if not self.forward.read():
-            del self.watch[self.forward.r]
+    def log(self, what, pid, code, sig, ran):
+        if self.forward is not None:
+            from ._logevents import record
+            self.forward.record(record(what, pid, code, sig, ran))
+
+    def forward_sync(self):
+        """Read ./run's pipe while nothing waits; else wait for stdout."""
+        f = self.forward
+        if bool(f.pending) != self.forwarding:
+            self.forwarding = not self.forwarding
+            if self.forwarding:
+                self.remove(f.r)
+                self.add(1, f.write, _OUT)
+            else:
+                self.remove(1)
+                self.add(f.r, f.read)
 
     def reap(self):
         while True:
@@ -374,50 +374,35 @@ class Supervisor:
             self.perform(self.machine.command(chr(byte), time.monotonic()))
 
     def run(self, wakeup):
-        poller = select.poll()
+        poller = self.poller
         poller.register(wakeup, _IN)
         poller.register(self.control, _IN)
-        polled = {}
         while not self.done:
             self.flush()
-            want = {fd: _IN for fd in self.watch}
             if self.forward is not None:
-                if not self.forward.wants_input():
-                    want.pop(self.forward.r, None)
-                    want[1] = _OUT
-            for fd in set(polled) - set(want):
-                poller.unregister(fd)
-            for fd, mask in want.items():
-                if polled.get(fd) != mask:
-                    poller.register(fd, mask)
-            polled = want
+                self.forward_sync()
             wake = self.machine.wake
             timeout = None
             if wake is not None:
                 timeout = max(0, int((wake - time.monotonic()) * 1000) + 1)
             ready = poller.poll(timeout)
-            # monotonic -> wall clock, one offset per round so that the same
+            # monotonic -> wall clock, one offset per round, so that one
             # instant reads the same in xstatus and exits
             self.offset = time.time() - time.monotonic()
-            for fd, mask in ready:
+            for fd, _ in ready:
                 if fd == wakeup:
                     try:
                         while os.read(wakeup, 512):
                             pass
                     except (BlockingIOError, InterruptedError):
                         pass
-                elif fd == 1 and fd in polled and polled[fd] == _OUT:
-                    if mask & (select.POLLERR | select.POLLNVAL | select.POLLHUP):
-                        self.forward.drop()
-                    else:
-                        self.forward.write()
                 elif fd in self.watch:
                     self.watch[fd]()
             self.reap()
             if not self.done:
                 self.commands()
-            if not self.done and self.machine.wake is not None \
-                    and time.monotonic() >= self.machine.wake:
+            wake = self.machine.wake
+            if not self.done and wake is not None and time.monotonic() >= wake:
                 self.reload()
                 self.perform(self.machine.deadline(time.monotonic()))
         self.flush()

@@ -148,7 +148,7 @@ def test_run_waits_for_finish_and_supervise_answers_meanwhile(service):
     assert x["pid"] == 0 and s.pid() == 0
     s.send(b"p")
     s.wait_state("finishing")
-    assert s.read("log") == b"run\nfinish\n"
+    wait_for(lambda: s.read("log") == b"run\nfinish\n", what="finish to run, once")
     open(s.file("go"), "w").close()
     wait_for(lambda: s.read("log").count(b"run") >= 2, timeout=15, what="the next run")
     assert s.read("log").startswith(b"run\nfinish\nrun\n")
