@@ -9,8 +9,11 @@ ignored.  Lines understood: READY=1, STOPPING=1, STATUS=text (at most
 NOTE_MAX bytes kept); others are ignored, as is a datagram longer than
 DATAGRAM.
 
-_socket (the C module) is imported only here, and only when the knob
-exists: socket.py would bring enum, selectors and more into supervise.
+_socket (the C module) is loaded only here, and only when the knob exists:
+socket.py would bring enum, selectors and more into supervise.  It is
+loaded without the import machinery (see load_socket): in a supervise forked
+from svscan, a plain `import _socket` ran enough of importlib's path search
+to cost each such service about 540 KiB of private memory.
 """
 
 import os
@@ -38,12 +41,36 @@ def parse(data):
     return ready, stopping, note
 
 
+class _Spec:
+    def __init__(self, name, origin):
+        self.name = name
+        self.origin = origin
+
+
+def load_socket():
+    """The _socket module: dlopen'ed straight from the first sys.path entry
+    that has it, or, failing that, imported the usual way."""
+    mod = sys.modules.get("_socket")
+    if mod is not None:
+        return mod
+    import _imp
+    for where in sys.path:
+        for suffix in _imp.extension_suffixes():
+            path = os.path.join(where or ".", "_socket" + suffix)
+            if os.path.isfile(path):
+                mod = _imp.create_dynamic(_Spec("_socket", path))
+                _imp.exec_dynamic(mod)
+                sys.modules["_socket"] = mod
+                return mod
+    import _socket
+    return _socket
+
+
 class Listener:
     """The bound socket; `path` (bytes) is None when it could not be made."""
 
     def __init__(self, dirname):
-        import _socket
-        self._socket = _socket
+        _socket = self._socket = load_socket()
         self.sock = None
         self.fd = -1
         self.path = None

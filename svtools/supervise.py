@@ -33,7 +33,10 @@ import stat
 import sys
 import time
 
-from . import _knobs, _proc, _status, _strerr, _tai64, _xstatus
+# _logevents and _notify are small and imported here, before svscan forks:
+# imported later, in each supervise, the import machinery alone would cost
+# every service that uses them ~500 KiB.
+from . import _knobs, _logevents, _loop, _notify, _proc, _status, _strerr, _tai64, _xstatus
 from ._pathexec import initial_environ, reset_signals
 from ._supervise_policy import Machine
 
@@ -105,6 +108,7 @@ class Supervisor:
     run_pid = 0
     finish_pid = 0
     xfields = None
+    exits_dirty = False
     ready_fd = -1
     forward = None
     forwarding = False
@@ -150,7 +154,11 @@ class Supervisor:
         self._write(_status.pack(self.stamp[0], self.stamp[1], pid, paused, _WANT_BYTE[want]), "status")
 
     def flush(self):
-        """Write the last extended status asked for, with wall-clock times."""
+        """Write the exit history if it grew, and the last extended status
+        asked for, with wall-clock times: after the round's spawn, if any."""
+        if self.exits_dirty:
+            self.exits_dirty = False
+            self._write(_xstatus.pack_exits(self.exits), "exits")
         values, self.xfields = self.xfields, None
         if values is not None:
             values = list(values)
@@ -203,7 +211,7 @@ class Supervisor:
     def record(self, at, pid, code, sig, ran, tally):
         self.exits.append((at + self.offset, pid, code, sig, ran))
         del self.exits[:len(self.exits) - tally]
-        self._write(_xstatus.pack_exits(self.exits), "exits")
+        self.exits_dirty = True
 
     def add(self, fd, handler, mask=_IN):
         self.watch[fd] = handler
@@ -296,8 +304,7 @@ class Supervisor:
 
     def notify_env(self):
         if self.notify is None:
-            from ._notify import Listener
-            self.notify = Listener(self.dirname)
+            self.notify = _notify.Listener(self.dirname)
             if self.notify.sock is not None:
                 self.add(self.notify.fd, self.notified)
         if self.notify.path is None:
@@ -318,15 +325,13 @@ class Supervisor:
 
     def forwarder(self):
         if self.forward is None:
-            from ._logevents import Forwarder
-            self.forward = Forwarder()
+            self.forward = _logevents.Forwarder()
             self.add(self.forward.r, self.forward.read)
         return self.forward
 
     def log(self, what, pid, code, sig, ran):
         if self.forward is not None:
-            from ._logevents import record
-            self.forward.record(record(what, pid, code, sig, ran))
+            self.forward.record(_logevents.record(what, pid, code, sig, ran))
 
     def forward_sync(self):
         """Read ./run's pipe while nothing waits; else wait for stdout."""
@@ -341,17 +346,7 @@ class Supervisor:
                 self.add(f.r, f.read)
 
     def reap(self):
-        while True:
-            try:
-                pid, st = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            if os.WIFSIGNALED(st):
-                code, sig = 256, os.WTERMSIG(st)
-            else:
-                code, sig = os.WEXITSTATUS(st), 0
+        for pid, code, sig in _loop.reap():
             if pid == self.run_pid:
                 self.run_pid = 0
                 self.close_ready()
@@ -391,11 +386,7 @@ class Supervisor:
             self.offset = time.time() - time.monotonic()
             for fd, _ in ready:
                 if fd == wakeup:
-                    try:
-                        while os.read(wakeup, 512):
-                            pass
-                    except (BlockingIOError, InterruptedError):
-                        pass
+                    _loop.drain(wakeup)
                 elif fd in self.watch:
                     self.watch[fd]()
             self.reap()
@@ -408,6 +399,14 @@ class Supervisor:
         self.flush()
 
 
+def preload():
+    """For a process that forks many supervises (svscan), before it forks:
+    load what a knob may need later, so that it is paid for once and
+    shared.  _socket (notify-socket) costs each supervise that loads it
+    itself about 470 KiB, and svscan about as much, once."""
+    _notify.load_socket()
+
+
 def main(argv=None, environ=None):
     """ENVIRON (a dict of bytes) is what ./run gets; svscan, which forks us,
     passes the one it read once, so that its children share it."""
@@ -417,13 +416,9 @@ def main(argv=None, environ=None):
     dirname = argv[1]
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
-        wakeup, wakeup_w = os.pipe()
-        os.set_blocking(wakeup, False)
-        os.set_blocking(wakeup_w, False)
+        wakeup = _loop.wakeup((signal.SIGCHLD,))
     except OSError as e:
         _strerr.fatal(PROG, "unable to create pipe for %s" % dirname, e)
-    signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
-    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     want_up, fds = _setup(dirname)
     sup = Supervisor(dirname, want_up, fds[1],
                      initial_environ() if environ is None else environ)

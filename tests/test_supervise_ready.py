@@ -139,3 +139,16 @@ def test_supervise_imports_socket_only_with_the_knob(service):
     with open("/proc/%d/maps" % s.proc.pid) as f:
         assert "_socket" not in f.read()
     s.send(b"d")
+
+
+def test_supervise_import_diet():
+    # Everything supervise imports is paid once per service under svscan.
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys; sys.path.insert(0, %r); a = set(sys.modules); import svtools.supervise; "
+            "print(' '.join(sorted(set(sys.modules) - a)))" % root)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    heavy = {"socket", "_socket", "signal", "enum", "re", "json", "threading", "subprocess",
+             "selectors", "logging", "typing", "struct"}
+    assert not heavy & set(out), heavy & set(out)
