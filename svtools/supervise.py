@@ -116,8 +116,8 @@ class Supervisor:
 
     def __init__(self, dirname, want_up, control, environ):
         self.dirname = dirname
-        self.knobs = _knobs.Reader(dirname, self.knob_warning)
-        self.machine = Machine(want_up, self.knobs.load())
+        self.problems = {}
+        self.machine = Machine(want_up, _knobs.load(self.problems, self.knob_warning))
         self.control = control
         self.environ = environ
         self.stamp = _tai64.now()
@@ -127,14 +127,14 @@ class Supervisor:
         self.watch = {}       # fd -> handler(), beyond the wake-up pipe and control
         self.poller = select.poll()
 
-    def knob_warning(self, path, problem, err):
+    def knob_warning(self, name, problem, err):
         if problem:
-            _strerr.warn(PROG, "%s: %s" % (path, problem))
+            _strerr.warn(PROG, "%s/%s: %s" % (self.dirname, name, problem))
         else:
-            _strerr.warn(PROG, "unable to read " + path, err)
+            _strerr.warn(PROG, "unable to read %s/%s" % (self.dirname, name), err)
 
     def reload(self):
-        self.machine.knobs = self.knobs.load()
+        self.machine.knobs = _knobs.load(self.problems, self.knob_warning)
 
     def _write(self, data, name):
         failed = _status.write(data, "supervise/" + name)

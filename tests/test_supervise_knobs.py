@@ -54,11 +54,20 @@ def test_parsers_refuse(parse, data, problem):
     assert parse(data) == (None, problem)
 
 
+class Reader:
+    def __init__(self):
+        self.problems = {}
+        self.said = []
+
+    def load(self):
+        return _knobs.load(self.problems, lambda name, problem, err: self.said.append(("D/" + name, problem, err)))
+
+
 def test_reader_warns_once_per_distinct_problem(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    said = []
-    reader = _knobs.Reader("D", lambda path, problem, err: said.append((path, problem, err)))
-    assert reader.load().timeout_kill == 0.0
+    reader = Reader()
+    said = reader.said
+    assert reader.load() is _knobs.DEFAULT
     (tmp_path / "timeout-kill").write_bytes(b"junk")
     (tmp_path / "down-signal").write_bytes(b"QUIT")
     for _ in range(3):
@@ -76,8 +85,8 @@ def test_reader_warns_once_per_distinct_problem(tmp_path, monkeypatch):
 
 def test_reader_unreadable_directory_and_finish(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    said = []
-    reader = _knobs.Reader("D", lambda path, problem, err: said.append((path, problem, err)))
+    reader = Reader()
+    said = reader.said
     os.mkdir("timeout-kill")
     os.symlink("/proc/self/mem", "down-signal")      # read() fails with EIO, even for root
     with open("finish", "w") as f:
