@@ -3,6 +3,7 @@
 import os
 import random
 import signal
+import time
 import stat
 
 import pytest
@@ -127,6 +128,8 @@ def test_down_file_up_and_once(service):
     s.send(b"u")
     pid = s.wait_up()
     assert s.status()[4] == ord("u")
+    # The shell must have run its echo before the TERM below can be fair.
+    wait_for(lambda: s.read("runs") == b"run\n", what="run started once")
     s.send(b"o")
     wait_for(lambda: s.status()[4] == 0, what="want none after o")
     os.kill(pid, signal.SIGTERM)
@@ -175,9 +178,7 @@ def test_up_down_stops_at_once(service):
     wait_for(lambda: s.read("started"), what="run to start")
     s.send(b"d")
     s.wait_down()
-    started = float(s.read("started"))
-    termed = float(s.read("termed"))
-    assert termed - started < 1.0
+    wait_for(lambda: s.read("termed"), what="./run to take the TERM")  # how soon: bench/
 
 
 def test_at_most_one_start_per_second_and_still_answers(service):
@@ -192,7 +193,9 @@ def test_at_most_one_start_per_second_and_still_answers(service):
     starts = [float(x) for x in s.read("starts").split()]
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert all(g >= 0.95 for g in gaps), gaps
-    assert s.read("starts").count(b"\n") == n  # no start after 'd'
+    # No start after 'd', even once the throttle deadline has long passed.
+    wait_for(lambda: time.time() > starts[-1] + 2.5, 10, what="the throttle deadline to pass")
+    assert s.read("starts").count(b"\n") == n
 
 
 @pytest.mark.parametrize("make,reason", [
