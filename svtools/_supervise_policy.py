@@ -341,10 +341,13 @@ class Machine:
             self.run = (k.process_group, k.notification_fd, k.notify_socket, k.log_events)
             self.due = False     # until fork_failed() says otherwise
             effects.append(("spawn",) + self.run)
-        wakes = [t for t in (self.kill_at, self.finish_kill_at, self.probe_at) if t is not None]
-        if self.due and self.idle() and not self.exiting:
-            wakes.append(self.next_start)
-        self.wake = min(wakes) if wakes else None
+        wake = None
+        for t in (self.kill_at, self.finish_kill_at, self.probe_at):
+            if t is not None and (wake is None or t < wake):
+                wake = t
+        if self.due and self.idle() and not self.exiting and (wake is None or self.next_start < wake):
+            wake = self.next_start
+        self.wake = wake
         return effects
 
     # control letters that change state; each returns its effects
