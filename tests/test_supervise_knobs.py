@@ -122,6 +122,7 @@ def test_junk_knobs_warn_once_and_supervision_goes_on(service):
     for name, data in BAD.items():
         s.knob(name, data)
     os.mkdir(s.file("process-group"))
+    os.symlink("/proc/self/mem", s.file("log-events"))   # unreadable, even for root
     s.start()
     pid = s.wait_up()
     s.wait_state("up", pid=pid, pgid=0)        # junk notification-fd: no readiness
@@ -134,6 +135,7 @@ def test_junk_knobs_warn_once_and_supervision_goes_on(service):
     err = s.stderr().decode("utf-8", "replace").splitlines()
     expected = ["supervise: warning: %s/%s: %s" % (s.path, n, p) for n, p in PROBLEMS.items()]
     expected.append("supervise: warning: unable to read %s/process-group: is a directory" % s.path)
+    expected.append("supervise: warning: unable to read %s/log-events: input/output error" % s.path)
     assert sorted(err) == sorted(expected)
     assert s.proc.poll() is None
 
