@@ -111,26 +111,27 @@ def _time(t):
 
 
 _TEMPLATE = b"\n".join([HEADER + b" %d" % VERSION]
-                       + [key.encode("ascii") + b" %s" for key in FIELDS]) + b"\n"
-_KINDS = tuple(0 if key in _INT else 1 if key in _TIME else 2 if key in _TEXT else 3
-               for key in FIELDS)
+                       + [key.encode("ascii") + (b" %d" if key in _INT else b" %s")
+                          for key in FIELDS]) + b"\n"
+# (index, 1 time / 2 text / 3 word) of the fields that need converting
+_CONVERT = tuple((i, 1 if key in _TIME else 2 if key in _TEXT else 3)
+                 for i, key in enumerate(FIELDS) if key not in _INT)
 
 
 def pack_values(values):
-    """A tuple of values in FIELDS order -> file bytes.
+    """A sequence of values in FIELDS order -> file bytes.
 
     The writer's form (supervise): one template, no dict.
     """
-    texts = []
-    for kind, value in zip(_KINDS, values):
-        if kind == 0:
-            texts.append(b"%d" % value)
-        elif kind == 1:
-            texts.append(_time(value))
+    texts = list(values)
+    for i, kind in _CONVERT:
+        value = texts[i]
+        if kind == 1:
+            texts[i] = _time(value)
         elif kind == 2:
-            texts.append(escape(value))
+            texts[i] = escape(value)
         else:
-            texts.append(value.encode("ascii"))
+            texts[i] = value.encode("ascii")
     return _TEMPLATE % tuple(texts)
 
 

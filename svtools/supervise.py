@@ -44,6 +44,7 @@ PROG = "supervise"
 _WANT_BYTE = {"up": _status.WANT_UP, "down": _status.WANT_DOWN, "once": _status.WANT_NONE}
 _WALL = tuple(_xstatus.FIELDS.index(key) for key in ("since", "ready_since", "exit_at", "next_start"))
 _IN, _OUT = select.POLLIN, select.POLLOUT
+_NO_EXITS = _xstatus.pack_exits([])
 
 
 def _open_fifo(path, flags, verb, name):
@@ -423,7 +424,7 @@ def main(argv=None, environ=None):
     sup = Supervisor(dirname, want_up, fds[1],
                      initial_environ() if environ is None else environ)
     sup.status(0, False, sup.machine.want)
-    sup._write(_xstatus.pack_exits([]), "exits")
+    sup._write(_NO_EXITS, "exits")
     _open_fifo("supervise/ok", os.O_RDONLY, "read", dirname + "/supervise/ok")
     sup.perform(sup.machine.boot(time.monotonic()))
     sup.run(wakeup)
