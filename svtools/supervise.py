@@ -36,7 +36,8 @@ import time
 # _logevents and _notify are small and imported here, before svscan forks:
 # imported later, in each supervise, the import machinery alone would cost
 # every service that uses them ~500 KiB.
-from . import _knobs, _logevents, _loop, _notify, _proc, _status, _strerr, _tai64, _xstatus
+from . import (_knobs, _logevents, _loop, _multilog_inchild, _notify, _proc, _status, _strerr,
+               _tai64, _xstatus)
 from ._pathexec import initial_environ, reset_signals
 from ._supervise_policy import Machine
 
@@ -238,6 +239,8 @@ class Supervisor:
                         os.set_inheritable(target, True)
                     else:
                         os.dup2(source, target)
+                if argv == ["./run"]:
+                    _multilog_inchild.maybe_run(env)  # returns unless it ran multilog here
                 os.execve(argv[0], argv, env)
             except OSError as e:
                 _strerr.say("%s: fatal: unable to start %s/%s: %s\n"
