@@ -72,9 +72,12 @@ class Forwarder:
             self.pending += data
         self.line_start = data.endswith(b"\n")
 
-    def record(self, line):
-        """Queue a record after whatever ./run has written so far."""
-        self.read(DRAIN)
+    def record(self, line, drain=True):
+        """Queue a record after whatever ./run has written so far (DRAIN),
+        or before what is still in the pipe (a start record: supervise
+        drained the pipe before it forked)."""
+        if drain:
+            self.read(DRAIN)
         if not self.line_start:
             self._queue(b"\n")
         self._queue(line)

@@ -252,7 +252,9 @@ class Supervisor:
     def spawn_run(self, pgroup, ready_fd, notify, log):
         env, fds = self.environ, []
         if log:
-            fds.append((self.forwarder().w, 1))
+            # what the last run left goes before this run's start record
+            self.forwarder().read(_logevents.DRAIN)
+            fds.append((self.forward.w, 1))
         ready_w = -1
         if ready_fd is not None:
             ready_r, ready_w = os.pipe()
@@ -335,7 +337,7 @@ class Supervisor:
 
     def log(self, what, pid, code, sig, ran):
         if self.forward is not None:
-            self.forward.record(_logevents.record(what, pid, code, sig, ran))
+            self.forward.record(_logevents.record(what, pid, code, sig, ran), what != "start")
 
     def forward_sync(self):
         """Read ./run's pipe while nothing waits; else wait for stdout."""
