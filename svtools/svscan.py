@@ -400,6 +400,8 @@ def main(argv=None) -> int:
     if "e" not in letters:
         _title(" ".join(["svscan"] + [os.fsdecode(a) for a in args[:1]]))
     _subreaper()
+    if "e" not in letters:
+        supervise.preload()     # _socket, once here rather than in each supervise
     gc.collect()
     gc.freeze()
     scanner.run()

@@ -32,7 +32,11 @@ SVSCAN_CHILD = SUPERVISE | {
     "gc", "resource", "ctypes", "ctypes._endian", "_ctypes", "struct", "_struct", "types",
     "warnings", "importlib", "importlib._bootstrap", "importlib._bootstrap_external",
     "importlib.machinery", "site", "_sitebuiltins", "_distutils_hack", "sitecustomize",
-    "setproctitle._setproctitle"}
+    "setproctitle._setproctitle",
+    # supervise.preload(): _socket for notify-socket, loaded once by svscan
+    # (~100 KiB there, shared) instead of by each supervise that needs it
+    # (~390 KiB of private memory each).
+    "_socket"}
 # multilog still uses the signal module (and so enum) for its handlers.
 MULTILOG = SUPERVISE | {
     "signal", "enum", "types", "functools", "_functools", "collections", "_collections",
