@@ -12,11 +12,13 @@ from helpers import c_tool, prog, wait_for, write_script
 
 
 def children(pid):
+    """PID's children but svscan's inotify watcher."""
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
+            pids = [int(x) for x in f.read().split()]
     except OSError:
         return []
+    return [p for p in pids if cmdline(p) != "svscan watcher"]
 
 
 def cmdline(pid):
@@ -218,4 +220,4 @@ def test_chdir_failure_and_usage(tmp_path):
     assert ours.stderr == ("svscan: fatal: unable to chdir to %s: file does not exist\n" % missing).encode()
     assert ours.returncode == 111
     bad = helpers.run([prog("svscan"), "-z"])
-    assert (bad.returncode, bad.stderr) == (100, b"svscan: illegal option -- z\nsvscan: usage: svscan [ -ep ] [ dir ]\n")
+    assert (bad.returncode, bad.stderr) == (100, b"svscan: illegal option -- z\nsvscan: usage: svscan [ -ekp ] [ dir ]\n")

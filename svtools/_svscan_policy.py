@@ -1,4 +1,4 @@
-"""svscan's bookkeeping: which supervise to start, and when.
+"""svscan's policy: which supervise to start, and when.
 
 Theory of operation
 -------------------
@@ -49,13 +49,21 @@ Rules:
   * With nothing held back or pending, next_deadline() is None: svscan
     sleeps until something happens.
   * A pid or an entry the table does not know changes nothing.
+  * Once stop() is called (svscan is shutting down, see _svscan_shutdown)
+    nothing is started again and no deadline but the orphans' is kept.
+  * adopted(e, i, pid, now) records a supervise that an earlier svscan
+    started and that still holds its lock: it counts as started, and its
+    death (the loop watches it) is reaped like that of a child.
+  * held(e, i, now): the lock is held by a process that cannot be found;
+    the start is tried again FAILED seconds later, quietly.
 
 This module performs no I/O and never reads a clock.
 """
 
-from ._inotify import (IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR,
-                       IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW)
-
+# inotify(7) event bits (the kernel ABI; the watcher child reports them)
+IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x40, 0x80, 0x100, 0x200
+IN_DELETE_SELF, IN_MOVE_SELF, IN_Q_OVERFLOW, IN_IGNORED = 0x400, 0x800, 0x4000, 0x8000
+IN_ISDIR = 0x40000000
 THROTTLE = 1.0     # between two starts of one supervise
 FAILED = 5.0       # pause after a supervise that exits 100 or 111
 RETRY = 5.0        # look again at names that could not be taken up
@@ -108,6 +116,7 @@ class Table:
         self.retry_at = None
         self.settle = {}         # name -> when to take it up
         self.poll_at = None
+        self.stopping = False
 
     # -- names -------------------------------------------------------------
 
@@ -215,6 +224,8 @@ class Table:
 
     def want(self, e, now):
         """Queue whichever supervise of E is missing, or hold it back."""
+        if self.stopping:
+            return
         held = False
         for i in (0, 1) if e.haslog else (0,):
             if e.pid[i] or e.orphan[i]:
@@ -251,6 +262,23 @@ class Table:
         e.notbefore[i] = now + FAILED
         self.pending.add(e)
 
+    def adopted(self, e, i, pid, now):
+        self.started(e, i, pid, now)
+
+    held = fork_failed
+
+    def stop(self):
+        """svscan is shutting down: start nothing more."""
+        self.stopping = True
+        for e, i in self.starts:
+            if e.pid[i] == -1:
+                e.pid[i] = 0
+        self.starts = []
+        self.pending = set()
+        self.retry = set()
+        self.settle = {}
+        self.retry_at = self.poll_at = None
+
     # -- reaping -------------------------------------------------------------
 
     def supervise_of(self, pid):
@@ -283,6 +311,8 @@ class Table:
         return self.restart(e)
 
     def restart(self, e):
+        if self.stopping:
+            return []
         if not e.active:
             return self.prune(e)
         self.pending.add(e)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from svtools._inotify import (IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR,
-                              IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW)
-from svtools._scantable import (FAILED, GRACE, MAXSERVICES, POLL, RETRY, SETTLE, THROTTLE,
-                                Table)
+from svtools._svscan_policy import (FAILED, GRACE, IN_CREATE, IN_DELETE, IN_DELETE_SELF,
+                                    IN_IGNORED, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM,
+                                    IN_MOVED_TO, IN_Q_OVERFLOW, MAXSERVICES, POLL, RETRY,
+                                    SETTLE, THROTTLE, Table)
 
 KEY = (8, 1234)
 
