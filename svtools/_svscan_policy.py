@@ -12,20 +12,22 @@ For each slot i:
   orphan[i]     a service its dead supervise left running, 0 when none
 
 and for the entry: name (kept up to date while slot 0 is down), haslog,
-active (the latest scan saw it), r and w (the log pipe, which the loop
-makes and closes; the table only carries it).
+active (the latest scan saw it), r and w (the log pipe) and dirfd (an
+O_PATH descriptor of the directory, which finds its supervise/status once
+the name is gone): the loop makes and closes them; the table only carries
+them.
 
 svscan.py does every system call and tells the table what it found; each
 call is given `now` (monotonic seconds) where time matters and returns what
 the loop must do:
 
   changed(events, now) -> (rescan?, [name])  what inotify said, sorted out
-  add(key, name, haslog, r, w)    a new directory, its pipe already made
+  add(key, name, haslog, r, w, dirfd)  a new directory, its descriptors made
   seen(e, name, now)              a scan or an event found E under NAME
   take_starts()      -> [(e, i)]  supervise to fork now, in one tight loop
   forked(starts, pids, now)       what came of it: pid, or 0 if fork failed
   supervise_of(pid)  -> (e, i)    whose supervise died, to look for its orphan
-  reaped(pid, code, orphan, now) -> [e]  entries whose pipe must be closed
+  reaped(pid, code, orphan, now) -> [e]  entries dropped: close their descriptors
   begin_scan(), scan_failed(), end_scan() -> [e]  likewise
   due(now)           -> [e]       held starts now due: if the name still leads
                                   to the directory, the loop calls want()
@@ -80,14 +82,16 @@ WATCH = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | I
 class Entry:
     """One service directory: slot 0 its supervise, slot 1 the log's."""
 
-    __slots__ = ("key", "name", "haslog", "r", "w", "active", "pid", "notbefore", "orphan")
+    __slots__ = ("key", "name", "haslog", "r", "w", "dirfd", "active", "pid", "notbefore",
+                 "orphan")
 
-    def __init__(self, key, name, haslog, r=-1, w=-1):
+    def __init__(self, key, name, haslog, r=-1, w=-1, dirfd=-1):
         self.key = key
         self.name = name
         self.haslog = haslog
         self.r = r
         self.w = w
+        self.dirfd = dirfd
         self.active = True
         self.pid = [0, 0]
         self.notbefore = [0.0, 0.0]
@@ -182,8 +186,8 @@ class Table:
     def full(self):
         return len(self.entries) >= MAXSERVICES
 
-    def add(self, key, name, haslog, r=-1, w=-1):
-        e = self.entries[key] = Entry(key, name, haslog, r, w)
+    def add(self, key, name, haslog, r=-1, w=-1, dirfd=-1):
+        e = self.entries[key] = Entry(key, name, haslog, r, w, dirfd)
         return e
 
     def seen(self, e, name, now):
@@ -213,12 +217,13 @@ class Table:
         return dropped
 
     def prune(self, e):
-        """Drop E if no scan saw it and nothing of it runs; [E] if its pipe must close."""
+        """Drop E if no scan saw it and nothing of it runs: [E], whose
+        descriptors must close."""
         if e.active or e.pid[0] or e.pid[1] or e.orphan[0] or e.orphan[1]:
             return []
         del self.entries[e.key]
         self.pending.discard(e)
-        return [e] if e.haslog else []
+        return [e]
 
     # -- starting ------------------------------------------------------------
 

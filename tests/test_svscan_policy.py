@@ -149,7 +149,7 @@ def test_prune_only_when_unseen_and_both_slots_down():
     assert not e.active and KEY in t.entries
     assert t.reaped(100, 0, 0, 5.0) == []
     assert KEY in t.entries            # the log's supervise still runs
-    assert t.reaped(101, 0, 0, 6.0) == [e]    # now its pipe must close
+    assert t.reaped(101, 0, 0, 6.0) == [e]    # now its pipe and dirfd must close
     assert t.entries == {} and t.pending == set()
 
 
@@ -159,7 +159,7 @@ def test_prune_waits_for_the_orphan():
     t.end_scan()
     assert t.reaped(100, 0, 555, 5.0) == []
     assert KEY in t.entries
-    assert t.reaped(555, None, 0, 6.0) == []   # gone; no log, so no pipe
+    assert t.reaped(555, None, 0, 6.0) == [e]  # gone: its descriptors close
     assert t.entries == {}
 
 
