@@ -38,8 +38,9 @@ def encode(events):
     return b"".join(_RECORD.pack(mask, len(name)) + name for mask, name in events)
 
 
-def start(mask):
+def start(mask, warn=True):
     """Fork the watcher for the current directory; returns (pid, read fd).
+    WARN: say so on stderr if the watch cannot be set up.
 
     OSError if the pipe or the fork fails.
     """
@@ -54,7 +55,7 @@ def start(mask):
         code = 111
         try:
             os.close(r)
-            code = _watch(w, mask)
+            code = _watch(w, mask, warn)
         finally:
             os._exit(code)
     os.close(w)
@@ -62,7 +63,7 @@ def start(mask):
     return pid, r
 
 
-def _watch(w, mask):
+def _watch(w, mask, warn):
     import _signal
     from . import _siteimport, _strerr
     for sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
@@ -79,7 +80,8 @@ def _watch(w, mask):
         ino = inotify_simple.INotify()
         ino.add_watch(".", mask)
     except (ImportError, OSError) as err:
-        _strerr.warn("svscan", "unable to watch directory", getattr(err, "errno", None))
+        if warn:
+            _strerr.warn("svscan", "unable to watch directory", getattr(err, "errno", None))
         return 111
     import select
     poller = select.poll()

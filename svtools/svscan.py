@@ -106,6 +106,7 @@ class Scanner(Processes):
         self.watch_buf = b""
         self.watch_at = None       # when to start the watcher again
         self.watch_last = -1.0
+        self.watch_failed = False
         self.stopping = None       # the Shutdown, once one has begun
 
     def warn_once(self, name, what, text, err=None):
@@ -203,8 +204,9 @@ class Scanner(Processes):
     def start_watcher(self, now):
         self.watch_at = None
         self.watch_last = now
+        self.moved()                     # watch DIR, not what was DIR
         try:
-            pid, fd = _svscan_watch.start(_svscan_policy.WATCH)
+            pid, fd = _svscan_watch.start(_svscan_policy.WATCH, not self.watch_failed)
         except OSError as err:
             _strerr.warn(PROG, "unable to start watcher", err)
             self.watch_at = now + _svscan_policy.FAILED
@@ -224,8 +226,13 @@ class Scanner(Processes):
             os.close(fd)
             self.watcher = None
             now = time.monotonic()
-            if self.watch_buf is None:           # it never watched: poll instead
-                self.table.start_polling(now)
+            if self.watch_buf is None:
+                # it never watched (no inotify, or DIR gone): poll, try again
+                # later, and warn only the first time
+                self.watch_failed = True
+                if self.table.poll_at is None:
+                    self.table.start_polling(now)
+                self.watch_at = now + _svscan_policy.POLL
             else:
                 self.watch_at = max(now, self.watch_last + _svscan_policy.THROTTLE)
             return
@@ -233,6 +240,8 @@ class Scanner(Processes):
         if self.stopping:
             return
         if events[:1] == [(_svscan_watch.READY, b"")]:
+            self.watch_failed = False
+            self.table.poll_at = None
             self.scan()
             events = events[1:]
         full, names = self.table.changed(events, time.monotonic())

@@ -18,7 +18,8 @@ def children(pid):
             pids = [int(x) for x in f.read().split()]
     except OSError:
         return []
-    return [p for p in pids if cmdline(p) != "svscan watcher"]
+    # the watcher, or a child not yet titled (the watcher, being forked)
+    return [p for p in pids if cmdline(p) not in ("svscan watcher", cmdline(pid))]
 
 
 def cmdline(pid):
