@@ -4,6 +4,7 @@ orphans, the watcher, odd names, descriptors a supervise must not keep."""
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -277,3 +278,14 @@ def test_supervise_keeps_no_descriptor_of_svscan(scan):
         theirs = targets(pid)
         assert not any("inotify" in t or "pidfd" in t for t in theirs.values())
         assert not mine & set(theirs.values()), (cmdline(pid), theirs)
+
+
+def test_svscan_imports_no_inotify_simple_nor_what_it_brings():
+    """Every module svscan imports is paid by each supervise it forks: the
+    watcher child imports inotify_simple, svscan does not."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys; sys.path.insert(0, %r); import svtools.svscan; "
+            "print(' '.join(sorted(sys.modules)))" % root)
+    mods = set(helpers.run([sys.executable, "-IS", "-c", code]).stdout.decode().split())
+    assert "svtools.svscan" in mods
+    assert not mods & {"inotify_simple", "threading", "enum", "ctypes", "subprocess", "json", "re"}
