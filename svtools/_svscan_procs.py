@@ -16,7 +16,8 @@ import time
 from . import supervise
 from . import _pathexec, _siteimport, _status, _strerr
 from . import _svscan_adopt as adopt
-from ._svscan_shutdown import Shutdown, parse_timeout_kill
+from ._knobs import parse_ms
+from ._svscan_shutdown import Shutdown
 
 PROG = "svscan"
 STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -246,9 +247,10 @@ class Processes:
         for e in self.table.entries.values():
             try:
                 with open(b"/proc/self/fd/%d/timeout-kill" % e.dirfd, "rb") as f:
-                    tk[e.key] = parse_timeout_kill(f.read(64))
+                    seconds = parse_ms(f.read(256))[0]
             except OSError:
-                pass
+                continue
+            tk[e.key] = seconds or None       # 0: never; junk: none (supervise warns)
         self.stopping = Shutdown(self.table, tk, time.monotonic())
         self.perform(self.stopping.begin())
 

@@ -38,16 +38,6 @@ RESEND = 0.05
 SERVICE, LOG, DONE = "service", "log", "done"
 
 
-def parse_timeout_kill(data):
-    """The contents of a timeout-kill file (milliseconds, as in s6) as
-    seconds; None for 0 (no timeout) or junk."""
-    try:
-        ms = int(data.strip() or b"x")
-    except ValueError:
-        return None
-    return ms / 1000 if ms > 0 else None
-
-
 def running(e, i):
     return e.pid[i] > 0 or bool(e.orphan[i])
 

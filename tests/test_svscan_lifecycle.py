@@ -289,3 +289,16 @@ def test_svscan_imports_no_inotify_simple_nor_what_it_brings():
     mods = set(helpers.run([sys.executable, "-IS", "-c", code]).stdout.decode().split())
     assert "svtools.svscan" in mods
     assert not mods & {"inotify_simple", "threading", "enum", "ctypes", "subprocess", "json", "re"}
+
+
+def test_shutdown_uses_each_service_s_down_signal_and_timeout_kill(scan):
+    polite = service(scan.dir / "polite", "trap 'echo got INT > bye; exit 0' INT\n"
+                     "trap '' TERM\nwhile :; do sleep 0.1; done\n")
+    (polite / "down-signal").write_text("INT\n")
+    deaf = service(scan.dir / "deaf", "trap '' TERM\nwhile :; do sleep 0.1; done\n")
+    (deaf / "timeout-kill").write_text("300\n")
+    wait_for(lambda: all(up(d) and (d / "started").exists() for d in (polite, deaf)), 10, what="up")
+    os.kill(scan.pid, signal.SIGTERM)
+    assert scan.proc.wait(timeout=8) == 0        # well before the 10 s of a service without one
+    assert (polite / "bye").read_text() == "got INT\n"
+    wait_for(lambda: session(scan.pid) == [], 15, what="every process gone")

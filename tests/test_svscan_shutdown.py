@@ -4,12 +4,10 @@ helpers against real locks and pipes."""
 import fcntl
 import os
 
-import pytest
-
 from svtools import _svscan_adopt as adopt
 from svtools import _svscan_watch
 from svtools._svscan_policy import Table
-from svtools._svscan_shutdown import AFTER, NOKILL, RESEND, Shutdown, parse_timeout_kill
+from svtools._svscan_shutdown import AFTER, NOKILL, RESEND, Shutdown
 
 
 def tree(*specs):
@@ -108,13 +106,6 @@ def test_orphans_keep_their_entry_running():
     assert s.gone() == []
     t.reaped(555, None, 0, 2.0)
     assert s.gone() == [("exit",)]
-
-
-@pytest.mark.parametrize("data, seconds", [
-    (b"2000\n", 2.0), (b"1", 0.001), (b"0", None), (b"-5", None), (b"", None),
-    (b"soon", None), (b"\xff", None)])
-def test_parse_timeout_kill(data, seconds):
-    assert parse_timeout_kill(data) == seconds
 
 
 def test_watch_codec_round_trip_and_partial_records():
