@@ -70,7 +70,7 @@ def _watch(w, mask, warn):
         _signal.signal(sig, _signal.SIG_DFL)
     _signal.set_wakeup_fd(-1)
     os.closerange(3, w)
-    os.closerange(w + 1, 1 << 16)
+    os.closerange(w + 1, 2 ** 31 - 1)
     set_title = _siteimport.setproctitle(keep_environ=True)
     if set_title is not None:
         set_title(TITLE)
@@ -94,8 +94,10 @@ def _watch(w, mask, warn):
             if fd == w:
                 return 0
             events = [(e.mask, os.fsencode(e.name)) for e in ino.read(timeout=0)]
+            data = encode(events)
             try:
-                os.write(w, encode(events))      # blocks while svscan is busy
+                while data:                      # blocks while svscan is busy
+                    data = data[os.write(w, data):]
             except OSError:                      # EPIPE: svscan has gone
                 return 0
             if any(m & gone for m, _ in events):

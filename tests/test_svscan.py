@@ -102,7 +102,8 @@ def test_dot_names_and_files_ignored_dangling_warned_once(scan, tmp_path):
 
 def test_killed_supervise_restarted_and_orphan_stopped(scan, tmp_path):
     a = service(scan.dir / "a")
-    wait_for(lambda: up(a) and (a / "started").exists(), 5, what="a up")
+    wait_for(lambda: up(a) and (a / "started").exists() and (a / "started").read_text().endswith("\n"),
+             5, what="a up")
     old_service = int((a / "started").read_text().split()[0])
     old = supervise_pid(scan, "supervise a")
     os.kill(old, signal.SIGKILL)
