@@ -11,8 +11,9 @@ idle    context switches per second of svscan and all supervise processes
 shutdown  100 services, each writing numbers to its multilog as fast as it
         can: SIGTERM to svscan -> every process gone; lines lost (the
         service notes the last number it wrote when TERM comes), duplicated
-restart 100 services with loggers; svscan SIGKILLed and started again:
-        services started twice, warnings in 6 s, pickup of a new service
+restart 100 services writing to loggers as above; svscan SIGKILLed and
+        started again: services started twice, warnings in 6 s, pickup of a
+        new service; then SIGTERM: lines lost or duplicated across it all
 Each figure comes from one run; it is printed, never asserted.
 """
 
@@ -208,6 +209,18 @@ def logged(d):
     return [int(x) for x in data.split()]
 
 
+def lines(dirs):
+    """(lines lost, lines logged twice) over DIRS, from NUMBERS services."""
+    lost = dup = 0
+    for d in dirs:
+        got = logged(d)
+        dup += len(got) - len(set(got))
+        with open(os.path.join(d, "last")) as f:
+            last = int(f.read())
+        lost += (last + 1) - len(set(got))
+    return lost, dup
+
+
 def shutdown(impl, quick):
     n = 20 if quick else 100
     tmp = tempfile.mkdtemp(prefix="bench-svscan-")
@@ -234,13 +247,7 @@ def shutdown(impl, quick):
         if left:
             return "shutdown: svscan exit %s, %d processes still running after %.0f s" % (
                 p.poll(), left, took)
-        lost = dup = 0
-        for d in dirs:
-            got = logged(d)
-            dup += len(got) - len(set(got))
-            with open(os.path.join(d, "last")) as f:
-                last = int(f.read())
-            lost += (last + 1) - len(set(got))
+        lost, dup = lines(dirs)
         return "shutdown %d services + loggers: all gone in %.2f s, exit %s, %d lines lost, %d duplicated" % (
             n, took, p.poll(), lost, dup)
     finally:
@@ -254,7 +261,7 @@ def restart(impl, quick):
     scan = os.path.join(tmp, "scan")
     dirs = [os.path.join(scan, "s%d" % k) for k in range(n)]
     for d in dirs:
-        make_logged(d, impl, RUN.replace("date +%s.%N > started", "date +%s.%N >> started"))
+        make_logged(d, impl, NUMBERS.replace("trap", "echo $$ >> started\ntrap"))
     p = start(impl, scan)
     q = None
     try:
@@ -284,9 +291,17 @@ def restart(impl, quick):
                 twice += len(f.read().split()) - 1
         with open(err, "rb") as f:
             warnings = f.read().count(b"\n")
-        return "restart after SIGKILL, %d services + loggers: %d started twice, %d warnings in 6 s, " \
+        report = "restart after SIGKILL, %d services + loggers: %d started twice, %d warnings in 6 s, " \
             "pickup median %.1f ms, max %.1f ms" % (n, twice, warnings, statistics.median(lat) * 1000,
                                                     max(lat) * 1000)
+        if impl == "C":
+            return report + "; lines: n/a (C svscan cannot stop the tree)"
+        q.send_signal(signal.SIGTERM)          # lines across the restart, then the shutdown
+        t0 = time.monotonic()
+        while (session(p.pid) or session(q.pid)) and time.monotonic() < t0 + 15:
+            time.sleep(0.01)
+        lost, dup = lines(dirs)
+        return report + "; then SIGTERM: %d lines lost, %d duplicated" % (lost, dup)
     finally:
         for x in (p, q):
             if x is not None:

@@ -8,7 +8,8 @@ svscan forks (about 680 KiB each, measured with bench/svscan.py memory).
 The pipe carries records: a 4-byte mask and a 2-byte name length (native
 byte order, struct "IH"), then the name.  The first record, mask 0 and no
 name, says the watch is in place: svscan rescans then, so nothing made
-between the fork and the watch is missed.  The watcher exits when svscan
+between the fork and the watch is missed.  A record with mask FAILED
+(0xFFFFFFFF) says the watch could not be set up (no inotify, DIR gone).  The watcher exits when svscan
 closes its end of the pipe (or dies), and when the watch is gone.
 """
 
@@ -17,6 +18,7 @@ import struct
 
 _RECORD = struct.Struct("IH")
 READY = 0
+FAILED = 0xFFFFFFFF
 TITLE = "svscan watcher"
 
 
@@ -82,6 +84,7 @@ def _watch(w, mask, warn):
     except (ImportError, OSError) as err:
         if warn:
             _strerr.warn("svscan", "unable to watch directory", getattr(err, "errno", None))
+        os.write(w, encode([(FAILED, b"")]))
         return 111
     import select
     poller = select.poll()

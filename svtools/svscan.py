@@ -212,7 +212,7 @@ class Scanner(Processes):
             self.watch_at = now + _svscan_policy.FAILED
             return
         self.watcher = (pid, fd)
-        self.watch_buf = None            # None until the watch is in place
+        self.watch_buf = b""
         self.poller.register(fd, select.POLLIN)
 
     def watch_events(self):
@@ -226,17 +226,19 @@ class Scanner(Processes):
             os.close(fd)
             self.watcher = None
             now = time.monotonic()
-            if self.watch_buf is None:
-                # it never watched (no inotify, or DIR gone): poll, try again
-                # later, and warn only the first time
-                self.watch_failed = True
+            if self.watch_failed:
+                # it could not watch (no inotify, or DIR gone): poll, try
+                # again later, and warn only the first time
                 if self.table.poll_at is None:
                     self.table.start_polling(now)
                 self.watch_at = now + _svscan_policy.POLL
             else:
                 self.watch_at = max(now, self.watch_last + _svscan_policy.THROTTLE)
             return
-        events, self.watch_buf = _svscan_watch.decode((self.watch_buf or b"") + data)
+        events, self.watch_buf = _svscan_watch.decode(self.watch_buf + data)
+        if events[-1:] == [(_svscan_watch.FAILED, b"")]:
+            self.watch_failed = True
+            return
         if self.stopping:
             return
         if events[:1] == [(_svscan_watch.READY, b"")]:
