@@ -24,11 +24,8 @@ STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def title(raw):
-    """Set the process title to the bytes RAW: what is not UTF-8 is shown
-    as \\xNN (the title API takes text)."""
-    set_title = _siteimport.setproctitle(keep_environ=True)
-    if set_title is not None:
-        set_title(raw.decode("utf-8", "backslashreplace"))
+    """Set the process title to the bytes RAW (see _siteimport.showable)."""
+    _siteimport.title(raw, keep_environ=True)
 
 
 def _kill(pid, sig):

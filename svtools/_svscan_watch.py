@@ -73,9 +73,7 @@ def _watch(w, mask, warn):
     _signal.set_wakeup_fd(-1)
     os.closerange(3, w)
     os.closerange(w + 1, 2 ** 31 - 1)
-    set_title = _siteimport.setproctitle(keep_environ=True)
-    if set_title is not None:
-        set_title(TITLE)
+    _siteimport.title(TITLE, keep_environ=True)
     _siteimport.site_path()
     try:
         import inotify_simple

@@ -10,6 +10,7 @@ import time
 import pytest
 
 import helpers
+from svtools._siteimport import showable
 from helpers import c_tool, prog, wait_for, write_script
 from test_svscan import Scan, children, cmdline, service, supervise_pid, up
 
@@ -251,8 +252,7 @@ def test_names_that_are_not_utf8(scan):
     for d in dirs:
         wait_for(lambda: helpers.run([c_tool("svok"), d]).returncode == 0, 10, what=repr(d))
     titles = {cmdline(p) for p in children(scan.pid)}
-    assert {"supervise bad\\xff", "supervise new\nline", "supervise with space",
-            "supervise \\x80lone"} <= titles
+    assert {"supervise " + showable(n) for n in NAMES} <= titles
     assert scan.stderr() == ""
 
 
