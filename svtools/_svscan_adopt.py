@@ -81,6 +81,15 @@ def ppid(pid):
     return int(data[data.rindex(b")") + 2:].split()[1])
 
 
+def children(pid):
+    """PID's children (Linux 3.5+ with CONFIG_PROC_CHILDREN); [] if gone."""
+    try:
+        with open(b"/proc/%d/task/%d/children" % (pid, pid), "rb") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
 def pipe_inode(pid, fd):
     """The inode of the pipe at PID's descriptor FD, or None."""
     try:

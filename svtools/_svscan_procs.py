@@ -262,12 +262,9 @@ class Processes:
             elif what == "close":
                 self.close_pipe(e)
             elif what == "kill":
-                sup = e.pid[effect[2]]
-                try:
-                    pid = _status.read(b"/proc/%d/cwd/supervise/status" % sup)[2]
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and adopt.ppid(pid) == sup:
+                # the supervise's children: its service (or finish), found even
+                # when the directory, and so supervise/status, is gone
+                for pid in adopt.children(e.pid[effect[2]]):
                     _kill(pid, signal.SIGKILL)
             elif what == "kill_supervise":
                 _kill(e.pid[effect[2]], signal.SIGKILL)

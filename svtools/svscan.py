@@ -117,11 +117,7 @@ class Scanner(Processes):
 
     def moved(self):
         """DIR now names another directory: go there (True), or stay."""
-        try:
-            there, here = os.stat(self.path), os.stat(b".")
-        except OSError:
-            return False
-        if (there.st_dev, there.st_ino) == (here.st_dev, here.st_ino):
+        if self.at_dir() is not False:
             return False
         try:
             os.chdir(self.path)
@@ -130,9 +126,23 @@ class Scanner(Processes):
             return False
         return True
 
+    def at_dir(self):
+        """True if DIR still leads to the current directory, False if it
+        leads to another, None if it leads nowhere."""
+        try:
+            there, here = os.stat(self.path), os.stat(b".")
+        except OSError:
+            return None
+        return (there.st_dev, there.st_ino) == (here.st_dev, here.st_ino)
+
     def scan(self):
-        if self.moved() and self.watcher:
-            os.kill(self.watcher[0], signal.SIGTERM)   # it watches the old one
+        if self.moved():
+            if self.watcher:
+                _kill(self.watcher[0], signal.SIGTERM)   # it watches the old one
+        elif self.at_dir() is None and self.table.poll_at is None:
+            # DIR is gone: the watch on what was DIR says nothing more (its
+            # DELETE_SELF waits for our cwd to go); poll until DIR is back
+            self.table.start_polling(time.monotonic())
         try:
             names = os.listdir(b".")
         except OSError as err:
@@ -204,7 +214,14 @@ class Scanner(Processes):
     def start_watcher(self, now):
         self.watch_at = None
         self.watch_last = now
-        self.moved()                     # watch DIR, not what was DIR
+        self.moved()
+        if not self.at_dir():
+            # DIR is gone (or moved away and not made again): watching what
+            # was DIR would never tell; poll until DIR is back
+            if self.table.poll_at is None:
+                self.table.start_polling(now)
+            self.watch_at = now + _svscan_policy.POLL
+            return
         try:
             pid, fd = _svscan_watch.start(_svscan_policy.WATCH, not self.watch_failed)
         except OSError as err:
@@ -243,7 +260,8 @@ class Scanner(Processes):
             return
         if events[:1] == [(_svscan_watch.READY, b"")]:
             self.watch_failed = False
-            self.table.poll_at = None
+            if self.at_dir():
+                self.table.poll_at = None
             self.scan()
             events = events[1:]
         full, names = self.table.changed(events, time.monotonic())

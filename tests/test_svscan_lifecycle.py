@@ -237,8 +237,7 @@ def test_scan_directory_replaced_or_removed(scan, tmp_path):
     wait_for(lambda: up(b), 15, what="b in the new directory")
     assert up(tmp_path / "old" / "a")          # its supervise runs on
     subprocess.run(["rm", "-rf", str(scan.dir)], check=True)
-    time.sleep(0.3)
-    assert scan.proc.poll() is None
+    # made again before or after svscan has seen it go: either must work
     scan.dir.mkdir()
     c = service(scan.dir / "c")
     wait_for(lambda: up(c), 15, what="c in the directory made again")
