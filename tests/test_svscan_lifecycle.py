@@ -301,3 +301,19 @@ def test_shutdown_uses_each_service_s_down_signal_and_timeout_kill(scan):
     assert scan.proc.wait(timeout=8) == 0        # well before the 10 s of a service without one
     assert (polite / "bye").read_text() == "got INT\n"
     wait_for(lambda: session(scan.pid) == [], 15, what="every process gone")
+
+
+@pytest.mark.interop
+def test_orderly_shutdown_of_c_supervise_and_c_multilog(procs, tmp_path):
+    s = Scan(procs, tmp_path, ["-e"], env=helpers.env(PATH="/usr/bin:/bin"))
+    d = numbers(tmp_path / "num")
+    write_script(d / "log" / "run", "exec %s s16777215 ./main\n" % c_tool("multilog"))
+    d = d.rename(s.dir / "num")
+    wait_for(lambda: (d / "log" / "main" / "current").exists()
+             and (d / "log" / "main" / "current").stat().st_size > 1000, 10, what="lines logged")
+    assert [os.readlink("/proc/%d/exe" % p) for p in children(s.pid)] == [c_tool("supervise")] * 2
+    os.kill(s.pid, signal.SIGTERM)
+    assert s.proc.wait(timeout=20) == 0
+    wait_for(lambda: session(s.pid) == [], 15, what="every process gone")
+    assert assert_counts_from_zero(logged(d)) > 100
+    s.errf.close()
