@@ -33,7 +33,7 @@ import stat
 import sys
 import time
 
-from . import _knobs, _status, _strerr, _tai64, _xstatus
+from . import _knobs, _multilog_inchild, _status, _strerr, _tai64, _xstatus
 from ._pathexec import initial_environ, reset_signals
 from ._supervise_policy import Machine
 
@@ -251,6 +251,8 @@ class Supervisor:
                         os.set_inheritable(target, True)
                     else:
                         os.dup2(source, target)
+                if argv == ["./run"]:
+                    _multilog_inchild.maybe_run(env)  # returns unless it ran multilog here
                 os.execve(argv[0], argv, env)
             except OSError as e:
                 _strerr.say("%s: fatal: unable to start %s/%s: %s\n"
