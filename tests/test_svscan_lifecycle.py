@@ -234,13 +234,13 @@ def test_scan_directory_replaced_or_removed(scan, tmp_path):
     os.rename(scan.dir, tmp_path / "old")
     scan.dir.mkdir()
     b = service(scan.dir / "b")
-    wait_for(lambda: up(b), 15, what="b in the new directory")
+    wait_for(lambda: up(b), 20, what="b in the new directory")
     assert up(tmp_path / "old" / "a")          # its supervise runs on
     subprocess.run(["rm", "-rf", str(scan.dir)], check=True)
     # made again before or after svscan has seen it go: either must work
     scan.dir.mkdir()
     c = service(scan.dir / "c")
-    wait_for(lambda: up(c), 15, what="c in the directory made again")
+    wait_for(lambda: up(c), 20, what="c in the directory made again")
 
 
 NAMES = [b"bad\xff", b"new\nline", b"with space", b"\x80lone"]
