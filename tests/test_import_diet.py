@@ -107,8 +107,8 @@ def test_svscan_forked_supervise(procs, tmp_path):
     # The dump is created, then written: wait for its bytes, not its name.
     wait_for(lambda: any((out / n).stat().st_size for n in os.listdir(out)), 10,
              what="the forked supervise to exit")
+    [loaded] = dumps(out)       # before svscan (and its watcher) exit and dump too
     procs.stop(p)
-    [loaded] = dumps(out)
     assert "svtools.supervise" in loaded and not loaded & NEVER, loaded & NEVER
     assert excess(loaded, SVSCAN_CHILD) == []
 
