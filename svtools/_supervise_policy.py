@@ -61,13 +61,21 @@ Rules:
     the group gets the down signal and SIGKILL after timeout-kill (or
     GROUP_KILL); the group is probed until it is gone, at most KILL_GRACE
     after the SIGKILL (a member may be a zombie nobody reaps).
-  * ./finish is killed timeout-finish after it starts; its exit code 125
-    fails the service.
+  * ./finish is killed timeout-finish after it starts.  Its exit code 125
+    fails the service only when a start is owed (`due`: want up, or 'u' or
+    'o' came meanwhile), as s6's permanent failure matters only when the
+    service would otherwise be started: after a stop asked for with 'd', or
+    the end of an 'o' run, the service is simply down.
   * restart-backoff: a run shorter than BACKOFF_RESET doubles the wait
     before the next start, from 1 s up to the maximum; a longer run resets it.
+    The backoff is a deadline of its own (`held`) beside the throttle and
+    the fork retry (`next_start`); a start waits for both.
   * fail-limit N SECS: the Nth unexpected exit (want up) within SECS fails
     the service: want becomes down (the 18-byte status stays truthful) until
     'u' or 'o'.
+  * 'u' and 'o' are the operator's word: they clear failed, empty the
+    fail-limit tally and reset the backoff to 1 s, dropping a backoff wait
+    in progress (the throttle and a fork retry still hold).
   * 'x' makes supervise exit as soon as nothing runs; it never signals.
   * A byte that is not a known letter changes nothing and does nothing.
 
@@ -116,7 +124,8 @@ class Machine:
     failed = False
     due = False
     wake = None
-    next_start = float("-inf")
+    next_start = float("-inf")   # throttle and fork retry
+    held = float("-inf")         # restart-backoff
     kill_at = None
     finish_kill_at = None
     probe_at = None
@@ -166,11 +175,12 @@ class Machine:
             self.shown, self.since = state, now
         fl = self.knobs.fail_limit or (0, 0)
         code, sig, at, ran = self.last_exit
-        waiting = self.due and self.idle() and not self.exiting and self.next_start > now
+        start_at = max(self.next_start, self.held)
+        waiting = self.due and self.idle() and not self.exiting and start_at > now
         # _xstatus.FIELDS order; times are monotonic here
         x = ("xstatus", (state, self.pid, self.pgid, self.since, self.ready_at, self.want,
                          self.normally, self.starts, code, sig, at, ran,
-                         self.next_start if waiting else 0.0,
+                         start_at if waiting else 0.0,
                          len(self.fail_times) if fl[0] else 0, fl[0], int(fl[1]),
                          0.0, 0, self.note))
         return [("status", self.pid, self.paused, self.want), x] if status else [x]
@@ -250,7 +260,7 @@ class Machine:
         self.finishing = False
         self.finish_pid = 0
         self.finish_kill_at = None
-        if code == PERMANENT_FAILURE:
+        if code == PERMANENT_FAILURE and self.due and not self.exiting:
             self._fail()
         return self._end(now, self._publish(now))
 
@@ -328,7 +338,7 @@ class Machine:
         if top is None or ran >= BACKOFF_RESET:
             self.delay = 1.0
             return
-        self.next_start = max(self.next_start, now + self.delay)
+        self.held = now + self.delay
         self.delay = min(self.delay * 2, top)
 
     def _end(self, now, effects):
@@ -336,7 +346,7 @@ class Machine:
         if self.exiting:
             if self.idle():
                 effects.append(("exit",))
-        elif self.due and self.idle() and now >= self.next_start:
+        elif self.due and self.idle() and now >= max(self.next_start, self.held):
             k = self.knobs
             self.run = (k.process_group, k.notification_fd, k.notify_socket, k.log_events)
             self.due = False     # until fork_failed() says otherwise
@@ -345,8 +355,9 @@ class Machine:
         for t in (self.kill_at, self.finish_kill_at, self.probe_at):
             if t is not None and (wake is None or t < wake):
                 wake = t
-        if self.due and self.idle() and not self.exiting and (wake is None or self.next_start < wake):
-            wake = self.next_start
+        start_at = max(self.next_start, self.held)
+        if self.due and self.idle() and not self.exiting and (wake is None or start_at < wake):
+            wake = start_at
         self.wake = wake
         return effects
 
@@ -361,9 +372,10 @@ class Machine:
         return self._start(now)
 
     def _start(self, now):
-        if self.failed:
-            self.failed = False
-            self.fail_times = ()
+        self.failed = False
+        self.fail_times = ()
+        self.delay = 1.0
+        self.held = float("-inf")
         self.due = not self.pid
         return self._publish(now)
 

@@ -4,7 +4,7 @@ import os
 import re
 import subprocess
 
-from helpers import prog, wait_for, write_script
+from helpers import prog, run, wait_for, write_script
 from supervisekit import service  # noqa: F401 (fixture)
 
 START = re.compile(rb"^svtools: start pid (\d+)$")
@@ -110,3 +110,46 @@ def test_finish_and_log_events_together(service):
     wait_for(lambda: b"finish 5 0\n" in out(), what="finish's line")
     lines = out().splitlines()
     assert lines[1:] == [b"x", lines[2], b"finish 5 0"] and EXIT.match(lines[2])
+
+
+def test_up_on_a_failed_service_resets_the_backoff(service):
+    # Two quick exits fail it with the backoff at 2 s; after svc -u the
+    # first run is immediate and the wait after it is 1 s again, with one
+    # exit in the fail-limit tally.
+    s = service("echo run >> runs; exit 1\n")
+    os.makedirs(s.path, exist_ok=True)
+    s.knob("restart-backoff", "60\n")
+    s.knob("fail-limit", "2 100\n")
+    s.start()
+    s.wait_state("failed", starts=2)
+    run([prog("svc"), "-u", s.path])
+    x = s.wait_state("down", starts=3, want="up")
+    assert x["fails"] == 1 and x["exit_code"] == 1
+    # both times come from one monotonic instant plus one offset
+    assert abs(x["next_start"] - x["exit_at"] - 1.0) < 0.001, x
+    s.wait_state("failed", starts=4)
+
+
+def test_xstatus_leaves_failed_in_the_round_of_the_command(service):
+    # svc returns once the byte is in the FIFO, so a read right after it may
+    # still see the old "failed" (readers compare with what they saw
+    # before); the next change, though, is already the new state, want up,
+    # with a fresh since.
+    s = service("test -e ok && exec sleep 1000; exit 1\n")
+    os.makedirs(s.path, exist_ok=True)
+    s.knob("fail-limit", "1 100\n")
+    s.start()
+    before = s.wait_state("failed", starts=1)
+    raw = s.read("supervise/xstatus")
+    open(s.file("ok"), "w").close()
+    assert run([prog("svc"), "-u", s.path]).returncode == 0
+    first = s.xstatus()
+    assert first == before or first["state"] != "failed"
+    wait_for(lambda: s.read("supervise/xstatus") not in (b"", raw), timeout=15,
+             what="xstatus to change")
+    x = s.xstatus()
+    assert x["state"] in ("down", "starting", "up") and x["want"] == "up", x
+    assert x["since"] > before["since"] and x["fails"] == 0
+    assert s.status()[4] == ord("u")
+    s.wait_state("up", starts=2)
+    s.send(b"d")

@@ -340,6 +340,47 @@ def test_finish_125_fails_the_service():
     assert not m.failed
 
 
+# ./finish exiting 125: (how ./run ended, letters before finish ends) -> state, want
+FINISH_125 = [
+    ("exited", "", "failed", "down"),        # would be restarted: permanent failure
+    ("exited", "d", "down", "down"),         # stopped while finishing: asked for
+    ("exited", "o", "failed", "down"),       # o owes a start: refused, as s6's -O
+    ("stopped", "", "down", "down"),         # svc -d: a requested stop
+    ("stopped", "u", "failed", "down"),      # d then u: a start is owed again
+    ("once", "", "down", "once"),            # an o run ended: no start owed
+]
+
+
+@pytest.mark.parametrize("how, letters, after, want", FINISH_125)
+def test_finish_125_fails_only_a_service_that_would_restart(how, letters, after, want):
+    m = machine(want="up", pid=42, started_at=0.0, finish=True)
+    if how == "stopped":
+        m.command("d", 19.0)
+        m.child_exited(256, TERM, 20.0)
+    elif how == "once":
+        m.command("o", 19.0)
+        m.child_exited(0, 0, 20.0)
+    else:
+        m.child_exited(1, 0, 20.0)
+    m.finish_started(77, 20.0)
+    for letter in letters:
+        m.command(letter, 20.2)
+    effects = m.finish_exited(125, 20.5)
+    assert xfields(effects)["state"] == after and m.failed == (after == "failed")
+    assert (m.want, xfields(effects)["want"]) == (want, want)
+    assert fx(effects)[0] == ST(0, want)
+    assert SPAWN not in fx(effects) and m.wake is None
+
+
+def test_finish_125_while_exiting_just_exits():
+    m = machine(want="up", pid=42, started_at=0.0, finish=True)
+    m.command("x", 19.0)
+    m.child_exited(1, 0, 20.0)
+    m.finish_started(77, 20.0)
+    effects = m.finish_exited(125, 20.5)
+    assert not m.failed and fx(effects)[-1] == EXIT
+
+
 def test_finish_without_timeout_and_fork_failure():
     m = machine(want="up", pid=42, started_at=0.0, finish=True, timeout_finish=0.0)
     m.child_exited(1, 0, 20.0)
@@ -399,6 +440,72 @@ def test_fail_limit_fails_the_service_until_up():
     assert m.wake is None
     assert fx(m.command("o", t + 5))[-1] == SPAWN
     assert m.state() == "down" and m.fail_times == ()
+
+
+def crash_loop(m, t, n):
+    """N short runs from T, each started when the machine allows; the time
+    of the last exit."""
+    for i in range(n):
+        m.started(40 + i, t)
+        t += 0.5
+        m.child_exited(1, 0, t)
+        if i < n - 1:
+            t = m.wake
+            assert fx(m.deadline(t))[-1][0] == "spawn"
+    return t
+
+
+@pytest.mark.parametrize("letter", ["u", "o"])
+def test_up_or_once_resets_the_backoff(letter):
+    m = machine(want="up", restart_backoff=60.0)
+    m.boot(0.0)
+    t = crash_loop(m, 0.0, 4)
+    assert m.wake == t + 8.0 and m.delay == 16.0
+    assert xfields(m.command("p", t + 1.0))["next_start"] == t + 8.0
+    effects = m.command(letter, t + 2.0)   # the throttle has passed: start now
+    assert fx(effects)[-1] == SPAWN and m.delay == 1.0
+    m.started(50, t + 2.0)
+    m.child_exited(1, 0, t + 2.5)
+    if letter == "u":
+        assert m.wake == t + 3.5          # 1 s, not 16 s
+        m.deadline(t + 3.5)
+        m.started(51, t + 3.5)
+        m.child_exited(1, 0, t + 4.0)
+        assert m.wake == t + 6.0          # then 2 s
+    else:
+        assert m.wake is None             # once: no restart
+
+
+def test_up_during_a_backoff_wait_keeps_the_throttle():
+    m = machine(want="up", restart_backoff=60.0)
+    m.boot(0.0)
+    t = crash_loop(m, 0.0, 3)            # the last run started at t - 0.5
+    assert m.wake == t + 4.0
+    effects = m.command("u", t + 0.1)
+    assert SPAWN not in fx(effects)
+    assert m.wake == t + 0.5 and xfields(effects)["next_start"] == t + 0.5
+    assert fx(m.deadline(t + 0.5))[-1] == SPAWN
+
+
+def test_up_on_a_failed_service_resets_backoff_and_tally():
+    m = machine(want="up", restart_backoff=60.0, fail_limit=(3, 100.0))
+    m.boot(0.0)
+    t = crash_loop(m, 0.0, 3)
+    assert m.failed and m.delay == 4.0
+    effects = m.command("u", t + 1.0)
+    f = xfields(effects)
+    assert (f["state"], f["want"], f["fails"], f["since"]) == ("down", "up", 0, t + 1.0)
+    assert fx(effects) == [ST(), X, SPAWN]
+    m.started(60, t + 1.0)
+    m.child_exited(1, 0, t + 1.5)
+    assert m.wake == t + 2.5 and not m.failed and len(m.fail_times) == 1
+
+
+def test_fork_retry_survives_up():
+    m = machine(want="up")
+    m.boot(0.0)
+    m.fork_failed(0.0)
+    assert SPAWN not in fx(m.command("u", 1.0)) and m.wake == FORK_RETRY
 
 
 def test_fail_limit_window_slides():

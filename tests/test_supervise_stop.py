@@ -3,7 +3,7 @@
 import os
 import signal
 
-from helpers import pid_alive, wait_for, write_script
+from helpers import pid_alive, prog, run, wait_for, write_script
 from supervisekit import service  # noqa: F401 (fixture)
 
 # A run that ignores TERM and forks two workers that ignore it too.
@@ -202,4 +202,22 @@ def test_missing_or_broken_finish(service):
     os.unlink(s.file("finish"))
     wait_for(lambda: s.read("log").count(b"run") >= 3, timeout=15, what="restarts")
     assert s.stderr() == b"supervise: warning: %s/finish: not an executable file\n" % s.path.encode()
+    s.send(b"d")
+
+
+def test_finish_125_after_svc_d_leaves_the_service_down(service):
+    # s6's permanent failure refuses a restart; a stop that was asked for
+    # owes none, so the service is simply down, and u starts it.
+    s = service("echo $$ >> runs; exec sleep 1000\n")
+    write_script(s.file("finish"), "echo \"$1 $2\" >> finished; exit 125\n")
+    s.start()
+    pid = s.wait_up()
+    s.wait_state("up", pid=pid)
+    run([prog("svc"), "-d", s.path])
+    x = s.wait_state("down", "failed", want="down")
+    assert x["state"] == "down" and x["exit_signal"] == signal.SIGTERM
+    assert s.read("finished") == b"256 15\n"
+    assert s.status()[2:] == (0, 0, ord("d"))
+    run([prog("svc"), "-u", s.path])
+    s.wait_up(other_than=pid)
     s.send(b"d")
