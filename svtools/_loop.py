@@ -41,17 +41,21 @@ def drain(fd):
     return got
 
 
-def reap():
-    """Yield (pid, code, signal) for every child that has exited, without
-    blocking: code is the exit code, or 256 when a signal killed it (then
-    signal is its number, else 0).  The one waitpid(-1) of a process."""
+def reap(block=False):
+    """Yield (pid, code, signal) for every child that has exited: code is
+    the exit code, or 256 when a signal killed it (then signal is its
+    number, else 0).  Never blocks, unless BLOCK: then it first waits for
+    one child to exit (nothing when there are no children).  The one
+    waitpid(-1) of a process."""
+    flags = 0 if block else os.WNOHANG
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, flags)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        flags = os.WNOHANG
         if os.WIFSIGNALED(status):
             yield pid, 256, os.WTERMSIG(status)
         else:

@@ -87,13 +87,14 @@ class Gzip:
             _strerr.warn(PROG, "unable to compress %s/%s" % (self.dir.path, name), e)
         os._exit(111)
 
-    def done(self, status):
-        """The child ended with wait STATUS: keep its result or the archive."""
+    def done(self, code, sig):
+        """The child ended with exit CODE, or was killed by signal SIG
+        (_loop.reap): keep its result or the archive."""
         name, path = self.name, "%s/%s" % (self.dir.path, self.name)
         self.pid, self.name = 0, None
-        if os.WIFSIGNALED(status):
+        if sig:
             self._fail(name, "gzip crashed compressing %s, keeping it" % path)
-        elif os.waitstatus_to_exitcode(status) != 0:
+        elif code != 0:
             self._fail(name, "gzip failed compressing %s, keeping it" % path)
         else:
             self._install(name, path)

@@ -14,7 +14,7 @@ import sys
 import time
 
 from . import supervise
-from . import _pathexec, _siteimport, _status, _strerr
+from . import _loop, _pathexec, _siteimport, _status, _strerr
 from . import _svscan_adopt as adopt
 from ._knobs import parse_ms
 from ._svscan_shutdown import Shutdown
@@ -180,15 +180,8 @@ class Processes:
         self.poller.register(fd, select.POLLIN)
 
     def reap(self):
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-            self.died(pid, code)
+        for pid, code, sig in _loop.reap():
+            self.died(pid, None if sig else code)
 
     def pidfd_ready(self, fd):
         pid = self.pidfds.pop(fd)

@@ -32,7 +32,7 @@ import sys
 # The C core of the signal module: the enum wrappers would cost 0.8 MB.
 import _signal as signal
 
-from . import _logdir, _multilog_policy as _policy, _strerr, _tai64
+from . import _logdir, _loop, _multilog_policy as _policy, _strerr, _tai64
 from ._multilog_lines import LINE, Framer
 from ._multilog_policy import CREAD, STDOUT, WINDOW
 from ._multilog_time import Clock, IsoStamp
@@ -187,18 +187,10 @@ class Multilog:
 
     def _reap(self, block=False):
         self.chld = False
-        while True:
-            try:
-                pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, code, sig in _loop.reap(block):
             for d in self.zipping:
                 if d.gz.pid == pid:
-                    d.gz.done(status)
-            if block:
-                return
+                    d.gz.done(code, sig)
 
     # ---- the loop ----
 
@@ -213,8 +205,10 @@ class Multilog:
 
     def setup(self):
         """Signals first, then the status files, then the directories."""
-        self.wakeup, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wfd, warn_on_full_buffer=False)
+        try:
+            self.wakeup = _loop.wakeup()
+        except OSError as e:
+            _strerr.fatal(PROG, "unable to create pipe", e)
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGALRM, self._on_alrm)
         if any(d.gzip for d in self.script.dirs):
@@ -270,11 +264,7 @@ class Multilog:
                 else:
                     ready = True
             if woken:
-                try:
-                    while os.read(rfd, 512):
-                        pass
-                except BlockingIOError:
-                    pass
+                _loop.drain(rfd)    # the handlers have set the flags
                 continue
             if not ready:
                 continue

@@ -56,7 +56,7 @@ import sys
 import time
 
 from . import supervise     # (import order: no measured effect on memory per service)
-from . import _getopt, _pathexec, _strerr, _svscan_policy, _svscan_watch
+from . import _getopt, _loop, _pathexec, _strerr, _svscan_policy, _svscan_watch
 from ._svscan_procs import PROG, STOP, Processes, _kill, title
 
 MAXNAME = 255
@@ -303,15 +303,7 @@ class Scanner(Processes):
         table.arm_retry(now)
 
     def signals(self):
-        got = set()
-        try:
-            while True:
-                data = os.read(self.wakeup, 512)
-                if not data:
-                    break
-                got.update(data)
-        except (BlockingIOError, InterruptedError):
-            pass
+        got = _loop.drain(self.wakeup)
         if signal.SIGCHLD in got:
             self.reap()
         if got.intersection(STOP) and not self.stopping:
@@ -361,12 +353,10 @@ def main(argv=None) -> int:
         _strerr.usage(PROG, "svscan [ -ekp ] [ dir ]")
     letters = {o for o, _ in opts}
     _pathexec.reset_signals()
-    r, w = os.pipe()
-    for fd in (r, w):
-        os.set_blocking(fd, False)
-    signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-    for sig in (signal.SIGCHLD, signal.SIGALRM) + (() if "k" in letters else STOP):
-        signal.signal(sig, lambda signum, frame: None)
+    try:
+        r = _loop.wakeup((signal.SIGCHLD, signal.SIGALRM) + (() if "k" in letters else STOP))
+    except OSError as err:
+        _strerr.fatal(PROG, "unable to create pipe", err)
     if args:
         try:
             os.chdir(args[0])
