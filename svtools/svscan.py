@@ -56,8 +56,9 @@ import sys
 import time
 
 from . import supervise     # (import order: no measured effect on memory per service)
-from . import _getopt, _loop, _pathexec, _strerr, _svscan_policy, _svscan_watch
+from . import _getopt, _pathexec, _strerr, _svscan_policy, _svscan_watch
 from ._svscan_procs import PROG, STOP, Processes, _kill, title
+from . import _loop
 
 MAXNAME = 255
 PR_SET_CHILD_SUBREAPER = 36
