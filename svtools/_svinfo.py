@@ -15,6 +15,8 @@ exits), the knob files, DIR/log, and /proc; it writes only control letters.
         /proc (rss, cpu, procs stay None): for polling loops.
 
     logdir(path) -> (directory bytes or None, how str)
+    processes(pid) -> {pid: start ticks} of PID's tree; survivors(that)
+        -> the pids of it still running (not reused)
     control(path, letters) -> None or the text of the problem
     wanted(snapshot) -> 0 in the wanted state, 3 not, 4 unknown/unsupervised
     to_json(snapshot) -> plain dict of the documented schema (SCHEMA below)
@@ -43,6 +45,7 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
   ready_since    0 when not ready (xstatus only)
   restarts       starts of ./run since supervise began, minus one; None
                  when unknown (0.76)
+  starts         starts of ./run since supervise began; None from 0.76
   exit           last exit {"code", "signal", "at", "ran"} or None
   exits          [(at, pid, code, signal, ran), ...] oldest first
   next_start, fails, fail_limit, fail_secs, next_fire, skipped, note
@@ -58,8 +61,10 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
   log            the snapshot of PATH/log when it is a directory, else None
 
 Crash loops: from xstatus, the last three exits each ran under LOOP
-seconds, and the service (wanted up) is down waiting for its next start or
-has been running for under LOOP seconds.
+seconds and none of them was the operator's doing (killed by TERM, KILL or
+the service's down-signal: what 'd' and 'k' send), and the service (wanted
+up) is down waiting for its next start or has been running for under LOOP
+seconds.
 From a 0.76 status, only with PREV: the pid or its stamp changed between
 the two looks, and the service is down (wanted up) or its run is under
 LOOP seconds old.
@@ -124,7 +129,7 @@ def _blank(path, now):
         "supervised": False, "source": None, "state": "unknown",
         "crash_loop": False, "ambiguous": False, "want": None, "normally": "up",
         "pid": 0, "pgid": 0, "paused": False, "since": None, "uptime": None,
-        "ready_since": None, "restarts": None, "exit": None, "exits": [],
+        "ready_since": None, "restarts": None, "starts": None, "exit": None, "exits": [],
         "next_start": None, "fails": None, "fail_limit": None,
         "fail_secs": None, "next_fire": None, "skipped": None, "note": None,
         "rss": None, "cpu": None, "procs": None, "knobs": {}, "error": None,
@@ -135,8 +140,7 @@ def _blank(path, now):
 def read(path, now=None, prev=None, usage=True):
     path = _b(path)
     if now is None:
-        now = _tai64.now()
-        now = now[0] + now[1] / 1e9
+        now = wall()
     snap = _blank(path, now)
     prevlog = prev.get("log") if prev else None
     try:
@@ -155,6 +159,12 @@ def read(path, now=None, prev=None, usage=True):
     if b"log" in entries and posix.access(path + b"/log/.", posix.F_OK):
         snap["log"] = read(path + b"/log", now, prevlog, usage)
     return snap
+
+
+def wall():
+    """The wall clock, unix seconds (float): the clock of xstatus's times."""
+    now = _tai64.now()
+    return now[0] + now[1] / 1e9
 
 
 def _knob(path, knob):
@@ -248,6 +258,7 @@ def _from_xstatus(snap, xs, exits, now):
     snap["since"] = xs["since"] or None
     snap["uptime"] = max(0.0, now - xs["since"]) if xs["since"] else None
     snap["restarts"] = max(0, xs["starts"] - 1)
+    snap["starts"] = xs["starts"]
     for key in ("ready_since", "next_start", "fails", "fail_limit", "fail_secs",
                 "next_fire", "skipped", "note"):
         snap[key] = xs[key]
@@ -260,8 +271,19 @@ def _from_xstatus(snap, xs, exits, now):
     young = (snap["state"] == "down" and xs["next_start"] > 0) or (
         snap["state"] in ("starting", "up", "ready") and snap["uptime"] is not None
         and snap["uptime"] < LOOP)
+    asked = _operator_signals(snap["knobs"])
     snap["crash_loop"] = (young and snap["want"] == "up" and len(recent) == 3
-                          and all(ran < LOOP for _, _, _, _, ran in recent))
+                          and all(ran < LOOP and sig not in asked for _, _, _, sig, ran in recent))
+
+
+def _operator_signals(knobs):
+    """The signals a run dies of when the operator stops or kills it: TERM,
+    KILL, and the down-signal knob's.  (exits does not record who asked;
+    a run that traps the down signal and exits with a code still counts.)"""
+    import _signal
+    name = knobs.get("down-signal", b"").strip().upper().decode("ascii", "replace")
+    name = name if name.startswith("SIG") else "SIG" + name
+    return {_signal.SIGTERM, _signal.SIGKILL, getattr(_signal, name, None)}
 
 
 def _from_status(snap, since, now, prev):
@@ -298,6 +320,31 @@ def _usage(snap):
         count += 1
     if count:
         snap["rss"], snap["cpu"], snap["procs"] = rss, ticks / _CLK, count
+
+
+def processes(pid):
+    """{pid: start time in clock ticks} of PID and the processes below it
+    (proc(5) field 22); {} when PID is gone."""
+    out = {}
+    for p in _tree(pid):
+        started = _started(p)
+        if started is not None:
+            out[p] = started
+    return out
+
+
+def survivors(procs):
+    """The pids of PROCS (from processes()) that still run, not reused."""
+    return sorted(p for p, t in procs.items() if _started(p) == t)
+
+
+def _started(pid):
+    try:
+        data, _ = _slurp(b"/proc/%d/stat" % pid, 4096)
+    except OSError:
+        return None
+    f = data[data.rindex(b")") + 2:].split()
+    return None if f[0] == b"Z" else int(f[19])
 
 
 def _tree(pid):
@@ -437,6 +484,8 @@ def to_json(snap):
                 "next_start", "fails", "fail_limit", "fail_secs", "next_fire",
                 "skipped", "rss", "cpu", "procs", "error"):
         out[key] = snap[key]
+    for key in ("ready_since", "next_start", "next_fire"):
+        out[key] = snap[key] or None  # 0 in xstatus means none
     out["pid"] = snap["pid"] or None
     out["pgid"] = snap["pgid"] or None
     out["note"] = None if snap["note"] is None else display(snap["note"])

@@ -163,6 +163,21 @@ def targets(base, names):
     return out
 
 
+def need_base(base, verb, names):
+    """Exit 111 when BASE cannot be read and a NAME (or all) needs it: a
+    NAME given as an existing path with a slash does not."""
+    names = names[1:] if verb == "signal" else names
+    paths = [_strerr.fsencode(n) for n in names if n != "all"]
+    if verb == "remove" and len(paths) != len(names):
+        return  # a usage error, said later
+    if names and len(paths) == len(names) and all(b"/" in p and _exists(p) for p in paths):
+        return
+    try:
+        posix.listdir(base)
+    except OSError as e:
+        _strerr.fatal(PROG, "unable to read %s" % _svinfo.display(base), e)
+
+
 def _exists(path):
     try:
         posix.stat(path)
@@ -176,11 +191,14 @@ def colour_on(fd, environ):
 
 
 def status(base, opts, names, environ):
+    problem = None
     try:
         todo = targets(base, names)
     except OSError as e:
+        # Still the header (and a JSON document): scripts parse the output.
+        problem = "unable to read %s: %s" % (_svinfo.display(base), _strerr.errtext(e))
         _strerr.warn(PROG, "unable to read %s" % _svinfo.display(base), e)
-        return 4
+        todo = []
     first = time.monotonic()
     snaps = [(label, _svinfo.read(path)) for label, path in todo]
     if any(_ambiguous(s) for _, s in snaps):
@@ -188,12 +206,12 @@ def status(base, opts, names, environ):
         time.sleep(max(0, first + 1.1 - time.monotonic()))
         snaps = [(label, _svinfo.read(s["path"], prev=s) if _ambiguous(s) else s)
                  for label, s in snaps]
-    code = max([_svinfo.wanted(s) for _, s in snaps] or [0])
+    code = max([_svinfo.wanted(s) for _, s in snaps] or [4 if problem else 0])
     now = time.time()
     if opts.get("json"):
         import json
         doc = {"schema": _svinfo.SCHEMA, "scandir": _svinfo.display(base), "time": now,
-               "services": [_svinfo.to_json(s) for _, s in snaps]}
+               "error": problem, "services": [_svinfo.to_json(s) for _, s in snaps]}
         _out(json.dumps(doc, indent=1) + "\n")
     else:
         _out(fmt.table(snaps, now, colour_on(1, environ)))
@@ -240,12 +258,13 @@ def control(base, verb, opts, names):
             raise Usage("unknown signal %s (HUP ALRM INT TERM KILL QUIT USR1 USR2 WINCH STOP CONT)" % sig)
     if not names:
         raise Usage("%s wants NAME... (or all)" % verb)
-    try:
-        todo = targets(base, names)
-    except OSError as e:
-        _strerr.fatal(PROG, "unable to read %s" % _svinfo.display(base), e)
-    jobs = [ctl.plan(verb, label, _svinfo.read(path, usage=False), letter) for label, path in todo]
-    ctl.run(jobs, None if opts.get("no-wait") else opts.get("wait", WAIT))
+    todo = targets(base, names)
+    snaps = [_svinfo.read(path, usage=False) for _, path in todo]
+    jobs = [ctl.plan(verb, label, snap, letter) for (label, _), snap in zip(todo, snaps)]
+    wait = opts.get("wait", WAIT)
+    if "wait" not in opts and verb in ("stop", "restart"):
+        wait = max([wait] + [ctl.stop_wait(s) for s in snaps])
+    ctl.run(jobs, None if opts.get("no-wait") else wait)
     _out("".join("%s: %s\n" % (j.label, j.result[1]) for j in jobs))
     return 0 if all(j.result[0] for j in jobs) else 1
 
@@ -259,6 +278,8 @@ def main(argv=None, environ=None) -> int:
             _out(HELP)
             return 0
         base = scandir(opts, environ)
+        if verb not in ("status", "show", "add"):
+            need_base(base, verb, names)
         if verb == "status":
             return status(base, opts, names, environ)
         if verb == "show":

@@ -132,7 +132,8 @@ def test_plan_letters_and_checks():
     job = ctl.plan("stop", "web", snap())
     assert job.letters == "d" and job.result is None
     assert job.check(snap(state="stopping", want="down")) is None
-    assert job.check(snap(state="down", pid=0)) == (True, "down")
+    assert job.check(snap(state="down", pid=0)) is None    # before supervise saw 'd'
+    assert job.check(snap(state="down", pid=0, want="down")) == (True, "down")
     job = ctl.plan("restart", "web", snap())
     assert job.letters == "du"
     assert job.check(snap()) is None                       # the old run
@@ -140,9 +141,10 @@ def test_plan_letters_and_checks():
     job = ctl.plan("start", "web", snap(state="down", pid=0))
     assert job.letters == "u" and job.check(snap(state="failed", pid=0)) == (False, "failed")
     job = ctl.plan("once", "web", snap(state="down", pid=0, since=900.0))
-    assert job.check(snap(state="down", pid=0, since=900.0)) is None
-    assert job.check(snap(state="down", pid=0, since=995.0))[0]  # ran and exited
-    x = dict(source="xstatus", state="down", pid=0)
+    assert job.check(snap(state="down", pid=0, since=900.0, want="once")) is None
+    assert job.check(snap(state="down", pid=0, since=995.0)) is None  # want not yet once
+    assert job.check(snap(state="down", pid=0, since=995.0, want="once"))[0]  # ran and exited
+    x = dict(source="xstatus", state="down", pid=0, want="once")
     job = ctl.plan("once", "web", snap(exit={"code": 0, "signal": 0, "at": 900.0, "ran": 1.0}, **x))
     assert job.check(snap(exit={"code": 0, "signal": 0, "at": 900.0, "ran": 1.0}, **x)) is None
     assert job.check(snap(exit={"code": 0, "signal": 0, "at": 990.0, "ran": 0.1}, **x))[0]
