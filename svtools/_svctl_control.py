@@ -93,6 +93,7 @@ class Job:
         self.last = None
         self.sent = None         # wall-clock time the letters were written
         self.old = {}            # the old run's other processes (no process group)
+        self.watch = 0           # the old run's pid, while its children are gathered
 
 
 def _ran(snap):
@@ -202,6 +203,7 @@ def plan(verb, label, snap, letter=None):
         if "timeout-kill" in knobs:
             job.kill_after = _millis(knobs["timeout-kill"])
     if pid0 and verb in ("stop", "restart") and not snap["pgid"] and job.result is None:
+        job.watch = pid0
         job.old = _svinfo.processes(pid0)
         job.old.pop(pid0, None)
     return job
@@ -249,6 +251,13 @@ def run(jobs, wait, clock=time.monotonic):
         for job in pending:
             snap = _svinfo.read(job.path, usage=False)
             job.last = snap
+            if job.watch:
+                # what the old run forks while it stops (a shell's next sleep)
+                if snap["pid"] == job.watch:
+                    job.old.update(_svinfo.processes(job.watch))
+                    job.old.pop(job.watch, None)
+                else:
+                    job.watch = 0
             if job.after_down and not snap["pid"]:
                 _svinfo.control(job.path, job.after_down)
                 job.after_down = ""

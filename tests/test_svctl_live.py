@@ -11,14 +11,14 @@ from svtools import _svinfo, _tai64
 
 SIGS = """\
 for s in HUP ALRM INT QUIT USR1 USR2 WINCH; do trap "echo $s >> sigs" $s; done
-trap "echo TERM >> sigs; exit 0" TERM
+trap "echo TERM >> sigs; kill \\$! 2>/dev/null; exit 0" TERM
 echo $$ >> pids
 echo "started $$"
 while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done
 """
 STUBBORN = """\
 trap "echo TERM >> sigs" TERM
-trap "echo HUP >> sigs; exit 0" HUP
+trap "echo HUP >> sigs; kill \\$! 2>/dev/null; exit 0" HUP
 echo $$ >> pids
 while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done
 """
@@ -231,7 +231,7 @@ def test_remove_directory_and_errors(scan, tmp_path):
     scan.start()
     scan.wait("inplace", up, "inplace up")
     out, _, code = scan.svctl("remove", "inplace")
-    assert (out, code) == ("inplace: removed (renamed to .inplace; service and logger stopped)\n", 0)
+    assert (out, code) == ("inplace: removed (renamed to .inplace; service stopped)\n", 0)
     assert not _svinfo.read(os.path.join(scan.dir, ".inplace"))["supervised"]
     assert scan.svctl("remove", "nosuch")[:3:2] == ("nosuch: no such service in %s\n" % scan.dir, 1)
     assert scan.svctl("remove", "all")[2] == 100
