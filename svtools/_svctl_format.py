@@ -148,7 +148,7 @@ def show(label, snap, now, where, how, utc=False):
             add(k, knob_text(k, v))
         if s["supervised"]:
             _status_rows(s, now, utc, add)
-        width = max(len(k) for k, _ in rows) + 2
+        width = max([15] + [len(k) for k, v in rows if v is not None]) + 2
         lines.append("%s: %s" % (title, state(s) + (" (%s)" % s["error"] if s["error"] else "")))
         lines.extend(("  %-*s%s" % (width, k, v) if v is not None else "  " + k).rstrip() for k, v in rows)
     block(label, snap)
