@@ -16,7 +16,7 @@ timeout-kill's milliseconds later, 'k' is sent.  supervise from svtools
 
 import time
 
-from . import _svinfo
+from . import _proctree, _svinfo
 
 POLL = 0.01
 WAIT = 7.0
@@ -204,14 +204,14 @@ def plan(verb, label, snap, letter=None):
             job.kill_after = _millis(knobs["timeout-kill"])
     if pid0 and verb in ("stop", "restart") and not snap["pgid"] and job.result is None:
         job.watch = pid0
-        job.old = _svinfo.processes(pid0)
+        job.old = _proctree.processes(pid0)
         job.old.pop(pid0, None)
     return job
 
 
 def leftovers(job):
     """"" or the text about the old run's processes that outlived it."""
-    alive = _svinfo.survivors(job.old) if job.old else []
+    alive = _proctree.survivors(job.old) if job.old else []
     if not alive:
         return ""
     return "; %d process%s of the old run still running (no process-group): %s" % (
@@ -254,7 +254,7 @@ def run(jobs, wait, clock=time.monotonic):
             if job.watch:
                 # what the old run forks while it stops (a shell's next sleep)
                 if snap["pid"] == job.watch:
-                    job.old.update(_svinfo.processes(job.watch))
+                    job.old.update(_proctree.processes(job.watch))
                     job.old.pop(job.watch, None)
                 else:
                     job.watch = 0

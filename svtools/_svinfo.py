@@ -15,8 +15,6 @@ exits), the knob files, DIR/log, and /proc; it writes only control letters.
         /proc (rss, cpu, procs stay None): for polling loops.
 
     logdir(path) -> (directory bytes or None, how str)
-    processes(pid) -> {pid: start ticks} of PID's tree; survivors(that)
-        -> the pids of it still running (not reused)
     control(path, letters) -> None or the text of the problem
     wanted(snapshot) -> 0 in the wanted state, 3 not, 4 unknown/unsupervised
     to_json(snapshot) -> plain dict of the documented schema (SCHEMA below)
@@ -75,13 +73,13 @@ two reads again, RETRIES times) and it is not older than status (then it
 was left by an svtools supervise, and a C one runs the service now).
 
 Sources of the formats: supervise/status is daemontools 0.76's (see
-_status); xstatus and exits are _xstatus's; /proc/PID/stat is proc(5).
+_status); xstatus and exits are _xstatus's; /proc/PID/stat is proc(5) (read by _proctree).
 """
 
 import errno
 import posix  # not os: see _strerr
 
-from . import _status, _tai64, _xstatus
+from . import _proctree, _status, _tai64, _xstatus
 from ._strerr import errtext
 
 SCHEMA = 1
@@ -92,8 +90,6 @@ KNOBS = ("down", "finish", "timeout-finish", "down-signal", "timeout-kill",
          "restart-backoff", "fail-limit", "max-death-tally", "log-events",
          "schedule", "reload-signal")
 _WANT = {_status.WANT_UP: "up", _status.WANT_DOWN: "down", _status.WANT_NONE: "once"}
-_CLK = posix.sysconf("SC_CLK_TCK")
-_PAGE = posix.sysconf("SC_PAGE_SIZE")
 
 
 def _b(path):
@@ -305,79 +301,9 @@ def _from_status(snap, since, now, prev):
 
 def _usage(snap):
     """rss, cpu, procs of the process tree below pid (and of pgid)."""
-    pids = _tree(snap["pid"])
-    if snap["pgid"]:
-        pids |= _group(snap["pgid"])
-    rss = ticks = count = 0
-    for pid in pids:
-        try:
-            data, _ = _slurp(b"/proc/%d/stat" % pid, 4096)
-        except OSError:
-            continue
-        f = data[data.rindex(b")") + 2:].split()
-        ticks += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
-        rss += int(f[21]) * _PAGE
-        count += 1
-    if count:
-        snap["rss"], snap["cpu"], snap["procs"] = rss, ticks / _CLK, count
-
-
-def processes(pid):
-    """{pid: start time in clock ticks} of PID and the processes below it
-    (proc(5) field 22); {} when PID is gone."""
-    out = {}
-    for p in _tree(pid):
-        started = _started(p)
-        if started is not None:
-            out[p] = started
-    return out
-
-
-def survivors(procs):
-    """The pids of PROCS (from processes()) that still run, not reused."""
-    return sorted(p for p, t in procs.items() if _started(p) == t)
-
-
-def _started(pid):
-    try:
-        data, _ = _slurp(b"/proc/%d/stat" % pid, 4096)
-    except OSError:
-        return None
-    f = data[data.rindex(b")") + 2:].split()
-    return None if f[0] == b"Z" else int(f[19])
-
-
-def _tree(pid):
-    seen = set()
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        try:
-            tasks = posix.listdir(b"/proc/%d/task" % p)
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                todo.extend(int(c) for c in _slurp(b"/proc/%d/task/%s/children" % (p, task))[0].split())
-            except OSError:
-                pass
-    return seen
-
-
-def _group(pgid):
-    out = set()
-    for name in posix.listdir(b"/proc"):
-        if name.isdigit():
-            try:
-                data, _ = _slurp(b"/proc/" + name + b"/stat", 4096)
-            except OSError:
-                continue
-            if int(data[data.rindex(b")") + 2:].split()[2]) == pgid:
-                out.add(int(name))
-    return out
+    got = _proctree.usage(snap["pid"], snap["pgid"])
+    if got:
+        snap["rss"], snap["cpu"], snap["procs"] = got
 
 
 def wanted(snap):
