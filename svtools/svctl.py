@@ -11,8 +11,10 @@
 Services live in DIR: -d, else $SVDIR, else /etc/service if it exists,
 else /service.  NAME is a service in DIR (as status prints it, escapes
 included), a path, or "all".  status prints one row per service and its
-logger; the control verbs write svc letters and wait (7 s by default) until
-each service is where it was sent, printing one line per service; tail
+logger; the control verbs write svc letters and wait (7 s by default, for
+stop and restart at least timeout-kill + 2 s) until each service is where
+it was sent, judged only from status supervise wrote after the letters,
+printing one line per service; tail
 merges the log directories of the services in time order; add links a
 directory into DIR and waits until it runs; remove unlinks it and stops
 the service, then its logger, until both supervise processes are gone.
@@ -49,7 +51,8 @@ HELP = """usage: svctl [-d DIR] [VERB] [options] [NAME...|all]
   status [--json] [NAME...]       the table (the default); exit 0/3/4 as LSB
   start|stop|restart|reload|once|pause|cont|kill [--wait SECS|--no-wait] NAME...
   signal SIG [--wait SECS|--no-wait] NAME...
-                                  send, then wait until done (7 s)
+                                  send, then wait until done (7 s; stop and
+                                  restart: longer if timeout-kill needs it)
   tail [-f] [-n N] [--no-prefix] [--utc] [NAME...]
   add [--wait SECS] SRCDIR [NAME] link into DIR, wait until up
   remove [--wait SECS] NAME...    unlink, stop the service, then its logger
