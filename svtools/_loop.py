@@ -1,5 +1,5 @@
-"""The skeleton every daemon loop shares: a wake-up pipe for signals, its
-drain, and the one reaper.
+"""The skeleton every daemon loop shares (supervise, svscan, svscanboot,
+multilog): a wake-up pipe for signals, its drain, and the one reaper.
 
 CPython runs signal handlers only between bytecodes, so a daemon blocked in
 poll() learns of a signal through the pipe given to signal.set_wakeup_fd():

@@ -31,7 +31,7 @@ import _signal as signal
 import sys
 import time
 
-from . import _strerr
+from . import _loop, _strerr
 
 PROG = "svscanboot"
 PATH = b"/command:/usr/local/bin:/usr/local/sbin:/bin:/sbin:/usr/bin:/usr/sbin:/usr/X11R6/bin"
@@ -89,21 +89,15 @@ class Boot:
 
     def reap(self):
         """Returns svscan's exit code when it has ended the tree, else None."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return None
-            if pid == 0:
-                return None
+        for pid, code, sig in _loop.reap():
             if pid == self.title:
                 self.title = 0
             elif pid == self.svscan:
                 self.svscan = 0
-                code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-                if self.stopping or code in (0, 100):
-                    return code or 0
+                if self.stopping or (not sig and code in (0, 100)):
+                    return 0 if sig else code
                 # killed or failed: start another, which adopts the tree
+        return None
 
     def stop(self, sig):
         if not self.stopping:
@@ -120,10 +114,7 @@ class Boot:
                      if not pid]
             timeout = max(0.0, min(waits)) + 0.001 if waits else None
             select.select([wakeup], [], [], timeout)
-            try:
-                got = os.read(wakeup, 512)
-            except BlockingIOError:
-                got = b""
+            got = _loop.drain(wakeup)
             done = self.reap()
             for sig in STOP:
                 if sig in got and done is None:
@@ -147,14 +138,9 @@ def main(argv=None) -> int:
         _strerr.fatal(PROG, "unable to open /dev/null", e)
     try:
         r, w = os.pipe()
-        wakeup, wakeup_w = os.pipe()
+        wakeup = _loop.wakeup(STOP + (signal.SIGCHLD,))
     except OSError as e:
         _strerr.fatal(PROG, "unable to create pipe", e)
-    for fd in (wakeup, wakeup_w):
-        os.set_blocking(fd, False)
-    signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
-    for sig in STOP + (signal.SIGCHLD,):
-        signal.signal(sig, lambda signum, frame: None)
     return Boot(scandir, {b"PATH": path}, r, w).run(wakeup)
 
 
