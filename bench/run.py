@@ -1,6 +1,6 @@
 """Supervisors side by side in one run: svtools, daemontools (C), runit, s6.
 
-    .venv/bin/python bench/run.py [-n TRIALS] [-s SERVICES] [latency] [memory]
+    .venv/bin/python bench/run.py [-n TRIALS] [-s SERVICES] [--other-spawn] [latency] [memory]
 
 latency  (medians of TRIALS, default 20; the four take turns, the order
          rotating every trial; each supervisor is driven by its own client:
@@ -20,6 +20,10 @@ memory   SERVICES (default 100) services under each scanner (svscan,
          /usr/bin/svscan, runsvdir, s6-svscan); per supervise process:
          PSS (/proc/PID/smaps_rollup) and page tables (VmPTE, not in PSS),
          once settled and again after every service was restarted once.
+
+--other-spawn adds a column for ours with svtools._spawn's gate flipped:
+"svtools/posix" where spawn() forks (glibc < 2.38: see _spawn), else
+"svtools/fork", to show what posix_spawn is worth.
 
 Figures are printed with the ratio svtools / daemontools and the issue-15
 targets; nothing is asserted.  Each supervise runs in its own session and
@@ -54,6 +58,17 @@ IMPLS = {
     "s6": (["/usr/bin/s6-supervise"], ["/usr/bin/s6-svc", "-u"], ["/usr/bin/s6-svc", "-d"],
            ["/usr/bin/s6-svc", "-dx"], ["/usr/bin/s6-svscan"], "/usr/bin:/bin"),
 }
+# --other-spawn: our programs once more, with svtools._spawn's gate flipped.
+_FLIP = ("import sys; sys.path.insert(0, %r); from svtools import _spawn; "
+         "_spawn.CLEAN = not _spawn.CLEAN; from svtools.%%s import main; sys.exit(main())" % ROOT)
+
+
+def flipped():
+    from svtools import _spawn
+    py = [OURS + "/python", "-I", "-S", "-c"]
+    ours = IMPLS["svtools"]
+    name = "svtools/" + ("fork" if _spawn.CLEAN else "posix")
+    return name, ((py + [_FLIP % "supervise"],) + ours[1:4] + (py + [_FLIP % "svscan"], ours[5]))
 
 
 def spawn(argv, env=None):
@@ -304,11 +319,11 @@ def latency(trials, tmp, names):
 
 def header(names, title):
     print("\n== " + title)
-    print("%-36s" % "" + "".join("%12s" % n for n in names) + "   ours/C")
+    print("%-36s" % "" + "".join("%13s" % n for n in names) + "   ours/C")
 
 
-def line(label, values, names, fmt="%12.2f"):
-    text = "%-36s" % label + "".join(fmt % v if v is not None else "%12s" % "-" for v in values)
+def line(label, values, names, fmt="%13.2f"):
+    text = "%-36s" % label + "".join(fmt % v if v is not None else "%13s" % "-" for v in values)
     if "svtools" in names and "daemontools" in names:
         o, c = values[names.index("svtools")], values[names.index("daemontools")]
         if o is not None and c:
@@ -424,10 +439,13 @@ def main(argv=None):
             trials = int(argv.pop(0))
         elif a == "-s" and argv:
             n = int(argv.pop(0))
+        elif a == "--other-spawn":
+            name, IMPLS[name] = flipped()
+            names.insert(1, name)
         elif a in ("latency", "memory"):
             parts.append(a)
         else:
-            print("usage: bench/run.py [-n TRIALS] [-s SERVICES] [latency] [memory]",
+            print("usage: bench/run.py [-n TRIALS] [-s SERVICES] [--other-spawn] [latency] [memory]",
                   file=sys.stderr)
             return 100
     print("bench/run.py: %s UTC, python %s, %d cpus, load %.2f %.2f %.2f; %s"

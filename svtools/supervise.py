@@ -28,9 +28,9 @@ import stat
 import sys
 import time
 
-from . import _status, _strerr, _tai64
+from . import _spawn, _status, _strerr, _tai64
 from ._machine import Machine
-from ._pathexec import initial_environ, reset_signals
+from ._pathexec import initial_environ
 
 PROG = "supervise"
 _WANT_BYTE = {"up": _status.WANT_UP, "down": _status.WANT_DOWN, "once": _status.WANT_NONE}
@@ -140,24 +140,12 @@ class Supervisor:
     def spawn(self):
         now = time.monotonic()
         try:
-            pid = os.fork()
+            pid = _spawn.spawn(["./run"], self.environ,
+                               message="%s: fatal: unable to start %s/run" % (PROG, self.dirname))
         except OSError as e:
             _strerr.warn(PROG, "unable to fork for %s, sleeping 60 seconds" % self.dirname, e)
             return self.machine.fork_failed(now)
-        if pid == 0:
-            self.child()
         return self.machine.started(pid, now)
-
-    def child(self):
-        try:
-            signal.set_wakeup_fd(-1)
-            reset_signals((signal.SIGCHLD,))
-            os.execve("./run", ["./run"], self.environ)
-        except OSError as e:
-            _strerr.say("%s: fatal: unable to start %s/run: %s\n"
-                        % (PROG, self.dirname, _strerr.errtext(e)))
-        finally:
-            os._exit(111)
 
     def reap(self):
         while True:
