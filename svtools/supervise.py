@@ -12,7 +12,12 @@ supervise on DIR is refused.  Unknown command bytes are ignored.
 
 Unlike daemontools 0.76, supervise keeps reading commands during the
 one-second restart throttle, retries a start after a failed fork, and
-accepts q, 1, 2 and w (SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH).
+accepts q, 1, 2 and w (SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH).  It also
+writes DIR/supervise/xstatus and DIR/supervise/exits (extended status and
+exit history), and obeys the knob files of servicedir(5): finish,
+timeout-finish, down-signal, timeout-kill, process-group, notification-fd,
+notify-socket, restart-backoff, fail-limit, max-death-tally, log-events.
+A knob that cannot be used is warned about and ignored.
 
 Exit codes: 0 after the 'x' command once the service is down; 100 for a
 usage error; 111 when DIR cannot be set up (chdir, lock, FIFOs).
@@ -28,12 +33,14 @@ import stat
 import sys
 import time
 
-from . import _spawn, _status, _strerr, _tai64
-from ._machine import Machine
+from . import _knobs, _spawn, _status, _strerr, _tai64, _xstatus
 from ._pathexec import initial_environ
+from ._supervise_policy import Machine
 
 PROG = "supervise"
 _WANT_BYTE = {"up": _status.WANT_UP, "down": _status.WANT_DOWN, "once": _status.WANT_NONE}
+_WALL = ("since", "ready_since", "exit_at", "next_start")
+_IN, _OUT = select.POLLIN, select.POLLOUT
 
 
 def _open_fifo(path, flags, verb, name):
@@ -55,7 +62,7 @@ def _open_fifo(path, flags, verb, name):
 
 
 def _setup(dirname):
-    """Steps 3-9 of daemontools' start-up; returns (machine, fds)."""
+    """Steps 3-9 of daemontools' start-up; returns (want_up, fds)."""
     try:
         os.chdir(dirname)
     except OSError as e:
@@ -87,82 +94,263 @@ def _setup(dirname):
     control = _open_fifo("supervise/control", os.O_RDONLY, "read", dirname + "/supervise/control")
     # Our own writer keeps the FIFO from ever reporting end of file.
     control_w = _open_fifo("supervise/control", os.O_WRONLY, "write", dirname + "/supervise/control")
-    return Machine(want_up), (lock, control, control_w)
+    return want_up, (lock, control, control_w)
+
+
+def _group_alive(pgid):
+    """Whether process group PGID has a member that is not a zombie.
+
+    kill(-pgid, 0) also finds zombies, which stay until their parent (init,
+    or svscan as subreaper) reaps them; then /proc decides.
+    """
+    try:
+        os.kill(-pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            fd = os.open("/proc/%s/stat" % name, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                data = os.read(fd, 512)
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
+        fields = data[data.rfind(b")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 class Supervisor:
     """The thin loop: turns readiness into events and carries out effects."""
 
-    def __init__(self, dirname, machine, control, environ):
+    def __init__(self, dirname, want_up, control, environ):
         self.dirname = dirname
-        self.machine = machine
+        self.knobs = _knobs.Reader(dirname, self.knob_warning)
+        self.machine = Machine(want_up, self.knobs.load())
         self.control = control
         self.stamp = _tai64.now()
         self.done = False
         self.environ = environ
+        self.run_pid = 0
+        self.finish_pid = 0
+        self.xfields = None
+        self.exits = []
+        self.gone = []
+        self.watch = {}       # fd -> handler, beyond the wake-up pipe and control
+        self.ready_fd = -1
+        self.forward = None
+        self.notify = None
+        self.offset = time.time() - time.monotonic()
 
-    def status(self):
-        m = self.machine
-        data = _status.pack(self.stamp[0], self.stamp[1], m.pid, m.paused, _WANT_BYTE[m.want])
-        failed = _status.write(data)
+    def knob_warning(self, path, problem, err):
+        if problem:
+            _strerr.warn(PROG, "%s: %s" % (path, problem))
+        else:
+            _strerr.warn(PROG, "unable to read " + path, err)
+
+    def reload(self):
+        self.machine.knobs = self.knobs.load()
+
+    def _write(self, data, name):
+        failed = _status.write(data, "supervise/" + name)
         if failed:
             what, err = failed
-            name = "%s/supervise/status.new" % self.dirname
+            new = "%s/supervise/%s.new" % (self.dirname, name)
             if what == "open":
-                _strerr.warn(PROG, "unable to open " + name, err)
+                _strerr.warn(PROG, "unable to open " + new, err)
             elif what == "write":
-                _strerr.warn(PROG, "unable to write " + name, err)
+                _strerr.warn(PROG, "unable to write " + new, err)
             elif what == "partial":
-                _strerr.warn(PROG, "unable to write %s: partial write" % name)
+                _strerr.warn(PROG, "unable to write %s: partial write" % new)
             else:
-                _strerr.warn(PROG, "unable to rename %s to status" % name, err)
+                _strerr.warn(PROG, "unable to rename %s to %s" % (new, name), err)
+
+    def status(self, pid, paused, want):
+        self._write(_status.pack(self.stamp[0], self.stamp[1], pid, paused, _WANT_BYTE[want]), "status")
+
+    def flush(self):
+        """Write the last extended status asked for, with wall-clock times."""
+        fields, self.xfields = self.xfields, None
+        if fields is None:
+            return
+        for key in _WALL:
+            if fields[key]:
+                fields[key] += self.offset
+        self._write(_xstatus.pack(fields), "xstatus")
 
     def perform(self, effects):
         for effect in effects:
             kind = effect[0]
             if kind == "status":
-                self.status()
+                self.status(*effect[1:])
+            elif kind == "xstatus":
+                self.xfields = effect[1]
             elif kind == "touch":
                 self.stamp = _tai64.now()
             elif kind == "kill":
-                # pid is reaped only by this loop, so at worst it is a zombie
-                # here: the signal cannot reach a recycled pid.
-                try:
-                    os.kill(self.machine.pid, effect[1])
-                except ProcessLookupError:
-                    pass
+                self.kill(effect[1], effect[2])
+            elif kind == "probe":
+                if not _group_alive(effect[1]):
+                    self.gone.append(effect[1])
             elif kind == "spawn":
-                self.perform(self.spawn())
+                self.perform(self.spawn_run(*effect[1:]))
+            elif kind == "finish":
+                self.perform(self.spawn_finish(effect[1], effect[2]))
+            elif kind == "record":
+                self.record(*effect[1:])
+            elif kind == "log":
+                self.log(*effect[1:])
             elif kind == "exit":
-                self.status()
                 self.done = True
+            else:
+                raise ValueError("supervise: unknown effect %r" % (effect,))
+        while self.gone:
+            self.perform(self.machine.group_gone(self.gone.pop(), time.monotonic()))
 
-    def spawn(self):
+    def kill(self, target, sig):
+        # Our children are reaped only by this loop, so a pid is at worst a
+        # zombie here: the signal cannot reach a recycled pid.  A group may
+        # have emptied, which the machine wants to know.
+        try:
+            os.kill(target, sig)
+        except ProcessLookupError:
+            if target < 0:
+                self.gone.append(-target)
+        except PermissionError:
+            pass
+
+    def record(self, at, pid, code, sig, ran, tally):
+        self.exits.append((at + self.offset, pid, code, sig, ran))
+        del self.exits[:len(self.exits) - tally]
+        self._write(_xstatus.pack_exits(self.exits), "exits")
+
+    def log(self, what, pid, code, sig, ran):
+        if self.forward is not None:
+            from ._logevents import record
+            self.forward.record(record(what, pid, code, sig, ran))
+
+    def spawn(self, argv, env, setsid=False, fds=()):
+        """Start ARGV in DIR with signals reset (_spawn); FDS are (source,
+        target) descriptors for the child.  Returns the pid; OSError when
+        no process could be made."""
+        return _spawn.spawn(argv, env, setsid, fds, "%s: fatal: unable to start %s/%s"
+                            % (PROG, self.dirname, argv[0][2:]))
+
+    def spawn_run(self, pgroup, ready_fd, notify, log):
+        env, fds = self.environ, []
+        if log:
+            if self.forward is None:
+                from ._logevents import Forwarder
+                self.forward = Forwarder()
+                self.watch[self.forward.r] = self.forwarded
+            fds.append((self.forward.w, 1))
+        ready_w = -1
+        if ready_fd is not None:
+            ready_r, ready_w = os.pipe()
+            os.set_blocking(ready_r, False)
+            fds.append((ready_w, ready_fd))
+        if notify:
+            env = self.notify_env()
         now = time.monotonic()
         try:
-            pid = _spawn.spawn(["./run"], self.environ,
-                               message="%s: fatal: unable to start %s/run" % (PROG, self.dirname))
+            pid = self.spawn(["./run"], env, pgroup, fds)
         except OSError as e:
             _strerr.warn(PROG, "unable to fork for %s, sleeping 60 seconds" % self.dirname, e)
+            if ready_w >= 0:
+                os.close(ready_r)
+                os.close(ready_w)
             return self.machine.fork_failed(now)
+        if ready_w >= 0:
+            os.close(ready_w)
+            self.ready_fd = ready_r
+            self.watch[ready_r] = self.ready_readable
+        self.run_pid = pid
         return self.machine.started(pid, now)
+
+    def spawn_finish(self, code, sig):
+        fds = [(self.forward.w, 1)] if self.forward is not None else []
+        try:
+            pid = self.spawn(["./finish", str(code), str(sig)], self.environ, False, fds)
+        except OSError as e:
+            _strerr.warn(PROG, "unable to fork for %s/finish" % self.dirname, e)
+            return self.machine.finish_exited(111, time.monotonic())
+        self.finish_pid = pid
+        return self.machine.finish_started(pid, time.monotonic())
+
+    def notify_env(self):
+        from . import _notify
+        if self.notify is None:
+            self.notify = _notify.Listener(self.dirname)
+            if self.notify.sock is not None:
+                self.watch[self.notify.fd] = self.notified
+        if self.notify.path is None:
+            return self.environ
+        env = dict(self.environ)
+        env[b"NOTIFY_SOCKET"] = self.notify.path
+        return env
+
+    def notified(self):
+        for pid, ready, stopping, note in self.notify.receive(self.run_pid):
+            now = time.monotonic()
+            if ready:
+                self.perform(self.machine.ready(pid, now))
+            if stopping or note is not None:
+                self.perform(self.machine.notice(pid, stopping, note, now))
+
+    def ready_readable(self):
+        try:
+            data = os.read(self.ready_fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        if b"\n" in data:
+            self.perform(self.machine.ready(self.run_pid, time.monotonic()))
+        if b"\n" in data or not data:
+            self.close_ready()
+
+    def close_ready(self):
+        if self.ready_fd >= 0:
+            del self.watch[self.ready_fd]
+            os.close(self.ready_fd)
+            self.ready_fd = -1
+
+    def forwarded(self):
+        if not self.forward.read():
+            del self.watch[self.forward.r]
 
     def reap(self):
         while True:
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
+                pid, st = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            if pid == self.machine.pid:
-                self.perform(self.machine.child_exited(time.monotonic()))
+            if os.WIFSIGNALED(st):
+                code, sig = 256, os.WTERMSIG(st)
+            else:
+                code, sig = os.WEXITSTATUS(st), 0
+            if pid == self.run_pid:
+                self.run_pid = 0
+                self.close_ready()
+                self.reload()
+                self.perform(self.machine.child_exited(code, sig, time.monotonic()))
+            elif pid == self.finish_pid:
+                self.finish_pid = 0
+                self.reload()
+                self.perform(self.machine.finish_exited(code, time.monotonic()))
 
     def commands(self):
         try:
             data = os.read(self.control, 4096)
         except (BlockingIOError, InterruptedError):
             return
+        self.reload()
         for byte in data:
             if self.done:
                 return
@@ -170,27 +358,52 @@ class Supervisor:
 
     def run(self, wakeup):
         poller = select.poll()
-        poller.register(wakeup, select.POLLIN)
-        poller.register(self.control, select.POLLIN)
-        self.status()
+        poller.register(wakeup, _IN)
+        poller.register(self.control, _IN)
+        polled = {}
         while not self.done:
+            self.flush()
+            want = {fd: _IN for fd in self.watch}
+            if self.forward is not None:
+                if not self.forward.wants_input():
+                    want.pop(self.forward.r, None)
+                    want[1] = _OUT
+            for fd in set(polled) - set(want):
+                poller.unregister(fd)
+            for fd, mask in want.items():
+                if polled.get(fd) != mask:
+                    poller.register(fd, mask)
+            polled = want
             wake = self.machine.wake
             timeout = None
             if wake is not None:
                 timeout = max(0, int((wake - time.monotonic()) * 1000) + 1)
             ready = poller.poll(timeout)
-            for fd, _ in ready:
+            # monotonic -> wall clock, one offset per round so that the same
+            # instant reads the same in xstatus and exits
+            self.offset = time.time() - time.monotonic()
+            for fd, mask in ready:
                 if fd == wakeup:
                     try:
                         while os.read(wakeup, 512):
                             pass
                     except (BlockingIOError, InterruptedError):
                         pass
+                elif fd == 1 and fd in polled and polled[fd] == _OUT:
+                    if mask & (select.POLLERR | select.POLLNVAL | select.POLLHUP):
+                        self.forward.drop()
+                    else:
+                        self.forward.write()
+                elif fd in self.watch:
+                    self.watch[fd]()
             self.reap()
             if not self.done:
                 self.commands()
-            if not self.done and self.machine.wake is not None:
+            if not self.done and self.machine.wake is not None \
+                    and time.monotonic() >= self.machine.wake:
+                self.reload()
                 self.perform(self.machine.deadline(time.monotonic()))
+        self.flush()
 
 
 def main(argv=None, environ=None):
@@ -209,12 +422,13 @@ def main(argv=None, environ=None):
         _strerr.fatal(PROG, "unable to create pipe for %s" % dirname, e)
     signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-    machine, fds = _setup(dirname)
-    sup = Supervisor(dirname, machine, fds[1],
+    want_up, fds = _setup(dirname)
+    sup = Supervisor(dirname, want_up, fds[1],
                      initial_environ() if environ is None else environ)
-    sup.status()
+    sup.status(0, False, sup.machine.want)
+    sup._write(_xstatus.pack_exits([]), "exits")
     _open_fifo("supervise/ok", os.O_RDONLY, "read", dirname + "/supervise/ok")
-    sup.perform(machine.boot(time.monotonic()))
+    sup.perform(sup.machine.boot(time.monotonic()))
     sup.run(wakeup)
     return 0
 

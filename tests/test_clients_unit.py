@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from clientkit import Zoo, is_fifo
-from svtools import _control, _machine, _status, svstat
+from svtools import _control, _status, _supervise_policy, svstat
 
 U, D, NONE = _status.WANT_UP, _status.WANT_DOWN, _status.WANT_NONE
 NOW = 1_700_000_000
@@ -28,8 +28,8 @@ def test_letters_cover_usage_and_signals():
     for c in _control.LETTERS:
         assert " %s " % c in _control.USAGE
     # svc accepts exactly the letters supervise obeys
-    assert set(_machine.SIGNALS) <= set(_control.LETTERS)
-    assert set(_control.LETTERS) - set(_machine.SIGNALS) == set("udopcx")
+    assert set(_supervise_policy.SIGNALS) <= set(_control.LETTERS)
+    assert set(_control.LETTERS) - set(_supervise_policy.SIGNALS) == set("udopcx")
 
 
 def rec(secs, pid=0, paused=0, want=U):

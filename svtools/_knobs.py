@@ -1,0 +1,206 @@
+"""supervise's knob files: one small pure parser per file, and their reader.
+
+Each knob is a file in the service directory holding one value (s6's name
+and meaning where s6 has one).  A parser takes the file's bytes and returns
+(value, None), or (None, problem) with a short text for the warning
+"supervise: warning: DIR/NAME: PROBLEM"; the knob is then ignored and the
+0.76 behaviour used.  Times are returned in seconds.
+
+  finish           executable, run after every exit of ./run
+  timeout-finish   milliseconds before finish is killed (5000; 0: never)
+  down-signal      signal name for 'd', instead of TERM
+  timeout-kill     milliseconds after the down signal before SIGKILL (0: never)
+  process-group    (any content) ./run leads a new session; signal the group
+  notification-fd  N >= 3: ./run writes a newline to fd N when ready
+  notify-socket    (any content) systemd's sd_notify datagram socket
+  restart-backoff  SECS: the longest wait before a restart after a short run
+  fail-limit       "N SECS": N exits within SECS seconds -> failed
+  max-death-tally  how many exits supervise/exits keeps (100; at most 4096)
+  log-events       (any content) start/exit records on supervise's stdout
+"""
+
+import os
+# The C core of the signal module: no enum wrappers (see supervise).
+import _signal as signal
+
+MAX_MS = 2 ** 31 - 1
+MAX_TALLY = 4096
+_READ = 256
+
+SIGNAL_NAMES = {
+    b"TERM": signal.SIGTERM, b"QUIT": signal.SIGQUIT, b"INT": signal.SIGINT,
+    b"HUP": signal.SIGHUP, b"USR1": signal.SIGUSR1, b"USR2": signal.SIGUSR2,
+    b"WINCH": signal.SIGWINCH, b"KILL": signal.SIGKILL, b"ALRM": signal.SIGALRM,
+}
+
+
+class Knobs:
+    """The values in force; every attribute holds its 0.76 default."""
+
+    __slots__ = ("finish", "timeout_finish", "down_signal", "timeout_kill",
+                 "process_group", "notification_fd", "notify_socket",
+                 "restart_backoff", "fail_limit", "max_death_tally", "log_events")
+
+    def __init__(self):
+        self.finish = False
+        self.timeout_finish = 5.0
+        self.down_signal = signal.SIGTERM
+        self.timeout_kill = 0.0
+        self.process_group = False
+        self.notification_fd = None
+        self.notify_socket = False
+        self.restart_backoff = None
+        self.fail_limit = None
+        self.max_death_tally = 100
+        self.log_events = False
+
+
+def _word(data):
+    """The file's content without surrounding ASCII white space."""
+    return data.strip(b" \t\r\n\v\f")
+
+
+def _uint(data, low, high):
+    text = _word(data)
+    if not text:
+        return None, "empty"
+    if text[:1] == b"-" and text[1:].isdigit():
+        return None, "negative"
+    if not (text.isascii() and text.isdigit()):
+        return None, "not a number"
+    n = int(text)
+    if not low <= n <= high:
+        return None, "out of range"
+    return n, None
+
+
+def parse_ms(data):
+    """Milliseconds, 0..2^31-1 -> seconds."""
+    n, problem = _uint(data, 0, MAX_MS)
+    return (None, problem) if problem else (n / 1000.0, None)
+
+
+def parse_signal(data):
+    """TERM, SIGTERM, ... (the names of SIGNAL_NAMES) -> signal number."""
+    text = _word(data)
+    if not text:
+        return None, "empty"
+    if text.startswith(b"SIG"):
+        text = text[3:]
+    sig = SIGNAL_NAMES.get(text)
+    return (sig, None) if sig else (None, "unknown signal")
+
+
+def parse_fd(data):
+    """A descriptor number, 3..1023 (0, 1 and 2 are ./run's stdio)."""
+    return _uint(data, 3, 1023)
+
+
+def parse_backoff(data):
+    """Seconds, 1..2^31-1."""
+    n, problem = _uint(data, 1, MAX_MS)
+    return (None, problem) if problem else (float(n), None)
+
+
+def parse_fail_limit(data):
+    """"N SECS", both 1..2^31-1 -> (N, SECS)."""
+    words = _word(data).split()
+    if not words:
+        return None, "empty"
+    if len(words) != 2:
+        return None, "not N SECS"
+    n, problem = _uint(words[0], 1, MAX_MS)
+    if problem is None:
+        secs, problem = _uint(words[1], 1, MAX_MS)
+    return (None, problem) if problem else ((n, float(secs)), None)
+
+
+def parse_tally(data):
+    return _uint(data, 0, MAX_TALLY)
+
+
+def parse_flag(data):
+    return True, None
+
+
+# file name -> (attribute, parser)
+PARSERS = {
+    "timeout-finish": ("timeout_finish", parse_ms),
+    "down-signal": ("down_signal", parse_signal),
+    "timeout-kill": ("timeout_kill", parse_ms),
+    "process-group": ("process_group", parse_flag),
+    "notification-fd": ("notification_fd", parse_fd),
+    "notify-socket": ("notify_socket", parse_flag),
+    "restart-backoff": ("restart_backoff", parse_backoff),
+    "fail-limit": ("fail_limit", parse_fail_limit),
+    "max-death-tally": ("max_death_tally", parse_tally),
+    "log-events": ("log_events", parse_flag),
+}
+NAMES = frozenset(PARSERS) | {"finish"}
+
+
+class Reader:
+    """Reads the knobs of the current directory; warns once per problem.
+
+    WARN(text) is called with "DIR/NAME: PROBLEM", or with
+    ("unable to read DIR/NAME", errno) for a file that cannot be read.
+    A problem is reported again only after it went away or changed.
+    """
+
+    def __init__(self, dirname, warn):
+        self.dirname = dirname
+        self.warn = warn
+        self.problems = {}
+
+    def _problem(self, name, problem, err=None):
+        if self.problems.get(name) != (problem, err):
+            self.problems[name] = (problem, err)
+            self.warn("%s/%s" % (self.dirname, name), problem, err)
+
+    def load(self):
+        """-> Knobs.  One listdir when no knob file exists."""
+        knobs = Knobs()
+        try:
+            present = NAMES.intersection(os.listdir("."))
+        except OSError:
+            present = ()
+        for name in list(self.problems):
+            if name not in present:
+                del self.problems[name]
+        for name in present:
+            if name == "finish":
+                knobs.finish = self._finish()
+                continue
+            attr, parse = PARSERS[name]
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                try:
+                    data = os.read(fd, _READ)
+                finally:
+                    os.close(fd)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                self._problem(name, None, e.errno)
+                continue
+            value, problem = parse(data)
+            if problem:
+                self._problem(name, problem)
+            else:
+                self.problems.pop(name, None)
+                setattr(knobs, attr, value)
+        return knobs
+
+    def _finish(self):
+        try:
+            st = os.stat("finish")
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            self._problem("finish", None, e.errno)
+            return False
+        if (st.st_mode & 0o170000) != 0o100000 or not os.access("finish", os.X_OK):
+            self._problem("finish", "not an executable file")
+            return False
+        self.problems.pop("finish", None)
+        return True

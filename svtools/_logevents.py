@@ -1,0 +1,100 @@
+"""log-events: start/exit records on supervise's stdout, each on a line of its own.
+
+With log-events, ./run's stdout is a pipe that supervise reads and copies to
+its own stdout (under svscan, the pipe to the logger), remembering whether
+the last byte copied was a newline; a record that would otherwise continue
+the service's unfinished last line is preceded by a newline.  At most
+CHUNK bytes are read while nothing is waiting to be written, and a write of
+at most CHUNK (PIPE_BUF) bytes is made only when the stdout is writable, so
+supervise never blocks on a slow logger: the service is slowed instead, as
+it would be writing to the logger's pipe itself.  When the stdout is gone
+(EPIPE, closed), what the service writes is dropped.
+
+Records:  "svtools: start pid PID"
+          "svtools: exit pid PID code CODE after SECS s"
+          "svtools: exit pid PID signal NAME after SECS s"
+"""
+
+import os
+# The C core of the signal module: no enum wrappers (see supervise).
+import _signal as signal
+
+CHUNK = 4096
+DRAIN = 65536
+_NAMES = {}
+
+
+def signame(sig):
+    """15 -> "TERM"; a number without a name -> its digits."""
+    if not _NAMES:
+        for key, value in sorted(vars(signal).items()):
+            if key.startswith("SIG") and "_" not in key and key[3:] not in ("IOT", "POLL", "CLD"):
+                if key not in ("SIGRTMIN", "SIGRTMAX"):
+                    _NAMES.setdefault(value, key[3:])
+    return _NAMES.get(sig, "%d" % sig)
+
+
+def record(what, pid, code, sig, ran):
+    """The record line (bytes, with its newline)."""
+    if what == "start":
+        return b"svtools: start pid %d\n" % pid
+    how = ("signal " + signame(sig)) if code == 256 else "code %d" % code
+    return ("svtools: exit pid %d %s after %.3f s\n" % (pid, how, ran)).encode("ascii")
+
+
+class Forwarder:
+    """The pipe between ./run's stdout and ours; `w` goes to ./run as fd 1."""
+
+    def __init__(self, out=1):
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.r, False)
+        self.out = out
+        self.pending = bytearray()
+        self.line_start = True
+        self.broken = False
+
+    def wants_input(self):
+        return not self.pending
+
+    def read(self, limit=CHUNK):
+        """Take what ./run wrote (up to LIMIT bytes); False on end of file."""
+        got = 0
+        while got < limit:
+            try:
+                data = os.read(self.r, min(CHUNK, limit - got))
+            except (BlockingIOError, InterruptedError):
+                return True
+            if not data:
+                return False
+            got += len(data)
+            self._queue(data)
+        return True
+
+    def _queue(self, data):
+        if not self.broken:
+            self.pending += data
+        self.line_start = data.endswith(b"\n")
+
+    def record(self, line):
+        """Queue a record after whatever ./run has written so far."""
+        self.read(DRAIN)
+        if not self.line_start:
+            self._queue(b"\n")
+        self._queue(line)
+
+    def write(self):
+        """Stdout is writable: write one chunk."""
+        try:
+            n = os.write(self.out, self.pending[:CHUNK])
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            # EPIPE, EBADF...: nobody reads our stdout any more.
+            self.broken = True
+            self.pending.clear()
+            return
+        del self.pending[:n]
+
+    def drop(self):
+        self.broken = True
+        self.pending.clear()
