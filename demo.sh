@@ -47,7 +47,10 @@ trap stop INT TERM EXIT
 while :; do
     clear 2>/dev/null || printf '\n\n'
     echo "svtools demo: svscan $demo   (Ctrl-C to stop)"
-    echo "try in another terminal:  svc -d $demo/clock   svc -u $demo/clock   svc -k $demo/flaky"
+    echo "try in another terminal (copy and paste):"
+    echo "    $PWD/.venv/bin/svc -d $demo/clock"
+    echo "    $PWD/.venv/bin/svc -u $demo/clock"
+    echo "    $PWD/.venv/bin/svc -k $demo/flaky"
     echo
     svstat "$demo"/* "$demo"/*/log
     echo

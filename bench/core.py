@@ -1,6 +1,9 @@
 """Core bench: svtools side by side with Debian's C daemontools, in one run.
 
-    .venv/bin/python bench/core.py [-n TRIALS] [--clients-only]
+    .venv/bin/python bench/core.py [-n TRIALS] [--clients-only] [--bin DIR]
+
+--bin DIR measures the programs installed in DIR (another virtualenv, e.g.
+one made by Debian's python3 -m venv), with DIR/python as the floor.
 
 Reports medians (of TRIALS runs, default 20; C and ours alternate, the
 order flipping every trial) and the ratio ours / C:
@@ -292,6 +295,7 @@ def bench_supervise(trials, tmp):
 
 
 def main(argv=None):
+    global VENV_BIN, PYTHON
     argv = sys.argv[1:] if argv is None else argv[1:]
     trials, clients_only = 20, False
     while argv:
@@ -300,15 +304,19 @@ def main(argv=None):
             trials = int(argv.pop(0))
         elif a == "--clients-only":
             clients_only = True
+        elif a == "--bin" and argv:
+            VENV_BIN = os.path.abspath(argv.pop(0))
+            PYTHON = os.path.join(VENV_BIN, "python")
         else:
-            print("usage: bench/core.py [-n TRIALS] [--clients-only]", file=sys.stderr)
+            print("usage: bench/core.py [-n TRIALS] [--clients-only] [--bin DIR]", file=sys.stderr)
             return 100
     for tool in ("supervise", "svc", "svok", "svstat"):
         if not os.access(c(tool), os.X_OK):
             print("bench: needs Debian's daemontools in /usr/bin", file=sys.stderr)
             return 111
-    print("svtools core bench: %s, %d trials, python %s, %d cpus"
-          % (time.strftime("%Y-%m-%d %H:%M:%S"), trials, sys.version.split()[0], os.cpu_count()))
+    print("svtools core bench: %s, %d trials, python %s, %d cpus, programs in %s"
+          % (time.strftime("%Y-%m-%d %H:%M:%S"), trials, sys.version.split()[0], os.cpu_count(),
+             VENV_BIN))
     tmp = tempfile.mkdtemp(prefix="svtools-bench-")
     try:
         # The clients run against a live C supervise: the same target for both.

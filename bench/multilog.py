@@ -12,11 +12,16 @@ its files at the same sizes as C's.
     .venv/bin/python bench/multilog.py            # 200 MB, as in the issue
     .venv/bin/python bench/multilog.py --mb 20    # a quick run
     .venv/bin/python bench/multilog.py --rss      # peak memory on hostile input
+    .venv/bin/python bench/multilog.py --gzip     # writer stalls while compressing
+
+The main run also has `T` rows (ours, s6-log's T, svlogd -tt), compared with
+C multilog's `t`.
 
 C multilog comes from Debian's daemontools, svlogd from runit and s6-log
 from s6 (`apt-get install daemontools runit s6`); missing ones are skipped.
 """
 
+import gc
 import os
 import random
 import re
@@ -57,19 +62,21 @@ def make_input(path, mb):
 
 
 def loggers(work):
+    """(name, stamp, argv): stamp is "t" (TAI64N), "T" (human, local or UTC) or "-"."""
     found = []
     c_multilog = shutil.which("multilog", path="/usr/bin:/usr/local/bin")
     s6log = shutil.which("s6-log")
     svlogd = shutil.which("svlogd")
-    for stamp in (True, False):
-        t = ["t"] if stamp else []
+    for stamp in ("t", "T", "-"):
+        t = [] if stamp == "-" else [stamp]
         found.append(("svtools multilog", stamp, [OURS] + t + ["s16777215", "n5", "./dir"]))
-        if c_multilog:
+        if c_multilog and stamp != "T":
             found.append(("C multilog", stamp, [c_multilog] + t + ["s16777215", "n5", "./dir"]))
         if s6log:
             found.append(("s6-log", stamp, [s6log] + t + ["s16777215", "n5", "./dir"]))
         if svlogd:
-            found.append(("svlogd", stamp, [svlogd] + (["-t"] if stamp else []) + ["dir"]))
+            flag = {"t": ["-t"], "T": ["-tt"], "-": []}[stamp]
+            found.append(("svlogd", stamp, [svlogd] + flag + ["dir"]))
     return found
 
 
@@ -116,7 +123,7 @@ def run_one(argv, infile, work, svlogd):
     return wall, ru.ru_utime + ru.ru_stime, hwm / 1024.0, (d, files, sizes), status
 
 
-STAMP = re.compile(rb"(?m)^@[0-9a-f]{24} ")
+STAMP = re.compile(rb"(?m)^(@[0-9a-f]{24} |\d{4}-\d\d-\d\dT[0-9:.]{15}[+-]\d\d:\d\d )")
 
 
 def kept_is_tail(kept, infile):
@@ -183,7 +190,109 @@ def rss_cases(work):
         os.waitpid(pid, 0)
 
 
+def stall_case(work, name, argv, prepare, done, secs_max=120):
+    """Largest write latency of a paced writer while the logger compresses.
+
+    The writer sends 4 kB of 100-byte lines every millisecond (4 MB/s) into
+    the logger's pipe (64 kB of buffer), from before the compression starts
+    until it has finished; a write only waits when the logger stops reading.
+    """
+    d = os.path.join(work, "dir")
+    shutil.rmtree(d, ignore_errors=True)
+    os.mkdir(d)
+    prepare(d)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.dup2(r, 0)
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.chdir(work)
+        os.execv(argv[0], argv)
+    os.close(r)
+    chunk = (b"x" * 99 + b"\n") * 40
+    worst = 0.0
+    start = time.monotonic()
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        next_at = time.perf_counter()
+        while time.monotonic() - start < secs_max:
+            t0 = time.perf_counter()
+            os.write(w, chunk)
+            worst = max(worst, time.perf_counter() - t0)
+            if done(d) and time.monotonic() - start > 0.5:
+                break
+            next_at += 0.001
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+    finally:
+        if gc_was:
+            gc.enable()
+    took = time.monotonic() - start
+    os.close(w)
+    os.waitpid(pid, 0)
+    print("%-40s %10.1f %8.1f" % (name, worst * 1000, took))
+
+
+def gzip_stalls(work):
+    """Writer stalls while archives are compressed: ours (z, !gzip), C's !gzip, s6-log's ?gzip."""
+    c_multilog = shutil.which("multilog", path="/usr/bin:/usr/local/bin")
+    s6log = shutil.which("s6-log")
+    big = os.path.join(work, "big")
+    make_input(big, 100)  # log-like lines: gzip takes them to about a third
+    with open(big, "rb") as f:
+        head = f.read(16777215 - 3000)
+    head = head[:head.rfind(b"\n") + 1]
+
+    def archive100(d):  # a 100 MB archive waiting for z at start-up
+        os.link(big, os.path.join(d, "@400000006b00000000000000.s"))
+
+    def nearly_full(d):  # a clean current about 3000 bytes short of s16777215
+        with open(os.path.join(d, "current"), "wb") as f:
+            f.write(head)
+        os.chmod(os.path.join(d, "current"), 0o744)
+        open(os.path.join(d, "state"), "wb").close()  # made by recovery, which a clean current skips
+
+    def gz_done(n):
+        return lambda d: any(x.endswith(".gz") for x in os.listdir(d)) and not os.path.exists(
+            os.path.join(d, "gzip.new"))
+
+    def processed(d):
+        names = os.listdir(d)
+        return any(x.startswith("@") for x in names) and "previous" not in names and "processed" not in names
+
+    def archived(d):
+        return any(x.startswith("@") for x in os.listdir(d))
+
+    print("%-40s %10s %8s" % ("logger, compression", "worst ms", "secs"))
+    stall_case(work, "svtools multilog z, 100 MB archive", [OURS, "z", "./dir"], archive100, gz_done(1))
+    stall_case(work, "svtools multilog z, 16 MB rotation", [OURS, "s16777215", "z", "./dir"],
+               nearly_full, gz_done(1))
+    stall_case(work, "svtools multilog !gzip, 16 MB rotation", [OURS, "s16777215", "!gzip", "./dir"],
+               nearly_full, processed)
+    stall_case(work, "svtools multilog, 16 MB rotation, no gzip", [OURS, "s16777215", "./dir"],
+               nearly_full, archived)
+    if c_multilog:
+        stall_case(work, "C multilog, 16 MB rotation, no gzip", [c_multilog, "s16777215", "./dir"],
+                   nearly_full, archived)
+        stall_case(work, "C multilog !gzip, 16 MB rotation", [c_multilog, "s16777215", "!gzip", "./dir"],
+                   nearly_full, processed)
+    if s6log:
+        stall_case(work, "s6-log ?gzip, 16 MB rotation", [s6log, "s16777215", "?gzip", "./dir"],
+                   nearly_full, processed)
+
+
 def main(argv):
+    if "--gzip" in argv:
+        work = tempfile.mkdtemp(prefix="svtools-bench-")
+        try:
+            gzip_stalls(work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
     if "--rss" in argv:
         work = tempfile.mkdtemp(prefix="svtools-bench-")
         try:
@@ -217,9 +326,10 @@ def main(argv):
                     ok += ", file sizes %s ours" % ("==" if same else "!=")
             rows.append((name, stamp, rate, cpu, rss, ok))
         for name, stamp, rate, cpu, rss, ok in rows:
-            ratio = "%.2fx" % (rate / c_rate[stamp]) if stamp in c_rate else "-"
-            print("%-18s %-6s %8.1f %8.2f %9.1f %8s  %s"
-                  % (name, "t" if stamp else "-", rate, cpu, rss, ratio, ok))
+            # T has no C counterpart: it is compared with C's t (the issue's target)
+            base = c_rate.get("t" if stamp == "T" else stamp)
+            ratio = "%.2fx" % (rate / base) if base else "-"
+            print("%-18s %-6s %8.1f %8.2f %9.1f %8s  %s" % (name, stamp, rate, cpu, rss, ratio, ok))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -1,7 +1,12 @@
 """A multilog log directory: recovery, writing, rotation, processors, pruning.
 
 LogDir writes a whole read at once, cutting `current` where
-_multilog_script.plan() says daemontools' multilog would have cut it.
+_multilog_policy.plan() says daemontools' multilog would have cut it.
+Archive names never go back in time: when the wall clock is behind the
+newest `@` name in the directory, the archive is named one nanosecond after
+it, so that names keep the order of their contents and `n` prunes the
+oldest.  Time-based rotation (_multilog_time) and compression
+(_multilog_gzip) hang off the directory when its script asks for them.
 
 Every failing step past start-up warns `..., pausing: ERR`, sleeps 5 s and
 tries again: a logger must not die of a full disk.
@@ -10,11 +15,12 @@ tries again: a logger must not die of a full disk.
 import errno
 import fcntl
 import os
-import signal
+import _signal as signal  # the C core: the enum wrappers cost 0.8 MB
 import time
 
 from . import _pathexec, _strerr, _tai64
-from ._multilog_script import WINDOW, plan
+from ._multilog_policy import WINDOW, plan
+from ._multilog_time import Clock, Rotation
 
 PROG = "multilog"
 PAUSE = 5
@@ -45,14 +51,21 @@ def _fatal(text, err):
 class LogDir:
     """One log directory, locked and open for appending to `current`."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, clock=Clock):
         self.path = spec.path
         self.size = spec.size
         self.num = spec.num
         self.processor = spec.processor
+        self.clock = clock
+        self.rot = Rotation(spec.age, spec.daily)
+        self.gz = None
+        if spec.gzip:
+            from ._multilog_gzip import Gzip
+            self.gz = Gzip(self, spec.gzip)
         self.fd = -1
         self.cur = -1
         self.bytes = 0
+        self.newest = ""   # hex digits of the newest archive name seen
 
     def _name(self, name):
         return "%s/%s" % (self.path, name)
@@ -74,6 +87,18 @@ class LogDir:
             fcntl.flock(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             _fatal("unable to lock directory " + path, e)
+        try:
+            self._seen(os.listdir(self.fd))
+        except OSError:
+            pass  # 0.76 never reads the directory here; names just start from now
+        self._open_current()
+        if self.bytes:
+            self.rot.started(self.clock.monotonic(), self.clock.time_ns() / 1e9)
+        if self.gz:
+            self.gz.start()
+
+    def _open_current(self):
+        path = self.path
         try:
             st = os.stat("current", dir_fd=self.fd)
         except FileNotFoundError:
@@ -183,6 +208,7 @@ class LogDir:
                          "unable to create " + cur)
         retry(lambda: os.fchmod(self.cur, 0o644), "unable to set mode of " + cur)
         self.bytes = 0
+        self.rot.rotated()
         retry(lambda: os.chmod("previous", 0o744, dir_fd=fd),
               "unable to set mode of " + self._name("previous"))
         if self.processor is None:
@@ -267,7 +293,7 @@ class LogDir:
                 pause("unable to stat " + self._name(name), e)
         if st.st_nlink == 1:
             while True:
-                target = _tai64.stamp() + "." + code
+                target = self._next_name() + "." + code
                 try:
                     os.link(name, target, src_dir_fd=fd, dst_dir_fd=fd,
                             follow_symlinks=False)
@@ -276,6 +302,27 @@ class LogDir:
                     pause("unable to link to " + self._name(target), e)
         retry(lambda: _unlink_quiet(name, fd), "unable to remove " + self._name(name))
         self.prune()
+        if self.gz and self.fd >= 0 and self.cur >= 0:
+            self.gz.kick()
+
+    def _next_name(self):
+        """@TAI64N of now, or one nanosecond after the newest name seen."""
+        ns = self.clock.time_ns()
+        secs, nanos = ns // 1000000000, (ns % 1000000000) // 1000 * 1000 + 500
+        name = _tai64.stamp(secs, nanos)
+        if name[1:] <= self.newest:
+            label, nanos = int(self.newest[:16], 16), int(self.newest[16:], 16) + 1
+            if nanos >= 1000000000:
+                label, nanos = label + 1, 0
+            name = "@%016x%08x" % (label, nanos)
+        return name
+
+    def _seen(self, names):
+        for name in names:
+            hexa = name[1:25]
+            if name[:1] == "@" and hexa > self.newest and len(hexa) == 24 \
+                    and hexa.strip("0123456789abcdef") == "":
+                self.newest = hexa
 
     def prune(self):
         """Remove the oldest archives until fewer than num are left."""
@@ -285,6 +332,7 @@ class LogDir:
             except OSError as e:
                 pause("unable to read " + self.path, e)
                 continue
+            self._seen(names)
             old = []
             for name in names:
                 raw = os.fsencode(name)

@@ -47,23 +47,26 @@ _posix_spawn = getattr(os, "posix_spawn", None)
 CLEAN = _posix_spawn is not None and _clean()
 
 
-def spawn(argv, env, setsid=False, fds=(), message=None):
+def spawn(argv, env, setsid=False, fds=(), message=None, in_child=None):
     """Start ARGV[0] (a path; PATH is not searched) with ARGV and ENV.
 
     ENV is a mapping of bytes.  SETSID runs the child in a session (and
     process group) of its own.  FDS are (source, target) pairs: the child
     gets SOURCE as TARGET (SOURCE == TARGET just passes it on).  MESSAGE
     (str) prefixes the error text the fallback child prints when the exec
-    fails.  Returns the child's pid; OSError when no process could be made.
+    fails.  IN_CHILD, if given, is called in a forked child once signals
+    and descriptors are set, just before the exec (it need not return);
+    it means fork.  Returns the child's pid; OSError when no process could
+    be made.
     """
-    if CLEAN:
+    if CLEAN and in_child is None:
         try:
             return posix_spawn_exec(argv, env, setsid, fds)
         except (OSError, NotImplementedError):
             # The exec failed (ENOENT, EACCES, ENOEXEC...) or this libc cannot
             # setsid: the fork path reports the first and does the second.
             pass
-    return fork_exec(argv, env, setsid, fds, message)
+    return fork_exec(argv, env, setsid, fds, message, in_child)
 
 
 def posix_spawn_exec(argv, env, setsid=False, fds=(), message=None):
@@ -74,7 +77,7 @@ def posix_spawn_exec(argv, env, setsid=False, fds=(), message=None):
                         setsigmask=(), file_actions=actions or None)
 
 
-def fork_exec(argv, env, setsid=False, fds=(), message=None):
+def fork_exec(argv, env, setsid=False, fds=(), message=None, in_child=None):
     """spawn() through fork and execve: the fallback, also used by the tests."""
     pid = os.fork()
     if pid:
@@ -90,6 +93,8 @@ def fork_exec(argv, env, setsid=False, fds=(), message=None):
                 os.set_inheritable(target, True)
             else:
                 os.dup2(source, target)
+        if in_child is not None:
+            in_child()
         os.execve(argv[0], argv, env)
     except OSError as e:
         if message is not None:

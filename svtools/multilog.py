@@ -16,239 +16,140 @@ pipe.
 Lines read together are stamped together.  Files are cut exactly where
 daemontools' multilog would cut them.
 
-Exit codes: 0 at end of input or after SIGTERM; 111 if a directory or a
+Beyond 0.76 (see multilog.8): `T` stamps lines with ISO 8601 local time;
+`1` copies selected lines to stdout; `RSECS` and `d` rotate by age and at
+local midnight; `z` gzips archives in a child while input keeps flowing.
+
+Exit codes: 0 at end of input or after SIGTERM (once running compressions
+are done); 100 for junk in a post-0.76 action; 111 if a directory or a
 status file cannot be set up.  Write errors pause 5 seconds and retry.
 """
 
 import os
 import select
-import signal
 import sys
 
-from . import _logdir, _multilog_script as _script, _strerr, _tai64
-from ._multilog_script import CREAD, PUT, STREAM, WINDOW
+# The C core of the signal module: the enum wrappers would cost 0.8 MB.
+import _signal as signal
+
+from . import _logdir, _multilog_policy as _policy, _strerr, _tai64
+from ._multilog_lines import LINE, Framer
+from ._multilog_policy import CREAD, STDOUT, WINDOW
+from ._multilog_time import Clock, IsoStamp
 
 PROG = "multilog"
+USAGE = "multilog script"
 READ_FAST = 131072     # multiples of the C read size, so that cuts agree
 READ_LINES = 16384     # bounds the per-line bookkeeping of one pass
 SLOW_PART = 4096       # input taken line by line where a cut may fall
-LINE = 1000
+NO_LIMIT = 1 << 62
+
+
+class Stdout:
+    """The `1` sink: selected lines to fd 1; after a write error, no more."""
+
+    size = NO_LIMIT
+
+    def __init__(self):
+        self.bytes = 0
+        self.dead = False
+
+    def writev(self, pieces, total):
+        self.write(b"".join(pieces))
+
+    def put(self, out, units):
+        self.write(out)
+
+    def write(self, data):
+        mv = memoryview(data)
+        while len(mv) and not self.dead:
+            try:
+                mv = mv[os.write(1, mv):]
+            except BlockingIOError:
+                select.select([], [1], [])
+            except OSError as e:
+                _strerr.warn(PROG, "unable to write to standard output, no longer copying", e)
+                self.dead = True
 
 
 class Multilog:
-    def __init__(self, script):
+    def __init__(self, script, clock=Clock):
         self.script = script
-        self.dirs = []
+        self.clock = clock
+        self.framer = Framer(script)
+        self.sinks = []    # per script sink: LogDir or Stdout
+        self.dirs = []     # the LogDirs
+        self.timed = []    # LogDirs rotated by time
+        self.zipping = []  # LogDirs whose archives are compressed
         self.status_fds = []
-        self.actions = script.actions
-        self.simple = script.simple
-        self.stamp = script.timestamp
-        self.all = []
-        self.pend = None   # a line begun but shorter than the held part
-        self.pst = b""     # its stamp
-        self.rem = None    # selection of a long line whose rest is streaming
-        self.alerts = []
-        self.status = {}
+        self.tai = script.timestamp
+        self.iso = IsoStamp() if script.iso else None
         self.term = False
         self.alrm = False
+        self.chld = False
 
     # ---- per read ----
 
+    def stamp(self):
+        if self.iso is None:
+            return _tai64.stamp_bytes() + b" " if self.tai else b""
+        ns = self.clock.time_ns()
+        st = b""
+        if self.tai:
+            st = _tai64.stamp_bytes(ns // 1000000000, ns % 1000000000 // 1000 * 1000 + 500) + b" "
+        return st + self.iso(ns)
+
     def feed(self, data):
-        st = _tai64.stamp_bytes() + b" " if self.stamp else b""
+        st = self.stamp()
+        fr = self.framer
         size = len(data)
-        if not self.simple:
+        if not fr.simple:
             for i in range(0, size, READ_LINES):
-                self._lines(data[i:i + READ_LINES] if size > READ_LINES else data, st)
+                self._dispatch(fr.lines(data[i:i + READ_LINES] if size > READ_LINES else data, st))
+            self._started()
             return
         # Pieces that start at multiples of the C read size behave as reads of
         # their own: bulk up to the next possible cut, line by line across it.
-        ratio = 1.0 + 26.0 * data.count(b"\n") / size if st else 1.0
+        ratio = 1.0 + len(st) * data.count(b"\n") / size if st else 1.0
         pos = 0
         while pos < size:
             left = size - pos
-            room = min([d.size - WINDOW - d.bytes for d in self.dirs] or [left])
+            room = min([s.size - WINDOW - s.bytes for s in self.sinks] or [NO_LIMIT])
             n = left if left * ratio < room else max(0, int(room / ratio) // CREAD * CREAD)
-            while n and not self._fast(data[pos:pos + n] if n < size else data, st):
+            while n:
+                got = fr.fast(data[pos:pos + n] if n < size else data, st, room)
+                if got is not None:
+                    pieces, total = got
+                    if total:
+                        for s in self.sinks:
+                            s.writev(pieces, total)
+                            s.bytes += total
+                    break
                 n = n // 2 // CREAD * CREAD
             if not n:
                 n = min(left, SLOW_PART)
-                self._lines(data[pos:pos + n] if n < size else data, st)
+                self._dispatch(fr.lines(data[pos:pos + n] if n < size else data, st))
             pos += n
-
-    def _fast(self, data, st):
-        """Every line to every directory, no cut due: a few bulk operations.
-
-        Returns False, having changed nothing, when a directory could be cut
-        during this read; the per-line pass then does the exact work.
-        """
-        pend, pst, rem = self.pend, self.pst, self.rem
-        pieces = []
-        pos = 0
-        if rem is not None:
-            nl = data.find(b"\n")
-            if nl < 0:
-                pieces.append(data)
-                pos = len(data)
-            else:
-                pieces.append(data[:nl + 1])
-                pos = nl + 1
-                rem = None
-        if rem is None:
-            k = data.rfind(b"\n", pos)
-            if k >= 0:
-                if pend is not None:
-                    pieces.append(pst + pend)
-                    pend = None
-                elif st:
-                    pieces.append(st)
-                if st:
-                    pieces.append(data[pos:k].replace(b"\n", b"\n" + st))
-                    pieces.append(b"\n")
-                else:
-                    pieces.append(data[pos:k + 1] if pos or k + 1 < len(data) else data)
-                pos = k + 1
-            if pos < len(data):
-                if pend is None:
-                    pend, pst = data[pos:], st
-                else:
-                    pend += data[pos:]
-                if len(pend) >= LINE - len(pst):
-                    pieces.append(pst + pend)
-                    pend = None
-                    rem = self.all
-        total = 0
-        for p in pieces:
-            total += len(p)
-        for d in self.dirs:
-            if d.bytes + total >= d.size - WINDOW:
-                return False
-        self.pend, self.pst, self.rem = pend, pst, rem
-        if total:
-            for d in self.dirs:
-                d.writev(pieces, total)
-                d.bytes += total
-        return True
-
-    def _select(self, held):
-        flag = True
-        sel = [False] * len(self.dirs)
-        for code, arg in self.actions:
-            if code == _script.DIR:
-                sel[arg] = flag
-            elif code == _script.DESELECT:
-                if flag and _script.match(arg, held):
-                    flag = False
-            elif code == _script.SELECT:
-                if not flag and _script.match(arg, held):
-                    flag = True
-            elif code == _script.ALERT:
-                if flag:
-                    self.alerts.append(held[:200] + b"...\n" if len(held) > 200 else held + b"\n")
-            elif flag:
-                self.status[arg] = held
-        return sel
-
-    def _lines(self, data, st):
-        """One read, line by line: actions, and the units plan() needs."""
-        nd = len(self.dirs)
-        outs = [[] for _ in range(nd)]
-        recs = []
-        size = len(data)
-        pos = 0
-        if self.rem is not None:
-            sel = self.rem
-            nl = data.find(b"\n")
-            end = size if nl < 0 else nl + 1
-            piece = data[:end]
-            for d in range(nd):
-                if sel[d]:
-                    outs[d].append(piece)
-            recs.append((sel, ((STREAM, end, 0),)))
-            if nl < 0:
-                return self._dispatch(outs, recs)
-            self.rem = None
-            pos = end
-        if self.pend is not None:
-            buf = self.pend + data[pos:]
-            off = pos - len(self.pend)
-            lst = self.pst
-        else:
-            buf = data[pos:] if pos else data
-            off = pos
-            lst = st
-        self.pend = None
-        cap = LINE - len(st)
-        select_ = self._select
-        allsel = self.all if self.simple else None
-        n = len(buf)
-        ls = 0
-        while ls < n:
-            nl = buf.find(b"\n", ls)
-            if nl >= 0 and nl - ls < cap:
-                held = lst + buf[ls:nl]
-                sel = allsel or select_(held)
-                line = held + b"\n"
-                for d in range(nd):
-                    if sel[d]:
-                        outs[d].append(line)
-                t = nl + off
-                recs.append((sel, ((PUT, len(held), t), (PUT, 1, t))))
-                ls = nl + 1
-                lst = st
-                continue
-            if nl < 0 and n - ls < cap:
-                self.pend, self.pst = buf[ls:], lst
-                break
-            hend = ls + cap
-            held = lst + buf[ls:hend]
-            sel = allsel or select_(held)
-            rest = buf[hend:n if nl < 0 else nl + 1]
-            for d in range(nd):
-                if sel[d]:
-                    outs[d].append(held)
-                    outs[d].append(rest)
-            recs.append((sel, ((PUT, len(held), hend - 1 + off), (STREAM, len(rest), hend + off))))
-            if nl < 0:
-                self.rem = sel
-                break
-            ls = nl + 1
-            lst = st
-        return self._dispatch(outs, recs)
+        self._started()
 
     def eof(self):
-        """A partial last line is handled as a line, with a newline added."""
-        nd = len(self.dirs)
-        outs = [[] for _ in range(nd)]
-        recs = []
-        if self.pend is not None:
-            held = self.pst + self.pend
-            sel = self.all if self.simple else self._select(held)
-            for d in range(nd):
-                if sel[d]:
-                    outs[d].append(held + b"\n")
-            recs.append((sel, ((PUT, len(held), 0), (PUT, 1, 0))))
-        elif self.rem is not None:
-            sel = self.rem
-            for d in range(nd):
-                if sel[d]:
-                    outs[d].append(b"\n")
-            recs.append((sel, ((PUT, 1, 0),)))
-        self.pend = self.rem = None
-        self._dispatch(outs, recs)
+        self._dispatch(self.framer.eof())
+        self._started()
 
-    def _dispatch(self, outs, recs):
-        if self.alerts:
-            _strerr.say(b"".join(self.alerts))
-            self.alerts = []
-        if self.status:
-            for i, held in self.status.items():
-                self._write_status(i, held + b"\n" * (LINE + 1 - len(held)))
-            self.status = {}
-        for d, ld in enumerate(self.dirs):
-            if outs[d]:
-                ld.put(b"".join(outs[d]),
-                       lambda d=d: [u for sel, us in recs if sel[d] for u in us])
+    def _dispatch(self, batch):
+        if batch.alerts:
+            _strerr.say(b"".join(batch.alerts))
+        for i, held in batch.status.items():
+            self._write_status(i, held + b"\n" * (LINE + 1 - len(held)))
+        for i, sink in enumerate(self.sinks):
+            if batch.outs[i]:
+                sink.put(b"".join(batch.outs[i]), lambda i=i: batch.units(i))
+
+    def _started(self):
+        """Start the age of every timed current that has just got its first bytes."""
+        for d in self.timed:
+            if d.bytes and d.rot.born is None:
+                d.rot.started(self.clock.monotonic(), self.clock.time_ns() / 1e9)
 
     def _write_status(self, i, data):
         fd, path = self.status_fds[i], self.script.status[i]
@@ -264,6 +165,41 @@ class Multilog:
             except OSError as e:
                 _logdir.pause("unable to write " + path, e)
 
+    # ---- time and children ----
+
+    def _rotate_due(self):
+        if not self.timed:
+            return
+        mono, wall = self.clock.monotonic(), self.clock.time_ns() / 1e9
+        for d in self.timed:
+            if d.bytes and d.rot.due(mono, wall):
+                d.rotate()
+
+    def _timeout(self):
+        """Milliseconds poll may wait, or None."""
+        if not self.timed:
+            return None
+        mono, wall = self.clock.monotonic(), self.clock.time_ns() / 1e9
+        when = [w for w in (d.rot.deadline(mono, wall) for d in self.timed) if w is not None]
+        if not when:
+            return None
+        return max(0, int((min(when) - mono) * 1000) + 1)
+
+    def _reap(self, block=False):
+        self.chld = False
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            for d in self.zipping:
+                if d.gz.pid == pid:
+                    d.gz.done(status)
+            if block:
+                return
+
     # ---- the loop ----
 
     def _on_term(self, sig, frame):
@@ -272,12 +208,21 @@ class Multilog:
     def _on_alrm(self, sig, frame):
         self.alrm = True
 
+    def _on_chld(self, sig, frame):
+        self.chld = True
+
     def setup(self):
         """Signals first, then the status files, then the directories."""
         self.wakeup, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wfd, warn_on_full_buffer=False)
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGALRM, self._on_alrm)
+        if any(d.gzip for d in self.script.dirs):
+            signal.signal(signal.SIGCHLD, self._on_chld)
+        self.open()
+
+    def open(self):
+        """The status files, then the sinks, in script order."""
         for path in self.script.status:
             try:
                 os.close(os.open(path, _logdir.O_APPEND, 0o600))
@@ -287,29 +232,39 @@ class Multilog:
                 self.status_fds.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
             except OSError as e:
                 _strerr.fatal(PROG, "unable to write " + path, e)
-        for spec in self.script.dirs:
-            d = _logdir.LogDir(spec)
+        for spec in self.script.sinks:
+            if spec is STDOUT:
+                self.sinks.append(Stdout())
+                continue
+            d = _logdir.LogDir(spec, self.clock)
             d.start()
+            self.sinks.append(d)
             self.dirs.append(d)
-        self.all = [True] * len(self.dirs)
+            if d.rot.active:
+                self.timed.append(d)
+            if d.gz:
+                self.zipping.append(d)
 
     def run(self):
         rfd = self.wakeup
         poller = select.poll()
         poller.register(0, select.POLLIN)
         poller.register(rfd, select.POLLIN)
-        readsize = READ_FAST if self.simple else READ_LINES
+        readsize = READ_FAST if self.framer.simple else READ_LINES
         while True:
+            if self.chld:
+                self._reap()
             if self.alrm:
                 self.alrm = False
                 for d in self.dirs:
                     if d.bytes > 0:
                         d.rotate()
-            if self.term and self.pend is None and self.rem is None:
+            self._rotate_due()
+            if self.term and not self.framer.mid_line:
                 break
             woken = False
             ready = False
-            for fd, _ in poller.poll():
+            for fd, _ in poller.poll(self._timeout()):
                 if fd == rfd:
                     woken = True
                 else:
@@ -330,16 +285,22 @@ class Multilog:
             if not data:
                 self.eof()
                 break
+            self._rotate_due()  # after the wait: these lines may be of a new day
             self.feed(data)
         for d in self.dirs:
             d.finish()
+        while any(d.gz.pid or d.gz.kick() for d in self.zipping):
+            self._reap(block=True)
         return 0
 
 
 def main(argv=None):
     if argv is None:
         argv = sys.argv
-    script = _script.parse(argv[1:])
+    try:
+        script = _policy.parse(argv[1:])
+    except _policy.ScriptError:
+        _strerr.usage(PROG, USAGE)
     os.umask(0o022)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:

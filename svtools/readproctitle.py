@@ -9,6 +9,10 @@ goes in at its end, so ps always shows the most recent output.  The first
 three characters of the area stay dots.  svscanboot pipes svscan's warnings
 into readproctitle to make them visible in `ps ax`.
 
+The area is kept as bytes, whatever they are; a byte that is not part of
+valid UTF-8 shows as '?' (the title API takes only UTF-8), so a half
+character at the left edge or a service writing binary never stops it.
+
 Exit codes: 0 at end of input; 100 without arguments or if DOTS is shorter
 than five bytes (no message); 111 on a read error.
 """
@@ -31,13 +35,7 @@ def main(argv=None) -> int:
         return 100
     area[:] = b"." * len(area)
     head = b" ".join([b"readproctitle"] + [os.fsencode(a) for a in argv[1:-1]]) + b" "
-    set_title = _siteimport.setproctitle()
-
-    def show():
-        if set_title is not None:
-            set_title(os.fsdecode(head + area))
-
-    show()
+    _siteimport.title(head + area)
     keep = len(area) - 3
     while True:
         try:
@@ -53,7 +51,7 @@ def main(argv=None) -> int:
         data = data.replace(b"\0", b"")
         if data:
             area[3:] = (area[3:] + data)[-keep:]
-            show()
+            _siteimport.title(head + area)
 
 
 if __name__ == "__main__":

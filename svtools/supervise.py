@@ -33,7 +33,7 @@ import stat
 import sys
 import time
 
-from . import _knobs, _spawn, _status, _strerr, _tai64, _xstatus
+from . import _knobs, _multilog_inchild, _spawn, _status, _strerr, _tai64, _xstatus
 from ._pathexec import initial_environ
 from ._supervise_policy import Machine
 
@@ -239,8 +239,12 @@ class Supervisor:
         """Start ARGV in DIR with signals reset (_spawn); FDS are (source,
         target) descriptors for the child.  Returns the pid; OSError when
         no process could be made."""
+        in_child = None
+        if argv == ["./run"] and (not _spawn.CLEAN or _multilog_inchild.find(env)):
+            # returns unless it ran multilog in the forked child
+            in_child = lambda: _multilog_inchild.maybe_run(env)
         return _spawn.spawn(argv, env, setsid, fds, "%s: fatal: unable to start %s/%s"
-                            % (PROG, self.dirname, argv[0][2:]))
+                            % (PROG, self.dirname, argv[0][2:]), in_child)
 
     def spawn_run(self, pgroup, ready_fd, notify, log):
         env, fds = self.environ, []

@@ -46,7 +46,7 @@ import stat
 import sys
 import time
 
-from . import supervise     # first: what every forked child touches then lies together
+from . import supervise     # (import order: no measured effect on memory per service)
 from . import _getopt, _inotify, _pathexec, _scantable, _siteimport, _status, _strerr
 
 PROG = "svscan"
@@ -64,9 +64,7 @@ def _ppid(pid):
 
 
 def _title(text):
-    set_title = _siteimport.setproctitle(keep_environ=True)
-    if set_title is not None:
-        set_title(text)
+    _siteimport.title(text, keep_environ=True)
 
 
 def _subreaper():

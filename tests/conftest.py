@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from helpers import Procs, have_c_daemontools
+from helpers import C_BIN, Procs, have_c_daemontools
 
 
 def pytest_collection_modifyitems(config, items):
@@ -10,7 +10,7 @@ def pytest_collection_modifyitems(config, items):
         return
     if os.environ.get("CI"):
         raise pytest.UsageError("CI needs Debian's daemontools for the interop tests")
-    skip = pytest.mark.skip(reason="Debian daemontools not installed (/usr/bin/supervise)")
+    skip = pytest.mark.skip(reason="Debian daemontools not installed (%s/supervise): interop tests need the C reference" % C_BIN)
     for item in items:
         if "interop" in item.keywords:
             item.add_marker(skip)

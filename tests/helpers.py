@@ -7,7 +7,9 @@ import sys
 import time
 
 BIN = os.path.dirname(os.path.abspath(sys.executable))
-C_BIN = "/usr/bin"
+# Where Debian's daemontools lives.  SVTOOLS_C_BIN=/nonexistent runs the
+# suite as on a machine without it (the interop tests are skipped).
+C_BIN = os.environ.get("SVTOOLS_C_BIN", "/usr/bin")
 
 
 def c_tool(name):
@@ -43,6 +45,24 @@ def wait_for(pred, timeout=5.0, interval=0.005, what=None):
             raise AssertionError("timed out after %.1fs waiting for %s"
                                  % (timeout, what or getattr(pred, "__name__", "condition")))
         time.sleep(interval)
+
+
+def read_line(f, timeout=10.0):
+    """The first line from pipe F, or fail after TIMEOUT seconds (no blocking
+    read that could hang the suite)."""
+    fd = f.fileno()
+    os.set_blocking(fd, False)
+    buf = bytearray()
+
+    def complete():
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return False
+        buf.extend(chunk)
+        return b"\n" in buf or not chunk
+    wait_for(complete, timeout, what="a line")
+    return bytes(buf[:buf.find(b"\n") + 1 or len(buf)])
 
 
 def pid_alive(pid):

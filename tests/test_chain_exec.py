@@ -195,11 +195,18 @@ def test_setlock_excludes_c_setlock(procs, d, holder, other):
     assert (busy.stdout, busy.stderr, busy.returncode) == (
         b"", b"setlock: fatal: unable to lock %s: temporary failure\n" % os.fsencode(lock), 111)
     waiter = procs.start([tool[other], str(lock), "sh", "-c", "echo > got"], cwd=d)
+    wait_for(lambda: blocked_on_a_lock(waiter.pid), 10, what="the waiter to block in flock")
     assert not (d / "got").exists() and waiter.poll() is None  # still held
     p.stdin.close()
     assert p.wait(timeout=10) == 0
     assert waiter.wait(timeout=10) == 0
     assert (d / "got").exists()
+
+
+def blocked_on_a_lock(pid):
+    """True while PID waits for a lock: /proc/locks lists waiters with '->'."""
+    with open("/proc/locks") as f:
+        return any("->" in line and line.split()[5] == str(pid) for line in f)
 
 
 @pytest.mark.interop
@@ -223,11 +230,24 @@ def test_fghack_waits_for_background_children(procs, d):
                     cwd=d)
     wait_for(lambda: (d / "child").exists() and (d / "child").read_text().strip(), 10)
     child = int((d / "child").read_text())
-    wait_for(lambda: not pid_alive(child), 10, what="the direct child to exit")
-    assert p.poll() is None  # the grandchild still holds the pipe
+    # The direct child exits and stays a zombie: fghack does not reap it
+    # while the grandchild holds the pipe (an fghack that only waited for
+    # its child would reap it at once and return).
+    wait_for(lambda: zombie_of(child, p.pid), 10, what="the direct child to be a zombie")
+    assert p.poll() is None and zombie_of(child, p.pid)
     (d / "go").write_text("")
     assert p.wait(timeout=10) == 4
     assert (d / "done").exists()
+
+
+def zombie_of(pid, parent):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    fields = data[data.rindex(b")") + 2:].split()
+    return fields[0] == b"Z" and int(fields[1]) == parent
 
 
 # envdir against C envdir on one directory of awkward files

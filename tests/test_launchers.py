@@ -69,3 +69,61 @@ def test_launchers_run_from_another_checkout_point_at_the_installed_copy(tmp_pat
     text = (bindir / "svok").read_text()
     assert str(fake) not in text
     assert "sys.path.insert(0, %r)" % _launchers.installed_root() in text
+
+
+def tool(*args):
+    return subprocess.run([sys.executable, "-m", "svtools._launchers"] + list(args),
+                          capture_output=True, text=True, timeout=20, cwd="/")
+
+
+def test_check_reports_slow_wrappers_and_changes_nothing(tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    wrapper = PIP_WRAPPER.format(python=sys.executable, module="svok")
+    (bindir / "svok").write_text(wrapper)
+    r = tool("--check", str(bindir))
+    assert r.returncode == 1
+    assert r.stdout == ("svtools: %s/svok is not a lean launcher: pip's console-script wrapper"
+                        " (site and re are loaded first: slow)\n" % bindir)
+    assert (bindir / "svok").read_text() == wrapper
+    r = tool(str(bindir))
+    assert (r.returncode, r.stdout) == (0, "svtools: 1 lean launchers written in %s\n" % bindir)
+    r = tool("--check", str(bindir))
+    assert (r.returncode, r.stdout) == (
+        0, "svtools: all 1 svtools programs in %s are lean launchers\n" % bindir)
+
+
+def test_says_why_when_it_rewrites_nothing(tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    r = tool(str(bindir))
+    assert r.returncode == 1
+    assert "no svtools program found in %s" % bindir in r.stdout
+    (bindir / "svok").write_text(
+        "#!%s\n# EASY-INSTALL-ENTRY-SCRIPT: 'svtools==0.1.0','console_scripts','svok'\n"
+        "import re\nimport sys\nfrom pkg_resources import load_entry_point\n" % sys.executable)
+    r = tool(str(bindir))
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[1] == (
+        "svtools: %s/svok is not a lean launcher: a legacy easy-install wrapper, written by"
+        " `setup.py install`; reinstall with `pip install .` from a checkout that has"
+        " pyproject.toml, then run this tool" % bindir)
+
+
+def test_pyproject_makes_every_pip_build_a_wheel():
+    # Without a [build-system] table, pip 23.0 (Debian 12's) falls back to
+    # `setup.py install`, whose easy-install wrappers the tool cannot rewrite.
+    import tomllib
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        build = tomllib.load(f)["build-system"]
+    assert build["build-backend"] == "setuptools.build_meta"
+    assert any(r.startswith("setuptools") for r in build["requires"])
+
+
+def test_pip_wrappers_still_work_without_the_launchers(tmp_path):
+    # The fallback when the tool was not run: pip's own wrapper, with site.
+    wrapper = tmp_path / "svok"
+    wrapper.write_text(PIP_WRAPPER.format(python=sys.executable, module="svok"))
+    wrapper.chmod(0o755)
+    r = subprocess.run([str(wrapper), str(tmp_path)], capture_output=True, timeout=20)
+    assert (r.returncode, r.stdout, r.stderr) == (100, b"", b"")

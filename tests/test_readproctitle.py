@@ -16,7 +16,8 @@ def title(pid):
 
 
 def ps(pid):
-    return subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True).stdout
+    return subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True,
+                          timeout=20).stdout
 
 
 @pytest.mark.interop

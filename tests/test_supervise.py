@@ -3,6 +3,7 @@
 import os
 import random
 import signal
+import time
 import stat
 
 import pytest
@@ -177,9 +178,7 @@ def test_up_down_stops_at_once(service):
     wait_for(lambda: s.read("started"), what="run to start")
     s.send(b"d")
     s.wait_down()
-    started = float(s.read("started"))
-    termed = float(s.read("termed"))
-    assert termed - started < 1.0
+    wait_for(lambda: s.read("termed"), what="./run to take the TERM")  # how soon: bench/
 
 
 def test_at_most_one_start_per_second_and_still_answers(service):
@@ -194,7 +193,9 @@ def test_at_most_one_start_per_second_and_still_answers(service):
     starts = [float(x) for x in s.read("starts").split()]
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert all(g >= 0.95 for g in gaps), gaps
-    assert s.read("starts").count(b"\n") == n  # no start after 'd'
+    # No start after 'd', even once the throttle deadline has long passed.
+    wait_for(lambda: time.time() > starts[-1] + 2.5, 10, what="the throttle deadline to pass")
+    assert s.read("starts").count(b"\n") == n
 
 
 @pytest.mark.parametrize("make,reason", [

@@ -148,7 +148,7 @@ def test_run_waits_for_finish_and_supervise_answers_meanwhile(service):
     assert x["pid"] == 0 and s.pid() == 0
     s.send(b"p")
     s.wait_state("finishing")
-    assert s.read("log") == b"run\nfinish\n"
+    wait_for(lambda: s.read("log") == b"run\nfinish\n", what="finish to write its line")
     open(s.file("go"), "w").close()
     wait_for(lambda: s.read("log").count(b"run") >= 2, timeout=15, what="the next run")
     assert s.read("log").startswith(b"run\nfinish\nrun\n")
@@ -187,6 +187,7 @@ def test_finish_with_a_background_child_never_doubles_run(service, procs):
     second = s.wait_up(other_than=pid)
     wait_for(lambda: s.read("bg"), what="finish's child")
     track(procs, [int(x) for x in s.read("bg").split()])
+    wait_for(lambda: str(second).encode() in s.read("runs").split(), what="the second run's pid")
     runs = [int(x) for x in s.read("runs").split()]
     assert [p for p in runs if pid_alive(p)] == [second]
     s.send(b"d")

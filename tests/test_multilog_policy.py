@@ -2,8 +2,8 @@
 
 import pytest
 
-from svtools import _multilog_script as ms
-from svtools._multilog_script import PUT, STREAM
+from svtools import _multilog_policy as ms
+from svtools._multilog_policy import PUT, STREAM
 
 
 def test_dispatch_on_first_character_only():
@@ -107,3 +107,46 @@ def test_plan_far_from_window_writes_without_cut():
 
 def test_plan_rotates_first_when_full():
     assert ms.plan(b"ab\n", [(PUT, 2, 0), (PUT, 1, 0)], 4096, 4096) == ([0], 3)
+
+
+# ---- letters added since 0.76 ----
+
+@pytest.mark.parametrize("args,tai,iso", [
+    (["T", "./a"], False, True), (["t", "T", "./a"], True, True), (["T", "t", "./a"], True, True),
+    (["tfoo", "T", "./a"], True, True), (["./a", "t"], False, False), (["T", "./a", "t"], False, True),
+])
+def test_stamps_lead_the_script(args, tai, iso):
+    s = ms.parse(args)
+    assert (s.timestamp, s.iso) == (tai, iso)
+
+
+def test_new_settings_apply_to_later_dirs_and_can_be_turned_off():
+    s = ms.parse(["./a", "R3600", "d", "z", "./b", "R0", "d0", "z9", "./c", "z0", "d1", "./d"])
+    assert [(d.age, d.daily, d.gzip) for d in s.dirs] == [
+        (0, False, 0), (3600, True, 6), (0, False, 9), (0, True, 0)]
+
+
+def test_stdout_is_a_sink_among_the_dirs():
+    s = ms.parse(["./a", "-*", "1", "+*", "1", "./b"])
+    assert s.sinks[1] is ms.STDOUT and s.sinks[2] is ms.STDOUT
+    assert [d.path for d in s.dirs] == ["./a", "./b"]
+    assert s.actions[1:] == [("-", b"*"), ("d", 1), ("+", b"*"), ("d", 2), ("d", 3)]
+    assert ms.parse(["1", "./a"]).simple
+
+
+@pytest.mark.parametrize("args", [
+    ["Tx"], ["T", "T"], ["./a", "T"], ["e", "T"], ["t", "e", "T"], ["1x"], ["12"],
+    ["R"], ["Rx"], ["R-1"], ["R1.5"], ["R 5"], ["R2147483648"], ["R\u0665"],
+    ["d2"], ["dx"], ["daily"], ["z10"], ["zq"], ["z-1"], ["z "],
+])
+def test_junk_in_new_letters_is_a_script_error(args):
+    with pytest.raises(ms.ScriptError):
+        ms.parse(args + ["./d"])
+
+
+def test_0_76_scripts_parse_as_before():
+    # Arguments no 0.76 action claims are still ignored, unless they start
+    # with a letter added since (T 1 R d z).
+    s = ms.parse(["t", "bogus", "main", "xyz", "s5000", "n3", "./a", "e"])
+    assert s.timestamp and not s.iso and [d.path for d in s.dirs] == ["./a"]
+    assert (s.dirs[0].age, s.dirs[0].daily, s.dirs[0].gzip) == (0, False, 0)

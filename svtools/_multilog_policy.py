@@ -1,9 +1,13 @@
 """multilog's script, pattern matching, and where files are cut.
 
 Pure code, no I/O.  Each argument is one action, chosen by its first
-character alone; an argument that no action claims is ignored.  `t` counts
-only as the first argument.  `s`, `n` and `!` set the size, count and
-processor of the directories named after them.
+character alone; an argument that no 0.76 action claims is ignored, unless
+it starts with one of the letters added since (`T`, `1`, `R`, `d`, `z`),
+whose values are checked strictly: junk raises ScriptError (usage, exit 100).
+`t` counts only as the first argument (or the second, after `T`); `T` only
+as the first (or the second, after `t`).  `s`, `n`, `!`, `R`, `d` and `z`
+set the size, count, processor, age limit, daily rotation and compression
+of the directories named after them.
 
 Where `current` is cut depends on how daemontools' multilog hands its bytes
 to write(2): a 512-byte buffer per directory, emptied whenever a put does not
@@ -31,29 +35,44 @@ DESELECT = "-"
 SELECT = "+"
 ALERT = "e"
 STATUS = "="
-DIR = "d"
+DIR = "d"      # (DIR, sink): the line goes to sink number SINK
+STDOUT = "1"   # marks a sink in Script.sinks that is standard output
+
+AGE_MAX = 2 ** 31 - 1   # R: at most 68 years, in seconds
 
 
 class Dir:
     """One log directory of the script, with the settings in force for it."""
 
-    def __init__(self, path, size, num, processor):
+    def __init__(self, path, size, num, processor, age=0, daily=False, gzip=0):
         self.path = path
         self.size = size
         self.num = num
         self.processor = processor
+        self.age = age        # R: rotate once current is this many seconds old; 0: never
+        self.daily = daily    # d: rotate when the local date changes
+        self.gzip = gzip      # z: gzip level 1..9 for the archives; 0: none
+
+
+class ScriptError(ValueError):
+    """An argument starting with a post-0.76 letter whose value is junk."""
 
 
 class Script:
     def __init__(self):
-        self.timestamp = False
+        self.timestamp = False   # t: TAI64N stamp
+        self.iso = False         # T: ISO 8601 local stamp, after the TAI64N one
         self.actions = []  # per-line actions, in order
-        self.dirs = []     # Dir, in order
+        self.sinks = []    # Dir or STDOUT, in the order of their actions
         self.status = []   # status file paths, in order
 
     @property
+    def dirs(self):
+        return [s for s in self.sinks if s is not STDOUT]
+
+    @property
     def simple(self):
-        """True when every line goes to every directory and nothing else."""
+        """True when every line goes to every sink and nothing else."""
         return all(code == DIR for code, _ in self.actions)
 
 
@@ -67,15 +86,33 @@ def _number(text):
     return value
 
 
+def _digits(text, low, high):
+    """TEXT as a plain decimal number in [LOW, HIGH], or ScriptError."""
+    if not text.isdigit() or not text.isascii() or not low <= int(text) <= high:
+        raise ScriptError(text)
+    return int(text)
+
+
 def parse(args):
-    """Script for the ACTIONS (argv without the program name)."""
+    """Script for the ACTIONS (argv without the program name).
+
+    Raises ScriptError for junk in an argument starting with `T`, `1`, `R`,
+    `d` or `z`, and for a `T` anywhere but first (or second after `t`).
+    """
     script = Script()
     size, num, processor = SIZE_DEFAULT, NUM_DEFAULT, None
+    age, daily, gz = 0, False, 0
+    lead = 0  # leading stamp arguments
     for i, arg in enumerate(args):
         c = arg[:1]
-        if c == "t":
-            if i == 0:
-                script.timestamp = True
+        if c == "t" and i == lead and not script.timestamp:
+            script.timestamp = True
+            lead += 1
+        elif c == "T":
+            if arg != "T" or i != lead or script.iso:
+                raise ScriptError(arg)
+            script.iso = True
+            lead += 1
         elif c == "-" or c == "+":
             script.actions.append((c, os_bytes(arg[1:])))
         elif c == "e":
@@ -89,9 +126,20 @@ def parse(args):
             num = max(_number(arg[1:]), NUM_MIN)
         elif c == "!":
             processor = arg[1:]
+        elif c == "R":
+            age = _digits(arg[1:], 0, AGE_MAX)
+        elif c == "d":
+            daily = _digits(arg[1:] or "1", 0, 1) == 1
+        elif c == "z":
+            gz = _digits(arg[1:] or "6", 0, 9)
+        elif c == "1":
+            if arg != "1":
+                raise ScriptError(arg)
+            script.actions.append((DIR, len(script.sinks)))
+            script.sinks.append(STDOUT)
         elif c == "." or c == "/":
-            script.actions.append((DIR, len(script.dirs)))
-            script.dirs.append(Dir(arg, size, num, processor))
+            script.actions.append((DIR, len(script.sinks)))
+            script.sinks.append(Dir(arg, size, num, processor, age, daily, gz))
     return script
 
 

@@ -1,0 +1,113 @@
+"""multilog run in `supervise log`'s forked child instead of exec'd."""
+
+import os
+import signal
+import stat
+import subprocess
+
+import pytest
+
+from helpers import env, prog, wait_for, write_script
+from svtools import _multilog_inchild as mi
+
+
+@pytest.mark.parametrize("script,args", [
+    (b"#!/bin/sh\nexec multilog t ./main\n", [b"t", b"./main"]),
+    (b"#!/bin/sh\nexec 2>&1\n# a comment\n\n  exec\tmultilog  t s999999 n20 '!x' ./main\n", None),
+    (b"#!/bin/sh\nexec 2>&1\n# a comment\n\n  exec\tmultilog  t s999999 n20 -x+y:z@%,= ./main\n\n",
+     [b"t", b"s999999", b"n20", b"-x+y:z@%,=", b"./main"]),
+    (b"#!/bin/sh\nexec multilog\n", []),
+    (b"#!/bin/sh -e\nexec multilog t ./main\n", None),
+    (b"#!/bin/bash\nexec multilog t ./main\n", None),
+    (b"#!/bin/sh\nexec multilog t ./main\r\n", None),
+    (b"#!/bin/sh\nexec multilog t -* ./main\n", None),
+    (b"#!/bin/sh\nexec multilog t $DIR\n", None),
+    (b"#!/bin/sh\nexec multilog t ./main # c\n", None),
+    (b"#!/bin/sh\nexec multilog t ./main > x\n", None),
+    (b"#!/bin/sh\nexec multilog t ~/main\n", None),
+    (b"#!/bin/sh\nexec multilog t ./main\necho after\n", None),
+    (b"#!/bin/sh\ncd /var/log\nexec multilog t ./main\n", None),
+    (b"#!/bin/sh\nexec /usr/bin/multilog t ./main\n", None),
+    (b"#!/bin/sh\nexec setuidgid log multilog t ./main\n", None),
+    (b"#!/bin/sh\nmultilog t ./main\n", None),
+    (b"#!/bin/sh\n", None),
+    (b"", None),
+])
+def test_plan_accepts_only_the_plain_script(script, args):
+    assert mi.plan(script) == args
+
+
+def _sigmask(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1], 16)
+
+
+def _start(procs, tmp_path, script, path=None):
+    log = tmp_path / "svc" / "log"
+    log.mkdir(parents=True)
+    write_script(str(log / "run"), script)
+    r, w = os.pipe()
+    e = env() if path is None else env(PATH=path)
+    p = procs.start([prog("supervise"), str(log)], stdin=r, stdout=subprocess.DEVNULL, env=e)
+    os.close(r)
+    status = log / "supervise" / "status"
+    wait_for(lambda: status.exists() and int.from_bytes(status.read_bytes()[12:16], "little"),
+             timeout=15, what="logger up")
+    return p, w, log, int.from_bytes(status.read_bytes()[12:16], "little")
+
+
+def _cmdline(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return f.read()
+
+
+def test_plain_log_run_runs_multilog_in_the_child(tmp_path, procs):
+    p, w, log, pid = _start(procs, tmp_path, "exec multilog t ./main\n")
+    def comm():
+        with open("/proc/%d/comm" % pid, "rb") as f:
+            return f.read()
+    wait_for(lambda: comm() == b"multilog\n", timeout=15, what="multilog running")
+    assert _cmdline(pid).rstrip(b"\0") == b"multilog\0t\0./main"
+    with open("/proc/%d/stat" % pid) as f:
+        assert int(f.read().rsplit(")", 1)[1].split()[1]) == p.pid
+    # like a fresh interpreter: SIGPIPE and SIGXFSZ ignored, nothing blocked,
+    # and none of supervise's descriptors
+    assert _sigmask(pid, "SigIgn") & (1 << (signal.SIGPIPE - 1) | 1 << (signal.SIGXFSZ - 1)) == \
+        1 << (signal.SIGPIPE - 1) | 1 << (signal.SIGXFSZ - 1)
+    assert _sigmask(pid, "SigBlk") == 0
+    fds = {os.readlink("/proc/%d/fd/%s" % (pid, n)) for n in os.listdir("/proc/%d/fd" % pid)}
+    assert not [f for f in fds if "/supervise/" in f], fds
+    os.write(w, b"hello\n")
+    wait_for(lambda: (log / "main" / "current").exists()
+             and (log / "main" / "current").read_bytes().endswith(b" hello\n"), timeout=15, what="line")
+    assert (log / "main" / "current").read_bytes()[:1] == b"@"
+    # svc -d: TERM, multilog ends cleanly (current marked complete)
+    with open(log / "supervise" / "control", "wb") as c:
+        c.write(b"d")
+    wait_for(lambda: stat.S_IMODE(os.stat(log / "main" / "current").st_mode) == 0o744, timeout=15,
+             what="clean exit")
+    os.close(w)
+
+
+def test_any_other_log_run_is_execd(tmp_path, procs):
+    p, w, log, pid = _start(procs, tmp_path, 'exec multilog "t" ./main\n')
+    wait_for(lambda: b"multilog" in _cmdline(pid), timeout=15, what="exec")
+    assert b"python" in _cmdline(pid).split(b"\0")[0] or b"-IS" in _cmdline(pid)
+    os.write(w, b"x\n")
+    wait_for(lambda: (log / "main" / "current").exists()
+             and (log / "main" / "current").read_bytes().endswith(b" x\n"), timeout=15, what="line")
+    os.close(w)
+
+
+def test_a_multilog_that_is_not_ours_is_execd(tmp_path, procs):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    write_script(str(bindir / "multilog"), "echo $$ > %s/theirs; exec /bin/sleep 1000\n" % tmp_path)
+    p, w, log, pid = _start(procs, tmp_path, "exec multilog t ./main\n", path="%s:/usr/bin:/bin" % bindir)
+    procs.track(pid)
+    wait_for(lambda: (tmp_path / "theirs").exists() and (tmp_path / "theirs").read_bytes().strip(),
+             timeout=15, what="their multilog")
+    assert int((tmp_path / "theirs").read_bytes()) == pid
+    os.close(w)
