@@ -1,6 +1,6 @@
 """Supervisors side by side in one run: svtools, daemontools (C), runit, s6.
 
-    .venv/bin/python bench/run.py [-n TRIALS] [-s SERVICES] [--other-spawn] [latency] [memory]
+    .venv/bin/python bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn] [latency] [memory]
 
 latency  (medians of TRIALS, default 20; the four take turns, the order
          rotating every trial; each supervisor is driven by its own client:
@@ -21,6 +21,7 @@ memory   SERVICES (default 100) services under each scanner (svscan,
          PSS (/proc/PID/smaps_rollup) and page tables (VmPTE, not in PSS),
          once settled and again after every service was restarted once.
 
+-i limits the run to the named supervisors (svtools,daemontools,runit,s6).
 --other-spawn adds a column for ours with svtools._spawn's gate flipped:
 "svtools/posix" where spawn() forks (glibc < 2.38: see _spawn), else
 "svtools/fork", to show what posix_spawn is worth.
@@ -439,13 +440,16 @@ def main(argv=None):
             trials = int(argv.pop(0))
         elif a == "-s" and argv:
             n = int(argv.pop(0))
+        elif a == "-i" and argv:
+            keep = argv.pop(0).split(",")
+            names = [k for k in names if k in keep]
         elif a == "--other-spawn":
             name, IMPLS[name] = flipped()
             names.insert(1, name)
         elif a in ("latency", "memory"):
             parts.append(a)
         else:
-            print("usage: bench/run.py [-n TRIALS] [-s SERVICES] [--other-spawn] [latency] [memory]",
+            print("usage: bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn] [latency] [memory]",
                   file=sys.stderr)
             return 100
     print("bench/run.py: %s UTC, python %s, %d cpus, load %.2f %.2f %.2f; %s"

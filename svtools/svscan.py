@@ -219,10 +219,11 @@ class Scanner:
 
     def child(self, e, i):
         """In the forked child: become `supervise NAME` (or `log`)."""
+        # main() reset the rest before any fork, and supervise installs its
+        # own wake-up pipe and SIGCHLD handler: undoing only what svscan.run
+        # set saves each supervise ~25 KiB (docs/performance.md).
         signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGALRM):
-            signal.signal(sig, signal.SIG_DFL)
-        _pathexec.reset_signals()
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
         try:
             if e.haslog:
                 os.dup2(e.r if i else e.w, 0 if i else 1)
