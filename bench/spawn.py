@@ -6,6 +6,8 @@ Imports svscan and supervise (the heap every forked supervise shares), then
 starts a dash ./run TRIALS times (default 200) through each path of
 svtools._spawn, alternating, and prints medians of: the call returning in
 the parent, and ./run executing (its first command writes into a FIFO).
+"fork + check" is what supervise does on the fork path: the child first
+asks _multilog_inchild whether ./run is a plain `exec multilog`.
 posix_spawn is measured even where spawn() does not use it (see _spawn).
 """
 
@@ -18,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from svtools import _pathexec, _spawn, svscan  # noqa: E402,F401
+from svtools import _multilog_inchild, _pathexec, _spawn, svscan  # noqa: E402,F401
 
 
 def main():
@@ -35,7 +37,9 @@ def main():
         env = _pathexec.initial_environ()
         p = select.poll()
         p.register(fd, select.POLLIN)
-        paths = {"posix_spawn": _spawn.posix_spawn_exec, "fork + execve": _spawn.fork_exec}
+        inchild = lambda: _multilog_inchild.maybe_run(env)  # noqa: E731
+        paths = {"posix_spawn": _spawn.posix_spawn_exec, "fork + execve": _spawn.fork_exec,
+                 "fork + check": lambda argv, env: _spawn.fork_exec(argv, env, in_child=inchild)}
         got = {k: ([], []) for k in paths}
         for i in range(trials):
             for name in (list(paths) if i % 2 else list(paths)[::-1]):
