@@ -89,6 +89,7 @@ class Scanner:
         self.table = _scantable.Table()
         self.keep = sorted(self._inherited())
         self.wakeup = None
+        self.titles, self.set_title = [], None
 
     @staticmethod
     def _inherited():
@@ -186,6 +187,11 @@ class Scanner:
             return
         now = time.monotonic()
         if not self.execmode:
+            # Titles made here, not in each child: that is where the pages
+            # they touch are still shared (about 30 KiB per supervise).
+            self.titles = [_siteimport.showable(b"supervise " + (b"log" if i else e.name))
+                           for e, i in starts]
+            self.set_title = _siteimport.setproctitle(keep_environ=True)
             gc.freeze()      # the collector must not touch the shared heap
         pids = [0] * len(starts)
         for k in range(len(starts)):
@@ -202,7 +208,7 @@ class Scanner:
         if pid == 0:
             code = 111
             try:
-                code = self.child(*starts[k])
+                code = self.child(*starts[k], k)
             except SystemExit as ex:
                 code = ex.code if isinstance(ex.code, int) else 111
             except BaseException:
@@ -217,8 +223,9 @@ class Scanner:
                 os._exit(code)
         return pid
 
-    def child(self, e, i):
-        """In the forked child: become `supervise NAME` (or `log`)."""
+    def child(self, e, i, k):
+        """In the forked child: become `supervise NAME` (or `log`), the
+        K-th of this round of starts."""
         # main() reset the rest before any fork, and supervise installs its
         # own wake-up pipe and SIGCHLD handler: undoing only what svscan.run
         # set saves each supervise ~25 KiB (docs/performance.md).
@@ -251,7 +258,8 @@ class Scanner:
             err = _pathexec.run([b"supervise", os.fsencode(arg)])
             _strerr.warn(PROG, "unable to start supervise %s" % os.fsdecode(e.label(i)), err)
             return 111
-        _title("supervise " + arg)
+        if self.set_title is not None:
+            self.set_title(self.titles[k])
         return supervise.main(["supervise", arg], self.environ)
 
     def reap(self):
