@@ -376,8 +376,10 @@ def sample(scanner):
     pss = [status_field(p, "smaps_rollup", "Pss:") for p in sups]
     pte = [status_field(p, "status", "VmPTE:") for p in sups]
     rss = [status_field(p, "status", "VmRSS:") for p in sups]
+    own = [status_field(p, "smaps_rollup", "Private_Dirty:")
+           + status_field(p, "smaps_rollup", "Private_Clean:") for p in sups]
     return (sum(pss) / len(sups), sum(pte) / len(sups), sum(rss) / len(sups),
-            status_field(scanner, "smaps_rollup", "Pss:"), len(sups))
+            status_field(scanner, "smaps_rollup", "Pss:"), len(sups), sum(own) / len(sups))
 
 
 def memory_one(impl, n, tmp):
@@ -420,6 +422,7 @@ def memory(n, tmp, names):
                               ("PSS per supervise, after one restart", 1, 0),
                               ("page tables (VmPTE), settled", 0, 1),
                               ("page tables (VmPTE), after restart", 1, 1),
+                              ("private pages per supervise, settled", 0, 5),
                               ("RSS per supervise, settled", 0, 2),
                               ("PSS of the scanner itself", 0, 3)):
         line(label, [got[k][phase][col] for k in names], names)

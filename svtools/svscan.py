@@ -89,7 +89,7 @@ class Scanner:
         self.table = _scantable.Table()
         self.keep = sorted(self._inherited())
         self.wakeup = None
-        self.titles, self.set_title = [], None
+        self.args, self.titles, self.set_title = [], [], None
 
     @staticmethod
     def _inherited():
@@ -189,8 +189,8 @@ class Scanner:
         if not self.execmode:
             # Titles made here, not in each child: that is where the pages
             # they touch are still shared (about 30 KiB per supervise).
-            self.titles = [_siteimport.showable(b"supervise " + (b"log" if i else e.name))
-                           for e, i in starts]
+            self.args = ["log" if i else os.fsdecode(e.name) for e, i in starts]
+            self.titles = [_siteimport.showable("supervise " + arg) for arg in self.args]
             self.set_title = _siteimport.setproctitle(keep_environ=True)
             gc.freeze()      # the collector must not touch the shared heap
         pids = [0] * len(starts)
@@ -253,14 +253,13 @@ class Scanner:
             except OSError as err:
                 _strerr.warn(PROG, "unable to switch to %s" % os.fsdecode(e.name), err)
                 return 111
-        arg = "log" if i else os.fsdecode(e.name)
         if self.execmode:
-            err = _pathexec.run([b"supervise", os.fsencode(arg)])
+            err = _pathexec.run([b"supervise", b"log" if i else e.name])
             _strerr.warn(PROG, "unable to start supervise %s" % os.fsdecode(e.label(i)), err)
             return 111
         if self.set_title is not None:
             self.set_title(self.titles[k])
-        return supervise.main(["supervise", arg], self.environ)
+        return supervise.main(["supervise", self.args[k]], self.environ)
 
     def reap(self):
         now = time.monotonic()
