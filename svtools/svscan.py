@@ -47,7 +47,7 @@ import sys
 import time
 
 from . import supervise     # (import order: no measured effect on memory per service)
-from . import _getopt, _inotify, _pathexec, _scantable, _siteimport, _status, _strerr
+from . import _getopt, _inotify, _pathexec, _prewarm, _scantable, _siteimport, _status, _strerr
 
 PROG = "svscan"
 MAXNAME = 255
@@ -408,6 +408,8 @@ def main(argv=None) -> int:
     if "e" not in letters:
         _title(" ".join(["svscan"] + [os.fsdecode(a) for a in args[:1]]))
     _subreaper()
+    if "e" not in letters:
+        _prewarm.run()      # one-time writes made here, shared by every child
     gc.collect()
     gc.freeze()
     scanner.run()
