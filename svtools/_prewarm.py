@@ -6,15 +6,21 @@ CPython fills its type-attribute cache and gives types version tags,
 specialises the bytecode it runs, and caches string hashes.  Run once in
 svscan before the forks, they land in pages every child shares instead of
 in each child.  Measured with `bench/run.py -i svtools memory` (KiB per
-forked supervise at 100 services, five interleaved runs each): private
-1117-1125 without, 1077-1093 with; PSS 1162-1170 against 1122-1138, and
-after one restart of every service 1225-1249 against 1194-1202.
+forked supervise at 100 services, interleaved runs): private 1117-1125
+without the dry run, 1077-1093 with the policy and codecs (five runs
+each), 1033-1061 once the OSErrors are added (four runs, against
+1049-1073); PSS after one restart of every service 1225-1249 without,
+1141-1164 with all of it.
 
-run() takes supervise's policy (_supervise_policy.Machine) through a
+run() raises and catches the OSErrors supervise's set-up meets at every
+start, takes supervise's policy (_supervise_policy.Machine) through a
 service's life (start, crash, throttled restart, every control letter,
 exit) and packs what supervise publishes (status, xstatus, exits).  It
-performs no I/O and starts nothing; its results are thrown away.
+changes no file and starts nothing; its results are thrown away.
 """
+
+import os
+import select
 
 from . import _knobs, _status, _supervise_policy, _xstatus
 
@@ -31,9 +37,24 @@ def _publish(effects):
             _xstatus.pack_exits([effect[1:6]])
 
 
+def _errors():
+    """The OSErrors supervise's set-up raises and catches at every start
+    (no down file, FIFOs that exist), on calls that change nothing."""
+    for call, arg in ((os.stat, ""), (os.mkdir, "/"), (os.mkfifo, "/")):
+        try:
+            call(arg)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass
+    poller = select.poll()
+    poller.poll(0)
+
+
 def run():
     """Twice through a service's life, so that the second pass finds the
     bytecode specialised by the first."""
+    _errors()
     for _ in range(2):
         m = _supervise_policy.Machine(True, _knobs.Knobs())
         now = 1000.0

@@ -29,6 +29,6 @@ def test_dry_run_exercises_what_supervise_runs():
         _prewarm.run()
     finally:
         sys.setprofile(None)
-    for name in ("Machine.boot", "Machine.started", "Machine.child_exited",
+    for name in ("_errors", "Machine.boot", "Machine.started", "Machine.child_exited",
                  "Machine.command", "Machine.deadline", "pack", "pack_exits"):
         assert name in seen, name
