@@ -17,6 +17,7 @@ and meaning where s6 has one).  A parser takes the file's bytes and returns
   fail-limit       "N SECS": N exits within SECS seconds -> failed
   max-death-tally  how many exits supervise/exits keeps (100; at most 4096)
   log-events       (any content) start/exit records on supervise's stdout
+  schedule         a cron line: start ./run once at each firing (_schedule_policy)
 """
 
 import os
@@ -39,7 +40,8 @@ class Knobs:
 
     __slots__ = ("finish", "timeout_finish", "down_signal", "timeout_kill",
                  "process_group", "notification_fd", "notify_socket",
-                 "restart_backoff", "fail_limit", "max_death_tally", "log_events")
+                 "restart_backoff", "fail_limit", "max_death_tally", "log_events",
+                 "schedule")
 
     def __init__(self):
         self.finish = False
@@ -53,6 +55,7 @@ class Knobs:
         self.fail_limit = None
         self.max_death_tally = 100
         self.log_events = False
+        self.schedule = None
 
 
 def _word(data):
@@ -123,6 +126,12 @@ def parse_flag(data):
     return True, None
 
 
+def parse_schedule(data):
+    """A cron line -> (zone, expr, wildcard): _schedule_policy.parse."""
+    from ._schedule_policy import parse
+    return parse(data)
+
+
 # file name -> (attribute, parser)
 PARSERS = {
     "timeout-finish": ("timeout_finish", parse_ms),
@@ -135,6 +144,7 @@ PARSERS = {
     "fail-limit": ("fail_limit", parse_fail_limit),
     "max-death-tally": ("max_death_tally", parse_tally),
     "log-events": ("log_events", parse_flag),
+    "schedule": ("schedule", parse_schedule),
 }
 NAMES = frozenset(PARSERS) | {"finish"}
 
@@ -151,6 +161,7 @@ class Reader:
         self.dirname = dirname
         self.warn = warn
         self.problems = {}
+        self.present = ()
 
     def _problem(self, name, problem, err=None):
         if self.problems.get(name) != (problem, err):
@@ -164,6 +175,7 @@ class Reader:
             present = NAMES.intersection(os.listdir("."))
         except OSError:
             present = ()
+        self.present = present
         for name in list(self.problems):
             if name not in present:
                 del self.problems[name]

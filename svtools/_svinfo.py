@@ -7,11 +7,12 @@ exits), the knob files, DIR/log, and /proc; it writes only control letters.
         bytes names of the service directories in SCANDIR, sorted; names
         starting with "." skipped.  OSError when SCANDIR cannot be listed.
 
-    read(path, now=None, prev=None) -> snapshot (dict)
+    read(path, now=None, prev=None, usage=True) -> snapshot (dict)
         one look at the service directory PATH (str or bytes).  Never raises
         for a broken service: the trouble is one line in snapshot["error"].
         PREV, an earlier snapshot of the same directory, lets a 0.76
-        supervise's crash loop be seen (see below).
+        supervise's crash loop be seen (see below).  usage=False skips
+        /proc (rss, cpu, procs stay None): for polling loops.
 
     logdir(path) -> (directory bytes or None, how str)
     control(path, letters) -> None or the text of the problem
@@ -26,8 +27,11 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
   supervised     supervise/ok has a reader
   source         "xstatus" (svtools supervise) or "status" (0.76 or C
                  supervise: only the 18-byte status is known) or None
-  state          up ready starting down stopping finishing failed paused,
-                 "unsupervised" (no supervise), "unknown" (error set)
+  state          up ready starting down stopping finishing failed paused
+                 as _xstatus defines them ("starting": running, readiness
+                 not yet signalled); from a 0.76 status only up, paused,
+                 stopping (running, want down) and down; "unsupervised"
+                 (no supervise), "unknown" (error set)
   crash_loop     True when ./run keeps dying within a second or two
   ambiguous      0.76 source, and a second look one second later (PREV)
                  would tell a crash loop from a fresh start
@@ -53,10 +57,17 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
   error          one line of text, or None
   log            the snapshot of PATH/log when it is a directory, else None
 
-Crash loops: from xstatus, the last two exits each ran under LOOP seconds
-while the service is starting (throttled) or up for under LOOP seconds.
-From a 0.76 status, only with PREV: the pid changed (or stayed 0 with want
-up) between the two looks and the current run is under LOOP seconds old.
+Crash loops: from xstatus, the last three exits each ran under LOOP
+seconds, and the service (wanted up) is down waiting for its next start or
+has been running for under LOOP seconds.
+From a 0.76 status, only with PREV: the pid or its stamp changed between
+the two looks, and the service is down (wanted up) or its run is under
+LOOP seconds old.
+
+xstatus is trusted only when its pid, paused and want agree with the
+18-byte status (supervise writes status first: a reader caught between the
+two reads again, RETRIES times) and it is not older than status (then it
+was left by an svtools supervise, and a C one runs the service now).
 
 Sources of the formats: supervise/status is daemontools 0.76's (see
 _status); xstatus and exits are _xstatus's; /proc/PID/stat is proc(5).
@@ -70,6 +81,7 @@ from ._strerr import errtext
 
 SCHEMA = 1
 LOOP = 2.0
+RETRIES = 6
 KNOBS = ("down", "finish", "timeout-finish", "down-signal", "timeout-kill",
          "process-group", "notification-fd", "notify-socket",
          "restart-backoff", "fail-limit", "max-death-tally", "log-events",
@@ -120,7 +132,7 @@ def _blank(path, now):
     }
 
 
-def read(path, now=None, prev=None):
+def read(path, now=None, prev=None, usage=True):
     path = _b(path)
     if now is None:
         now = _tai64.now()
@@ -138,8 +150,10 @@ def read(path, now=None, prev=None):
         if knob != "down" and knob.encode() in entries:
             snap["knobs"][knob] = _knob(path + b"/" + knob.encode(), knob)
     _supervision(snap, path, now, prev)
+    if usage and snap["pid"]:
+        _usage(snap)
     if b"log" in entries and posix.access(path + b"/log/.", posix.F_OK):
-        snap["log"] = read(path + b"/log", now, prevlog)
+        snap["log"] = read(path + b"/log", now, prevlog, usage)
     return snap
 
 
@@ -172,7 +186,11 @@ def _supervision(snap, path, now, prev):
         snap["error"] = "supervise/ok is not a fifo"
         return
     snap["supervised"] = True
-    for attempt in (0, 1):
+    for attempt in range(RETRIES):
+        if attempt:
+            # supervise writes status, then xstatus: caught between the two.
+            import time
+            time.sleep(0.002)
         try:
             data, st = _slurp(sup + b"status", _status.SIZE)
             secs, nanos, pid, paused, want = _status.unpack(data)
@@ -182,7 +200,7 @@ def _supervision(snap, path, now, prev):
         except ValueError:
             snap["error"] = "unable to read supervise/status: bad format"
             return
-        xs, exits, problem = _extended(sup, st.st_mtime, pid)
+        xs, exits, problem = _extended(sup, st.st_mtime, (pid, bool(paused and pid), _WANT.get(want)))
         if xs is not False:
             break
     snap["want"] = _WANT.get(want, "up")
@@ -195,11 +213,9 @@ def _supervision(snap, path, now, prev):
         _from_status(snap, since, now, prev)
         if problem:
             snap["error"] = problem
-    if snap["pid"]:
-        _usage(snap)
 
 
-def _extended(sup, status_mtime, pid):
+def _extended(sup, status_mtime, seen):
     """(xstatus dict, exits, None), (None, [], problem or None) when there is
     none to trust, or (False, ...) when it disagrees with status (retry)."""
     try:
@@ -212,7 +228,7 @@ def _extended(sup, status_mtime, pid):
         xs = _xstatus.unpack(data)
     except ValueError as e:
         return None, [], "unable to read supervise/xstatus: %s" % e
-    if xs["pid"] != pid:
+    if (xs["pid"], xs["state"] == "paused", xs["want"]) != seen:
         return False, [], None
     if st.st_mtime < status_mtime - 0.5:
         return None, [], None  # left over from an svtools supervise; C runs it now
@@ -239,13 +255,12 @@ def _from_xstatus(snap, xs, exits, now):
         snap["exit"] = {"code": xs["exit_code"], "signal": xs["exit_signal"],
                         "at": xs["exit_at"], "ran": xs["exit_ran"]}
     snap["exits"] = exits
-    recent = exits[-2:]
+    recent = exits[-3:]
     # Between two short runs the service is down, waiting out the throttle.
-    young = snap["state"] == "starting" or (
-        snap["state"] == "down" and xs["next_start"] > 0) or (
-        snap["state"] in ("up", "ready") and snap["uptime"] is not None
+    young = (snap["state"] == "down" and xs["next_start"] > 0) or (
+        snap["state"] in ("starting", "up", "ready") and snap["uptime"] is not None
         and snap["uptime"] < LOOP)
-    snap["crash_loop"] = (young and snap["want"] == "up" and len(recent) == 2
+    snap["crash_loop"] = (young and snap["want"] == "up" and len(recent) == 3
                           and all(ran < LOOP for _, _, _, _, ran in recent))
 
 
@@ -255,7 +270,7 @@ def _from_status(snap, since, now, prev):
     if pid:
         state = "paused" if snap["paused"] else ("stopping" if want == "down" else "up")
     else:
-        state = "starting" if want == "up" else "down"
+        state = "down"
     snap["state"] = state
     snap["since"] = since
     snap["uptime"] = age = max(0.0, now - since)

@@ -43,7 +43,7 @@ def test_service_names_missing_dir(tmp_path):
     (50, 1234, 0, _status.WANT_DOWN, False, "stopping"),
     (50, 0, 0, _status.WANT_DOWN, False, "down"),
     (50, 0, 0, _status.WANT_NONE, False, "down"),
-    (0, 0, 0, _status.WANT_UP, False, "starting"),
+    (0, 0, 0, _status.WANT_UP, False, "down"),
     (50, 1234, 0, _status.WANT_NONE, True, "up"),
 ])
 def test_state_from_076_status(zoo, age, pid, paused, want, down, state):
@@ -118,20 +118,24 @@ def test_xstatus_fields(zoo):
     assert _svinfo.wanted(snap) == 0
 
 
-@pytest.mark.parametrize("state,since_ago,ran,loop", [
-    ("starting", 0.3, (0.1, 0.2), True),
-    ("up", 0.5, (0.1, 0.2), True),
-    ("up", 10, (0.1, 0.2), False),     # it has stayed up since
-    ("starting", 0.3, (0.1, 30.0), False),
-    ("failed", 5, (0.1, 0.1), False),  # failed is its own state
+@pytest.mark.parametrize("state,since_ago,waiting,ran,loop", [
+    ("down", 0.3, True, (0.1, 0.1, 0.2), True),
+    ("up", 0.5, False, (0.1, 0.1, 0.2), True),
+    ("starting", 0.5, False, (0.1, 0.1, 0.2), True),
+    ("up", 10, False, (0.1, 0.1, 0.2), False),    # it has stayed up since
+    ("down", 0.3, True, (0.1, 0.2), False),       # two short runs are not yet a loop
+    ("down", 0.3, True, (0.1, 0.1, 30.0), False),
+    ("down", 0.3, False, (0.1, 0.1, 0.1), False),  # not waiting to start again
+    ("failed", 5, False, (0.1, 0.1, 0.1), False),  # failed is its own state
 ])
-def test_crash_loop_from_exits(zoo, state, since_ago, ran, loop):
+def test_crash_loop_from_exits(zoo, state, since_ago, waiting, ran, loop):
     import time
     now = time.time()
-    pid = 0 if state in ("starting", "failed") else 99
+    pid = 0 if state in ("down", "failed") else 99
     d = zoo.make("c", status=status_bytes(pid=pid))
-    xfile(d, [(now - 2, 1, 1, 0, ran[0]), (now - 1, 2, 1, 0, ran[1])],
-          state=state, pid=pid, since=now - since_ago, starts=5)
+    xfile(d, [(now - 3 + i, i + 1, 1, 0, r) for i, r in enumerate(ran)],
+          state=state, pid=pid, since=now - since_ago, starts=5,
+          next_start=now + 0.5 if waiting else 0)
     snap = _svinfo.read(d)
     assert snap["crash_loop"] is loop
     assert _svinfo.wanted(snap) == (0 if state == "up" and not loop else 3)

@@ -1,0 +1,206 @@
+"""svctl's control verbs: which letters to send, and when a verb is done.
+
+plan(verb, snap, letter) is pure: from the snapshot taken before sending it
+gives a Job with the letters to write now, letters to write later (once the
+run has stopped, or once timeout-kill has passed), and check(snap) -> None
+while waiting, else (ok, text).  run(jobs, wait) is the thin loop: send,
+then poll the status files every POLL seconds until each job is done or
+the deadline passes.
+
+The emulation for 0.76 (and C) supervise, which knows neither down-signal
+nor timeout-kill: the signal of down-signal is sent with 'o' (so the run is
+not restarted), and 'd' (or 'u' for restart) follows once it has exited;
+timeout-kill's milliseconds later, 'k' is sent.  supervise from svtools
+(its xstatus shows it) does both itself and gets a plain 'd'.
+"""
+
+import time
+
+from . import _svinfo
+
+POLL = 0.01
+LETTERS = {"HUP": "h", "ALRM": "a", "INT": "i", "TERM": "t", "KILL": "k",
+           "QUIT": "q", "USR1": "1", "USR2": "2", "WINCH": "w", "STOP": "p",
+           "CONT": "c"}
+_NUMBERS = {"1": "HUP", "14": "ALRM", "2": "INT", "15": "TERM", "9": "KILL",
+            "3": "QUIT", "10": "USR1", "12": "USR2", "28": "WINCH",
+            "19": "STOP", "18": "CONT"}
+VERBS = ("start", "stop", "restart", "reload", "once", "pause", "cont", "kill", "signal")
+
+
+def signal_letter(text):
+    """"HUP", "SIGHUP", "hup" or "1" -> svc letter "h"; None if unknown."""
+    if isinstance(text, bytes):
+        text = text.decode("ascii", "replace")
+    name = text.strip().upper()
+    name = _NUMBERS.get(name, name)
+    if name.startswith("SIG"):
+        name = name[3:]
+    return LETTERS.get(name)
+
+
+def _millis(value):
+    try:
+        n = int(value)
+    except ValueError:
+        return None
+    return n / 1000.0 if n > 0 else None
+
+
+def describe(snap):
+    """"up (pid 42)", "down", "paused (pid 42)", "crash-loop (pid 42)"..."""
+    if snap["error"]:
+        return snap["error"]
+    if not snap["supervised"]:
+        return "supervise not running"
+    word = "crash-loop" if snap["crash_loop"] else snap["state"]
+    return "%s (pid %d)" % (word, snap["pid"]) if snap["pid"] else word
+
+
+class Job:
+    def __init__(self, label, path, letters, check):
+        self.label, self.path, self.letters, self.check = label, path, letters, check
+        self.after_down = ""     # written once the old run has exited
+        self.kill_after = None   # seconds after sending, then "k"
+        self.result = None       # (ok, text) once decided
+        self.until_gone = False  # done when supervise has exited ('x')
+        self.last = None
+
+
+def _ran(snap):
+    """What moves when a run starts and ends: the last exit from xstatus,
+    the stamp of the last pid change from a 0.76 status.  supervise turns
+    its monotonic times into wall-clock ones at every write, so they
+    wobble by microseconds: compare them with a tolerance."""
+    if snap["source"] == "xstatus":
+        return snap["exit"]["at"] if snap["exit"] else 0.0
+    return snap["since"] or 0.0
+
+
+def _up(snap, need_ready):
+    return snap["state"] == "ready" or (snap["state"] == "up" and not need_ready)
+
+
+def plan(verb, label, snap, letter=None):
+    """The Job for VERB on the service SNAP describes (read just now).
+
+    LETTER: the svc letter for signal.  A Job whose result is already set
+    needs nothing sent (a refusal, or nothing to do).
+    """
+    path = snap["path"]
+    pid0 = snap["pid"]
+    knobs = snap["knobs"]
+    own = snap["source"] == "xstatus"
+    need_ready = own and ("notification-fd" in knobs or "notify-socket" in knobs)
+
+    def started(s):
+        if s["state"] == "failed":
+            return False, "failed"
+        if _up(s, need_ready):
+            return True, describe(s)
+        return None
+
+    def stopped(s):
+        if not s["pid"] and s["state"] not in ("stopping", "finishing"):
+            return True, describe(s)
+        return None
+
+    def restarted(s):
+        if s["pid"] == pid0 and pid0:
+            return None
+        return started(s)
+
+    def once(s):
+        if s["pid"] or (s["source"] == snap["source"] and abs(_ran(s) - _ran(snap)) > 0.01):
+            return True, describe(s)
+        return None
+
+    def paused(s):
+        return (True, describe(s)) if s["paused"] or not s["pid"] else None
+
+    def resumed(s):
+        return (True, describe(s)) if not s["paused"] else None
+
+    def killed(s):
+        return (True, describe(s)) if s["pid"] != pid0 else None
+
+    def sent(s):
+        return True, "%s, sent" % describe(s)
+
+    table = {
+        "start": ("u", started), "stop": ("d", stopped), "restart": ("du", restarted),
+        "once": ("o", once), "pause": ("p", paused), "cont": ("c", resumed),
+        "kill": ("k", killed),
+        "reload": (signal_letter(knobs.get("reload-signal", b"HUP")) or "h", sent),
+        "signal": (letter, sent),
+    }
+    letters, check = table[verb]
+    job = Job(label, path, letters, check)
+    if snap["error"]:
+        job.result = False, snap["error"]
+    elif not snap["supervised"]:
+        job.result = False, "supervise not running"
+    elif not pid0 and verb in ("reload", "signal", "pause", "kill"):
+        job.result = False, "not running: %s" % describe(snap)
+    elif pid0 and verb in ("stop", "restart") and not own:
+        sig = signal_letter(knobs["down-signal"]) if "down-signal" in knobs else None
+        if sig and sig != "t":
+            job.letters = "o" + sig
+            job.after_down = "d" if verb == "stop" else "u"
+        if "timeout-kill" in knobs:
+            job.kill_after = _millis(knobs["timeout-kill"])
+    return job
+
+
+def exit_job(label, snap):
+    """stop, then 'x': done when the supervise process is gone."""
+    job = plan("stop", label, snap)
+    if job.after_down:
+        job.after_down += "x"
+    else:
+        job.letters += "x"
+    job.until_gone = True
+    job.check = lambda s: None
+    return job
+
+
+def run(jobs, wait, clock=time.monotonic):
+    """Send every job's letters, then wait up to WAIT seconds (None: do not
+    wait) for each to be done; each job's result is set on return."""
+    start = clock()
+    for job in jobs:
+        if job.result is None:
+            problem = _svinfo.control(job.path, job.letters)
+            if problem:
+                job.result = False, problem
+            elif wait is None:
+                job.result = True, "sent"
+    deadline = start + (wait or 0)
+    while True:
+        pending = [j for j in jobs if j.result is None]
+        if not pending:
+            return
+        now = clock()
+        for job in pending:
+            snap = _svinfo.read(job.path, usage=False)
+            job.last = snap
+            if job.after_down and not snap["pid"]:
+                _svinfo.control(job.path, job.after_down)
+                job.after_down = ""
+                continue
+            if job.kill_after is not None and now - start >= job.kill_after and snap["pid"]:
+                _svinfo.control(job.path, "k")
+                job.kill_after = None
+            if job.until_gone and not snap["supervised"] and not snap["error"]:
+                job.result = True, "gone"
+                continue
+            if not snap["supervised"] or snap["error"]:
+                job.result = False, describe(snap)
+                continue
+            job.result = None if job.after_down else job.check(snap)
+        if now >= deadline:
+            for job in jobs:
+                if job.result is None:
+                    job.result = False, "timeout after %gs: %s" % (wait, describe(job.last))
+            return
+        time.sleep(POLL)

@@ -1,0 +1,190 @@
+"""svctl's text: the status table, show's report, durations and sizes.
+
+Pure functions of _svinfo snapshots and a `now` (unix seconds); colour is
+an argument.  No I/O.
+"""
+
+import _signal
+
+
+class Usage(Exception):
+    """A usage error of svctl: the message for after the usage line."""
+
+
+SIGNAMES = {getattr(_signal, n): n for n in dir(_signal)
+            if n.startswith("SIG") and not n.startswith("SIG_") and n not in ("SIGIOT", "SIGPOLL", "SIGCLD")}
+
+HEADER = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "MEM", "CPU")
+_RIGHT = (False, False, True, True, True, False, True, True)
+
+GREEN, YELLOW, RED, DIM, BOLD, RESET = "\033[32m", "\033[33m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
+COLOURS = {"up": GREEN, "ready": GREEN, "starting": YELLOW, "stopping": YELLOW,
+           "finishing": YELLOW, "paused": YELLOW, "down": DIM, "down, want up": YELLOW, "failed": RED,
+           "crash-loop": RED, "supervise not running": RED, "unknown": RED}
+
+
+def duration(secs):
+    """12s, 5m03s, 3h12m, 4d03h; "-" for None."""
+    if secs is None:
+        return "-"
+    s = int(secs)
+    if s < 60:
+        return "%ds" % s
+    if s < 3600:
+        return "%dm%02ds" % (s // 60, s % 60)
+    if s < 86400:
+        return "%dh%02dm" % (s // 3600, s % 3600 // 60)
+    return "%dd%02dh" % (s // 86400, s % 86400 // 3600)
+
+
+def size(n):
+    """Bytes as 512B, 12.3K, 4.0M, 1.2G (powers of 1024); "-" for None."""
+    if n is None:
+        return "-"
+    if n < 1024:
+        return "%dB" % n
+    for unit in "KMGT":
+        n /= 1024.0
+        if n < 1000 or unit == "T":
+            return "%.1f%s" % (n, unit)
+
+
+def cpu(secs):
+    """CPU seconds as 0.42s, 12.3s, 5m03s, 3h12m; "-" for None."""
+    if secs is None:
+        return "-"
+    if secs < 10:
+        return "%.2fs" % secs
+    if secs < 60:
+        return "%.1fs" % secs
+    return duration(secs)
+
+
+def state(snap):
+    """The word for the STATE column."""
+    if snap["crash_loop"]:
+        return "crash-loop"
+    if snap["state"] == "unsupervised":
+        return "supervise not running"
+    if snap["state"] == "down" and snap["want"] == "up":
+        return "down, want up"
+    return snap["state"]
+
+
+def exit_text(ex, now):
+    """"exit 1, 5m ago" / "SIGTERM, 3h12m ago" / "-"."""
+    if not ex:
+        return "-"
+    if ex["signal"]:
+        what = SIGNAMES.get(ex["signal"], "signal %d" % ex["signal"])
+    else:
+        what = "exit %d" % ex["code"]
+    return "%s, %s ago" % (what, duration(max(0, now - ex["at"])))
+
+
+def row(label, snap, now):
+    """The cells of one table row, or (label, state, error) for a broken one."""
+    if snap["error"]:
+        return [label, "unknown", snap["error"]]
+    if not snap["supervised"]:
+        return [label, state(snap)]
+    pid = str(snap["pid"]) if snap["pid"] else "-"
+    restarts = "-" if snap["restarts"] is None else str(snap["restarts"])
+    return [label, state(snap), pid, duration(snap["uptime"]), restarts,
+            exit_text(snap["exit"], now), size(snap["rss"]), cpu(snap["cpu"])]
+
+
+def table(entries, now, colour=False):
+    """ENTRIES: [(label, snapshot)]; each snapshot's logger follows it as
+    an indented "  log" row.  Returns the text, lines ending in newline."""
+    rows = [list(HEADER)]
+    states = [None]
+    for label, snap in entries:
+        rows.append(row(label, snap, now))
+        states.append(rows[-1][1])
+        if snap["log"]:
+            rows.append(row("  log", snap["log"], now))
+            states.append(rows[-1][1])
+    full = [r for r in rows if len(r) == len(HEADER)]
+    widths = [max(len(r[i]) for r in full) for i in range(len(HEADER))]
+    widths[0] = max(len(r[0]) for r in rows)
+    widths[1] = max(len(r[1]) for r in rows)
+    out = []
+    for r, st in zip(rows, states):
+        cells = []
+        for i, cell in enumerate(r):
+            if i >= 2 and len(r) < len(HEADER):
+                cells.append(cell)  # an error runs to the end of the line
+                break
+            pad = " " * (widths[i] - len(cell))
+            text = pad + cell if _RIGHT[i] else cell + pad
+            if colour and st is not None and i == 1 and st in COLOURS:
+                text = COLOURS[st] + cell + RESET + pad
+            elif colour and st is None:
+                text = BOLD + text + RESET
+            cells.append(text)
+        out.append("  ".join(cells).rstrip() + "\n")
+    return "".join(out)
+
+
+def stamp(t, utc=False):
+    """Unix time T as YYYY-MM-DD HH:MM:SS.mmm, local (or UTC with a Z)."""
+    import time
+    tm = time.gmtime(t) if utc else time.localtime(t)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%03d%s" % (
+        tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+        int(t % 1 * 1000), "Z" if utc else "")
+
+
+def show(label, snap, now, where, how, utc=False):
+    """svctl show: everything known about one service, as text."""
+    lines = []
+    add = lines.append
+
+    def block(title, s):
+        add("%s: %s" % (title, state(s) + (" (%s)" % s["error"] if s["error"] else "")))
+        add("  path        %s" % _disp(s["path"]))
+        for k, v in sorted(s["knobs"].items()):
+            add("  %-11s %s" % (k, _disp(v) if v else "(present)"))
+        if not s["supervised"]:
+            return
+        add("  source      %s" % {"xstatus": "supervise/xstatus (svtools supervise)",
+                                  "status": "supervise/status only (daemontools 0.76 or C supervise)"}[s["source"]])
+        add("  want        %s, normally %s" % (s["want"], s["normally"]))
+        if s["pid"]:
+            add("  pid         %d%s" % (s["pid"], ", group %d" % s["pgid"] if s["pgid"] else ""))
+            add("  memory      %s in %s process%s" % (size(s["rss"]), s["procs"] or 0, "" if s["procs"] == 1 else "es"))
+            add("  cpu         %s" % cpu(s["cpu"]))
+        if s["since"]:
+            add("  since       %s (%s ago)" % (stamp(s["since"], utc), duration(s["uptime"])))
+        if s["ready_since"]:
+            add("  ready since %s" % stamp(s["ready_since"], utc))
+        if s["restarts"] is not None:
+            add("  restarts    %d" % s["restarts"])
+        if s["next_start"]:
+            add("  next start  %s" % stamp(s["next_start"], utc))
+        if s["fail_limit"]:
+            add("  fails       %d of %d in %ds" % (s["fails"], s["fail_limit"], s["fail_secs"]))
+        if s["next_fire"]:
+            add("  next fire   %s (%d skipped)" % (stamp(s["next_fire"], utc), s["skipped"]))
+        if s["note"]:
+            add("  note        %s" % _disp(s["note"]))
+        if s["crash_loop"]:
+            add("  crash loop  ./run keeps exiting within seconds of its start")
+        if s["exits"]:
+            add("  exits       (oldest first)")
+            for at, pid, code, sig, ran in s["exits"]:
+                what = SIGNAMES.get(sig, "signal %d" % sig) if sig else "exit %d" % code
+                add("    %s  pid %-7d %-8s after %s" % (stamp(at, utc), pid, what, duration(ran)))
+        elif s["exit"]:
+            add("  last exit   %s" % exit_text(s["exit"], now))
+    block(label, snap)
+    if snap["log"]:
+        block("  log", snap["log"])
+    add("log directory: %s" % (_disp(where) + " (" + how + ")" if where else how))
+    return "\n".join(lines) + "\n"
+
+
+def _disp(b):
+    from ._svinfo import display
+    return display(b)

@@ -1,0 +1,264 @@
+"""What svweb shows and does, on top of the shared reader _svinfo.
+
+Board is the scan directory as svweb sees it: one snapshot of every service
+(and its logger), read through _svinfo in a worker thread and shared for TTL
+seconds, so that 50 browsers polling once a second cost two scans a second,
+not fifty, and never wait for one.  Its JSON body is encoded once per
+snapshot.  A control command makes the next look wait for a new scan, so
+that it shows the command's effect.  Control and the log location are
+_svinfo's, reading the log and its local times _logtail's, reload's signal
+svctl's: svweb and svctl agree because they share the code.
+
+Names: the URL carries a service's name as its bytes on disk (percent
+encoded); handlers hold it as str decoded with surrogateescape, the way os
+does.  Only entries that _svinfo.service_names() lists are ever looked up.
+"""
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import time
+import urllib.parse
+
+from . import _logtail, _svctl_control, _svinfo
+from ._strerr import errtext
+
+LETTERS = {"start": "u", "stop": "d", "restart": "du", "reload": "h", "once": "o"}
+_SIGNALS = {1: "HUP", 2: "INT", 3: "QUIT", 4: "ILL", 6: "ABRT", 9: "KILL",
+            10: "USR1", 11: "SEGV", 12: "USR2", 13: "PIPE", 14: "ALRM",
+            15: "TERM", 28: "WINCH"}
+
+__all__ = ["Board", "Snapshot", "rows", "rows_of", "errtext"]
+
+
+def _raw(name):
+    return os.fsencode(name)
+
+
+def _str(raw):
+    return os.fsdecode(raw)
+
+
+class Snapshot:
+    """One look at every service: .error (str or None), .services (the
+    _svinfo.to_json dicts, sorted by name), .body (the svctl status --json
+    document, bytes), .at (unix seconds)."""
+
+    def __init__(self, scandir, at, raw, error=None):
+        self.scandir = scandir
+        self.at = at
+        self.error = error
+        self.raw = raw
+        self.services = [_svinfo.to_json(s) for s in raw.values()]
+        self._by_name = {name: js for name, js in zip(raw, self.services)}
+        self._body = None
+        self.cache = {}  # other renderings of this snapshot (metrics)
+        self.gen = 0
+        self.taken = 0.0
+
+    @property
+    def body(self):
+        """The document of `svctl status --json` for every service (bytes)."""
+        if self._body is None:
+            doc = {"schema": _svinfo.SCHEMA, "scandir": _svinfo.display(_raw(self.scandir)),
+                   "time": self.at, "services": self.services}
+            self._body = json.dumps(doc).encode("utf-8")
+        return self._body
+
+    def find(self, name):
+        """The to_json dict of the service NAME (str), or None."""
+        return self._by_name.get(name)
+
+
+class Board:
+    """The scan directory SCANDIR (str) as one shared, recent Snapshot.
+
+    A snapshot younger than TTL seconds is served as it is.  Up to STALE
+    seconds past that it is still served, while a fresh one is read in a
+    worker thread: steady pollers never wait for a scan.  Older than that,
+    or after a control command (invalidate()), callers wait for a scan that
+    started afterwards.  Scans run one at a time, off the event loop.
+    """
+
+    def __init__(self, scandir, ttl=0.5, stale=1.0, clock=time.monotonic):
+        self.scandir = scandir
+        self.ttl = ttl
+        self.stale = stale
+        self.clock = clock
+        self.scans = 0
+        self._snap = None
+        self._gen = 0           # bumped by invalidate()
+        self._pending = None    # (generation, future) of the scan under way
+        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+
+    def entries(self):
+        """Names (str) of the services in the scan directory; OSError."""
+        return {_str(n) for n in _svinfo.service_names(_raw(self.scandir))}
+
+    def scan(self):
+        """Read every service now (blocking): a new Snapshot."""
+        started = self.clock()
+        prev = self._snap.raw if self._snap is not None else {}
+        raw = {}
+        error = None
+        base = _raw(self.scandir) + b"/"
+        try:
+            names = _svinfo.service_names(base)
+        except OSError as e:
+            names = []
+            error = "unable to read scan directory %s: %s" % (self.scandir, errtext(e))
+        for name in names:
+            key = _str(name)
+            raw[key] = _svinfo.read(base + name, prev=prev.get(key))
+        snap = Snapshot(self.scandir, time.time(), raw, error)
+        snap.taken = started
+        snap.body  # encoded here, in the worker, not on the event loop
+        return snap
+
+    async def snapshot(self):
+        """A Snapshot no older than the rules above."""
+        snap = self._snap
+        if snap is not None and snap.gen == self._gen:
+            age = self.clock() - snap.taken
+            if age < self.ttl:
+                return snap
+            if age < self.ttl + self.stale:
+                self._refresh()
+                return snap
+        return await self._refresh()
+
+    def _refresh(self):
+        gen = self._gen
+        if self._pending is not None and self._pending[0] == gen:
+            return self._pending[1]
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._worker, self.scan)
+        self._pending = (gen, future)
+
+        def done(f):
+            if self._pending is not None and self._pending[1] is f:
+                self._pending = None
+            if f.cancelled() or f.exception() is not None:
+                return
+            snap = f.result()
+            snap.gen = gen
+            self.scans += 1
+            if self._snap is None or gen >= self._snap.gen:
+                self._snap = snap
+
+        future.add_done_callback(done)
+        return future
+
+    def invalidate(self):
+        """Make the next snapshot() wait for a scan that starts from now."""
+        self._gen += 1
+
+    def control(self, name, action):
+        """Send ACTION (a key of LETTERS) to service NAME: None, or the problem.
+
+        reload sends the signal of the service's reload-signal file, as
+        `svctl reload` does (HUP without one)."""
+        path = _raw(self.scandir) + b"/" + _raw(name)
+        letters = LETTERS[action]
+        if action == "reload":
+            knob = _svinfo.read(path)["knobs"].get("reload-signal", b"HUP")
+            letters = _svctl_control.signal_letter(knob) or "h"
+        problem = _svinfo.control(path, letters)
+        self.invalidate()
+        return problem
+
+    def tail(self, name, count):
+        """([(local time str, text str)], problem str or None): the last
+        COUNT lines of NAME's log, current then the archives, as `svctl
+        tail -n COUNT` finds and reads them."""
+        where, how = _svinfo.logdir(_raw(self.scandir) + b"/" + _raw(name))
+        if where is None:
+            return [], how
+        try:
+            lines = _logtail.last_lines(where, count)
+        except OSError as e:
+            return [], "unable to read %s/current: %s" % (_svinfo.display(where), errtext(e))
+        render = _logtail.Render()
+        out = []
+        for line in lines:
+            line = render(line)
+            stamp, text = b"", line
+            if line[:4].isdigit() and line[4:5] == b"-" and line[19:20] == b".":
+                stamp, text = line[:23], line[24:]
+            out.append((stamp.decode("ascii"), text.decode("utf-8", "replace")))
+        return out, None
+
+
+def _duration(secs):
+    if secs is None:
+        return ""
+    secs = int(secs)
+    if secs < 60:
+        return "%ds" % secs
+    if secs < 3600:
+        return "%dm %02ds" % divmod(secs, 60)
+    if secs < 86400:
+        return "%dh %02dm" % (secs // 3600, secs % 3600 // 60)
+    return "%dd %02dh" % (secs // 86400, secs % 86400 // 3600)
+
+
+def _bytes(n):
+    if n is None:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" if unit == "B" else "%.1f %s") % (n, unit)
+        n /= 1024.0
+
+
+def _exit(ex, now):
+    if not ex:
+        return ""
+    if ex["signal"]:
+        what = "signal " + _SIGNALS.get(ex["signal"], str(ex["signal"]))
+    else:
+        what = "code %d" % ex["code"]
+    return "%s, %s ago" % (what, _duration(max(0.0, now - ex["at"]))) if ex["at"] else what
+
+
+def _row(js, name, logger, now):
+    state = js["state"]
+    text = "supervise not running" if state == "unsupervised" else state
+    if js["crash_loop"]:
+        text, state = "crash loop", "crashloop"
+    elif js["want"] == "down" and state not in ("down", "stopping"):
+        text += ", want down"
+    elif js["want"] == "up" and state == "down":
+        text += ", want up"
+    if js["next_start"] and js["next_start"] > now and not js["pid"]:
+        text += ", next start in %s" % _duration(js["next_start"] - now + 0.999)
+    if js["error"]:
+        text = js["error"]
+    return {
+        "name": _svinfo.display(_raw(name)), "logger": logger,
+        "href": "/services/" + urllib.parse.quote(_raw(name), safe=""),
+        "cls": "logger" if logger else "service", "state": state, "state_text": text,
+        "pid": js["pid"] or "", "uptime": _duration(js["uptime"]) if js["pid"] else "",
+        "restarts": "" if js["restarts"] is None else js["restarts"],
+        "last_exit": _exit(js["exit"], now), "memory": _bytes(js["rss"]),
+        "cpu": "" if js["cpu"] is None else "%.2f s" % js["cpu"],
+    }
+
+
+def rows_of(name, js, now=None):
+    """Display rows (dicts of str) for service NAME (str), from its to_json
+    dict JS, and for its logger."""
+    now = time.time() if now is None else now
+    out = [_row(js, name, False, now)]
+    if js["log"]:
+        out.append(_row(js["log"], name, True, now))
+    return out
+
+
+def rows(snap):
+    """Display rows for every service of SNAP, each followed by its logger."""
+    out = []
+    for name, js in zip(snap.raw, snap.services):
+        out.extend(rows_of(name, js, snap.at))
+    return out
