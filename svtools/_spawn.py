@@ -4,7 +4,7 @@ spawn() uses os.posix_spawn where the C library makes it clean: glibc
 clones with CLONE_VM|CLONE_VFORK, so the child borrows the parent's memory
 until it execs, and no Python code runs in it.  Measured (bench/spawn.py,
 docs/performance.md) from a supervise-sized process: ./run executes
-0.66 ms after the call instead of 1.5 ms through fork.
+0.56-0.73 ms after the call instead of 1.35-1.76 ms through fork.
 
 "Clean" means glibc 2.38 or later on Linux 5.5 or later: older glibc (and
 musl) set their internal signals (32 and 33) to SIG_IGN in the child,
