@@ -1,6 +1,6 @@
 """svscan benchmarks, ours beside C daemontools: pickup, memory, scale, idle.
 
-    .venv/bin/python bench/svscan.py [pickup|memory|scale|idle ...] [--quick]
+    .venv/bin/python bench/svscan.py [pickup|memory|scale|idle|shutdown|restart ...] [--quick]
 
 pickup  symlink into the scan dir -> first command of ./run, 10 trials at
         random moments (median, max)
@@ -8,6 +8,12 @@ memory  PSS per service with 100 services, svscan and every supervise counted
 scale   1,000 services: svscan start -> every ./run started; PSS per service
 idle    context switches per second of svscan and all supervise processes
         over 20 s with 100 idle services
+shutdown  100 services, each writing numbers to its multilog as fast as it
+        can: SIGTERM to svscan -> every process gone; lines lost (the
+        service notes the last number it wrote when TERM comes), duplicated
+restart 100 services writing to loggers as above; svscan SIGKILLed and
+        started again: services started twice, warnings in 6 s, pickup of a
+        new service; then SIGTERM: lines lost or duplicated across it all
 Each figure comes from one run; it is printed, never asserted.
 """
 
@@ -164,10 +170,149 @@ def idle(impl, quick):
     return with_services(impl, 100, fn)
 
 
+NUMBERS = ("#!/bin/sh\ntrap 'echo $i > last; exit 0' TERM\n"
+           "i=-1; while echo $((i=i+1)); do :; done\n")
+LOGRUN = "#!/bin/sh\nexec %s s16777215 ./main\n"
+MULTILOG = {"ours": os.path.join(OURS, "multilog"), "C": "/usr/bin/multilog"}
+
+
+def make_logged(path, impl, run=NUMBERS):
+    os.makedirs(os.path.join(path, "log"))
+    for name, body in (("run", run), ("log/run", LOGRUN % MULTILOG[impl])):
+        with open(os.path.join(path, name), "w") as f:
+            f.write(body)
+        os.chmod(os.path.join(path, name), 0o755)
+
+
+def session(sid):
+    out = []
+    for task in os.listdir("/proc"):
+        if task.isdigit():
+            try:
+                with open("/proc/%s/stat" % task, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            fields = data[data.rindex(b")") + 2:].split()
+            if int(fields[3]) == sid and fields[0] not in (b"Z", b"X"):
+                out.append(int(task))
+    return out
+
+
+def logged(d):
+    main = os.path.join(d, "log", "main")
+    data = b""
+    for name in sorted(os.listdir(main)):
+        if name.startswith("@") or name == "current":
+            with open(os.path.join(main, name), "rb") as f:
+                data += f.read()
+    return [int(x) for x in data.split()]
+
+
+def lines(dirs):
+    """(lines lost, lines logged twice) over DIRS, from NUMBERS services."""
+    lost = dup = 0
+    for d in dirs:
+        got = logged(d)
+        dup += len(got) - len(set(got))
+        with open(os.path.join(d, "last")) as f:
+            last = int(f.read())
+        lost += (last + 1) - len(set(got))
+    return lost, dup
+
+
+def shutdown(impl, quick):
+    n = 20 if quick else 100
+    tmp = tempfile.mkdtemp(prefix="bench-svscan-")
+    scan = os.path.join(tmp, "scan")
+    dirs = [os.path.join(scan, "n%d" % k) for k in range(n)]
+    for d in dirs:
+        make_logged(d, impl)
+    p = start(impl, scan)
+    try:
+        deadline = time.monotonic() + 60
+        while not all(os.path.exists(os.path.join(d, "log", "main", "current"))
+                      and os.path.getsize(os.path.join(d, "log", "main", "current")) > 0
+                      for d in dirs):
+            if time.monotonic() > deadline:
+                raise SystemExit("bench: loggers did not start")
+            time.sleep(0.05)
+        time.sleep(1)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        while session(p.pid) and time.monotonic() < t0 + 15:
+            time.sleep(0.005)
+        took = time.monotonic() - t0
+        left = len(session(p.pid))
+        if left:
+            return "shutdown: svscan exit %s, %d processes still running after %.0f s" % (
+                p.poll(), left, took)
+        lost, dup = lines(dirs)
+        return "shutdown %d services + loggers: all gone in %.2f s, exit %s, %d lines lost, %d duplicated" % (
+            n, took, p.poll(), lost, dup)
+    finally:
+        stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def restart(impl, quick):
+    n = 20 if quick else 100
+    tmp = tempfile.mkdtemp(prefix="bench-svscan-")
+    scan = os.path.join(tmp, "scan")
+    dirs = [os.path.join(scan, "s%d" % k) for k in range(n)]
+    for d in dirs:
+        make_logged(d, impl, NUMBERS.replace("trap", "echo $$ >> started\ntrap"))
+    p = start(impl, scan)
+    q = None
+    try:
+        wait_started(dirs, 60)
+        time.sleep(1)
+        p.kill()                  # svscan alone; its tree lives on
+        p.wait()
+        err = os.path.join(tmp, "err")
+        with open(err, "wb") as f:
+            q = subprocess.Popen(IMPLS[impl] + [scan], env={"PATH": ENVS[impl]},
+                                 stdout=f, stderr=f, start_new_session=True)
+        time.sleep(0.5)
+        lat = []
+        for k in range(3 if quick else 5):
+            d = os.path.join(tmp, "new%d" % k)
+            make_service(d)
+            time.sleep(random.uniform(0, 1.0))
+            t = time.time()
+            os.symlink(d, os.path.join(scan, "new%d" % k))
+            wait_started([d], 15)
+            with open(os.path.join(d, "started")) as f:
+                lat.append(float(f.read()) - t)
+        time.sleep(max(0, 6.5 - 0.5 - sum(lat)))
+        twice = 0
+        for d in dirs:
+            with open(os.path.join(d, "started")) as f:
+                twice += len(f.read().split()) - 1
+        with open(err, "rb") as f:
+            warnings = f.read().count(b"\n")
+        report = "restart after SIGKILL, %d services + loggers: %d started twice, %d warnings in 6 s, " \
+            "pickup median %.1f ms, max %.1f ms" % (n, twice, warnings, statistics.median(lat) * 1000,
+                                                    max(lat) * 1000)
+        if impl == "C":
+            return report + "; lines: n/a (C svscan cannot stop the tree)"
+        q.send_signal(signal.SIGTERM)          # lines across the restart, then the shutdown
+        t0 = time.monotonic()
+        while (session(p.pid) or session(q.pid)) and time.monotonic() < t0 + 15:
+            time.sleep(0.01)
+        lost, dup = lines(dirs)
+        return report + "; then SIGTERM: %d lines lost, %d duplicated" % (lost, dup)
+    finally:
+        for x in (p, q):
+            if x is not None:
+                stop(x)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("-")]
     quick = "--quick" in sys.argv
-    for name in args or ["pickup", "memory", "scale", "idle"]:
+    for name in args or ["pickup", "memory", "scale", "idle", "shutdown", "restart"]:
         for impl in ("ours", "C"):
             print("%-4s %s" % (impl, globals()[name](impl, quick)), flush=True)
 

@@ -1,4 +1,4 @@
-"""supervise's knob files: one small pure parser per file, and their reader.
+"""supervise's knob files: one small pure parser per file, and load().
 
 Each knob is a file in the service directory holding one value (s6's name
 and meaning where s6 has one).  A parser takes the file's bytes and returns
@@ -36,26 +36,26 @@ SIGNAL_NAMES = {
 
 
 class Knobs:
-    """The values in force; every attribute holds its 0.76 default."""
+    """The values in force; the class holds the 0.76 defaults, an instance
+    only what its files say."""
 
-    __slots__ = ("finish", "timeout_finish", "down_signal", "timeout_kill",
-                 "process_group", "notification_fd", "notify_socket",
-                 "restart_backoff", "fail_limit", "max_death_tally", "log_events",
-                 "schedule")
+    finish = False
+    timeout_finish = 5.0
+    down_signal = signal.SIGTERM
+    timeout_kill = 0.0
+    process_group = False
+    notification_fd = None
+    notify_socket = False
+    restart_backoff = None
+    fail_limit = None
+    max_death_tally = 100
+    log_events = False
+    schedule = None
+    # A schedule file exists, even a junk one: the job is normally down.
+    scheduled = False
 
-    def __init__(self):
-        self.finish = False
-        self.timeout_finish = 5.0
-        self.down_signal = signal.SIGTERM
-        self.timeout_kill = 0.0
-        self.process_group = False
-        self.notification_fd = None
-        self.notify_socket = False
-        self.restart_backoff = None
-        self.fail_limit = None
-        self.max_death_tally = 100
-        self.log_events = False
-        self.schedule = None
+
+DEFAULT = Knobs()
 
 
 def _word(data):
@@ -149,70 +149,69 @@ PARSERS = {
 NAMES = frozenset(PARSERS) | {"finish"}
 
 
-class Reader:
-    """Reads the knobs of the current directory; warns once per problem.
+def load(problems, warn):
+    """The Knobs of the current directory (DEFAULT when it has no knob file:
+    then one listdir, and nothing allocated, is all this costs).
 
-    WARN(text) is called with "DIR/NAME: PROBLEM", or with
-    ("unable to read DIR/NAME", errno) for a file that cannot be read.
-    A problem is reported again only after it went away or changed.
+    PROBLEMS is the caller's dict of knob name -> (problem, errno) already
+    reported; WARN(name, problem, errno) is called for a new one, with
+    problem None when the file could not be read.  A problem is reported
+    again only after it went away or changed.
     """
+    try:
+        names = os.listdir(".")
+    except OSError:
+        names = ()
+    present = None
+    for name in names:
+        if name in NAMES:
+            if present is None:
+                present = []
+            present.append(name)
+    if problems:
+        for name in list(problems):
+            if present is None or name not in present:
+                del problems[name]
+    if present is None:
+        return DEFAULT
+    knobs = Knobs()
+    if "schedule" in present:
+        knobs.scheduled = True
+    for name in present:
+        value, problem, err = _finish() if name == "finish" else _read(name)
+        if problem is None and err is None:
+            problems.pop(name, None)
+            if value is not None:
+                setattr(knobs, "finish" if name == "finish" else PARSERS[name][0], value)
+        elif problems.get(name) != (problem, err):
+            problems[name] = (problem, err)
+            warn(name, problem, err)
+    return knobs
 
-    def __init__(self, dirname, warn):
-        self.dirname = dirname
-        self.warn = warn
-        self.problems = {}
-        self.present = ()
 
-    def _problem(self, name, problem, err=None):
-        if self.problems.get(name) != (problem, err):
-            self.problems[name] = (problem, err)
-            self.warn("%s/%s" % (self.dirname, name), problem, err)
-
-    def load(self):
-        """-> Knobs.  One listdir when no knob file exists."""
-        knobs = Knobs()
+def _read(name):
+    """(value, problem, errno) of one knob file; all None when it vanished."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            present = NAMES.intersection(os.listdir("."))
-        except OSError:
-            present = ()
-        self.present = present
-        for name in list(self.problems):
-            if name not in present:
-                del self.problems[name]
-        for name in present:
-            if name == "finish":
-                knobs.finish = self._finish()
-                continue
-            attr, parse = PARSERS[name]
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-                try:
-                    data = os.read(fd, _READ)
-                finally:
-                    os.close(fd)
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                self._problem(name, None, e.errno)
-                continue
-            value, problem = parse(data)
-            if problem:
-                self._problem(name, problem)
-            else:
-                self.problems.pop(name, None)
-                setattr(knobs, attr, value)
-        return knobs
+            data = os.read(fd, _READ)
+        finally:
+            os.close(fd)
+    except FileNotFoundError:
+        return None, None, None
+    except OSError as e:
+        return None, None, e.errno
+    value, problem = PARSERS[name][1](data)
+    return value, problem, None
 
-    def _finish(self):
-        try:
-            st = os.stat("finish")
-        except FileNotFoundError:
-            return False
-        except OSError as e:
-            self._problem("finish", None, e.errno)
-            return False
-        if (st.st_mode & 0o170000) != 0o100000 or not os.access("finish", os.X_OK):
-            self._problem("finish", "not an executable file")
-            return False
-        self.problems.pop("finish", None)
-        return True
+
+def _finish():
+    try:
+        st = os.stat("finish")
+    except FileNotFoundError:
+        return None, None, None
+    except OSError as e:
+        return None, None, e.errno
+    if (st.st_mode & 0o170000) != 0o100000 or not os.access("finish", os.X_OK):
+        return None, "not an executable file", None
+    return True, None, None

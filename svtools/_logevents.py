@@ -53,31 +53,31 @@ class Forwarder:
         self.line_start = True
         self.broken = False
 
-    def wants_input(self):
-        return not self.pending
-
     def read(self, limit=CHUNK):
-        """Take what ./run wrote (up to LIMIT bytes); False on end of file."""
+        """Take what ./run wrote, up to LIMIT bytes (supervise holds the
+        write end too: no end of file)."""
         got = 0
         while got < limit:
             try:
                 data = os.read(self.r, min(CHUNK, limit - got))
             except (BlockingIOError, InterruptedError):
-                return True
+                return
             if not data:
-                return False
+                return
             got += len(data)
             self._queue(data)
-        return True
 
     def _queue(self, data):
         if not self.broken:
             self.pending += data
         self.line_start = data.endswith(b"\n")
 
-    def record(self, line):
-        """Queue a record after whatever ./run has written so far."""
-        self.read(DRAIN)
+    def record(self, line, drain=True):
+        """Queue a record after whatever ./run has written so far (DRAIN),
+        or before what is still in the pipe (a start record: supervise
+        drained the pipe before it forked)."""
+        if drain:
+            self.read(DRAIN)
         if not self.line_start:
             self._queue(b"\n")
         self._queue(line)
@@ -94,7 +94,3 @@ class Forwarder:
             self.pending.clear()
             return
         del self.pending[:n]
-
-    def drop(self):
-        self.broken = True
-        self.pending.clear()

@@ -109,7 +109,7 @@ def _logger_dir(args):
 
 HEX = b"0123456789abcdef"
 CHUNK = 65536
-IN_MODIFY = 0x2
+IN_MODIFY, IN_MOVED_TO, IN_CREATE = 0x2, 0x80, 0x100     # inotify(7)
 
 
 def line_time(line):
@@ -384,22 +384,34 @@ def _emit(batch, heads, render, out, merge):
 
 def _follow(followers, heads, render, out, warn):
     import select
-    from . import _inotify
+    from . import _siteimport
+    _siteimport.site_path()
+    try:
+        from inotify_simple import INotify
+    except ImportError:
+        INotify = None
     poller = select.poll()
     watches = []
     for _, label, f in followers:
+        if INotify is None:
+            break
         try:
-            w = _inotify.Inotify(f.where, IN_MODIFY | _inotify.IN_CREATE | _inotify.IN_MOVED_TO)
+            w = INotify()
         except OSError:
             continue
+        try:
+            w.add_watch(f.where, IN_MODIFY | IN_CREATE | IN_MOVED_TO)
+        except OSError:
+            w.close()
+            continue
         watches.append(w)
-        poller.register(w.fd, select.POLLIN)
+        poller.register(w.fileno(), select.POLLIN)
     # Without inotify (or as a safety net with it), look every so often.
     timeout = 250 if len(watches) == len(followers) else 50
     while True:
         poller.poll(timeout)
         for w in watches:
-            while w.read():
+            while w.read(timeout=0):
                 pass
         batch = []
         for i, label, f in followers:

@@ -9,55 +9,22 @@ ignored.  Lines understood: READY=1, STOPPING=1, STATUS=text (at most
 NOTE_MAX bytes kept); others are ignored, as is a datagram longer than
 DATAGRAM.
 
-_socket (the C module) is imported only here, and only when the knob
-exists: socket.py would bring enum, selectors and more into supervise.
+_socket (the C module) is loaded only here, and only when the knob exists:
+socket.py would bring enum, selectors and more into supervise.  It is
+loaded without the import machinery (see load_socket): in a supervise forked
+from svscan, a plain `import _socket` ran enough of importlib's path search
+to cost each such service about 540 KiB of private memory.
 """
 
 import os
 import sys
 
 from . import _strerr
-
+from ._proc import in_tree
 DATAGRAM = 4096
 NOTE_MAX = 256
 BATCH = 64
 _PATH_MAX = 107   # sun_path, less its NUL
-
-
-def _stat(pid):
-    """(ppid, pgrp, session) of PID from /proc, or None."""
-    try:
-        fd = os.open("/proc/%d/stat" % pid, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            data = os.read(fd, 512)
-        finally:
-            os.close(fd)
-    except OSError:
-        return None
-    fields = data[data.rfind(b")") + 2:].split()
-    try:
-        return int(fields[1]), int(fields[2]), int(fields[3])
-    except (IndexError, ValueError):
-        return None
-
-
-def in_tree(pid, root):
-    """Whether PID is ROOT, in ROOT's group or session, or below ROOT."""
-    if not root or pid <= 0:
-        return False
-    if pid == root:
-        return True
-    for _ in range(64):
-        st = _stat(pid)
-        if st is None:
-            return False
-        ppid, pgrp, session = st
-        if root in (ppid, pgrp, session):
-            return True
-        if ppid <= 1:
-            return False
-        pid = ppid
-    return False
 
 
 def parse(data):
@@ -74,12 +41,36 @@ def parse(data):
     return ready, stopping, note
 
 
+class _Spec:
+    def __init__(self, name, origin):
+        self.name = name
+        self.origin = origin
+
+
+def load_socket():
+    """The _socket module: dlopen'ed straight from the first sys.path entry
+    that has it, or, failing that, imported the usual way."""
+    mod = sys.modules.get("_socket")
+    if mod is not None:
+        return mod
+    import _imp
+    for where in sys.path:
+        for suffix in _imp.extension_suffixes():
+            path = os.path.join(where or ".", "_socket" + suffix)
+            if os.path.isfile(path):
+                mod = _imp.create_dynamic(_Spec("_socket", path))
+                _imp.exec_dynamic(mod)
+                sys.modules["_socket"] = mod
+                return mod
+    import _socket
+    return _socket
+
+
 class Listener:
     """The bound socket; `path` (bytes) is None when it could not be made."""
 
     def __init__(self, dirname):
-        import _socket
-        self._socket = _socket
+        _socket = self._socket = load_socket()
         self.sock = None
         self.fd = -1
         self.path = None
@@ -132,5 +123,3 @@ class Listener:
                 out.append((root,) + parse(data))
         return out
 
-
-PROG = "supervise"

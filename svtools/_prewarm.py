@@ -32,7 +32,7 @@ def _publish(effects):
         if effect[0] == "status":
             _status.pack(1, 500, effect[1], effect[2], _status.WANT_UP)
         elif effect[0] == "xstatus":
-            _xstatus.pack(effect[1])
+            _xstatus.pack_values(list(effect[1]))
         elif effect[0] == "record":
             _xstatus.pack_exits([effect[1:6]])
 

@@ -74,7 +74,7 @@ class Cron:
             elif kind == "fire":
                 self.sup.perform(self.sup.machine.command("o", time.monotonic()))
             elif kind == "warn":
-                self.sup.knob_warning("%s/schedule" % self.sup.dirname, effect[1], None)
+                self.sup.knob_warning("schedule", effect[1], None)
         shown = (self.policy.next_fire(), self.policy.skipped)
         if shown != self.shown:
             self.shown = shown
@@ -87,19 +87,19 @@ class Cron:
         try:
             r, w = os.pipe()
         except OSError as e:
-            self.sup.knob_warning("%s/schedule" % self.sup.dirname, None, e.errno)
+            self.sup.knob_warning("schedule", None, e.errno)
             return self.perform(self.policy.child_failed(time.monotonic(), time.time()))
         try:
             self.pid = self.sup.spawn(argv, self.sup.environ, False, [(w, 1)])
         except OSError as e:
             os.close(r)
-            self.sup.knob_warning("%s/schedule" % self.sup.dirname, None, e.errno)
+            self.sup.knob_warning("schedule", None, e.errno)
             return self.perform(self.policy.child_failed(time.monotonic(), time.time()))
         finally:
             os.close(w)
         os.set_blocking(r, False)
         self.fd, self.data, self.asked_at = r, b"", time.monotonic()
-        self.sup.watch[r] = self.readable
+        self.sup.add(r, self.readable)
 
     def readable(self):
         try:
@@ -109,7 +109,7 @@ class Cron:
         if chunk and len(self.data) < 65536:
             self.data += chunk
             return
-        del self.sup.watch[self.fd]
+        self.sup.remove(self.fd)
         os.close(self.fd)
         self.fd, self.pid = -1, 0   # supervise's reap collects the child
         mono, wall = time.monotonic(), time.time()
@@ -123,7 +123,7 @@ class Cron:
 
     def close(self):
         if self.fd >= 0:
-            del self.sup.watch[self.fd]
+            self.sup.remove(self.fd)
             os.close(self.fd)
             self.fd = -1
         if self.pid:

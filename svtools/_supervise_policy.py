@@ -42,7 +42,8 @@ effect carries everything the loop needs; it never reads the machine back:
   ("probe", pgid)     report group_gone() if no live member is left
   ("touch",)          the status timestamp becomes the wall clock now
   ("status", pid, paused, want)  write the 18-byte supervise/status
-  ("xstatus", fields) write supervise/xstatus (times monotonic here)
+  ("xstatus", values)  write supervise/xstatus: values in _xstatus.FIELDS
+                      order, times monotonic here
   ("record", at, pid, code, sig, ran, tally)  append to supervise/exits
   ("log", what, pid, code, sig, ran)  a start/exit record on stdout
   ("exit",)           write the status once more and exit 0
@@ -77,7 +78,7 @@ This module performs no I/O and never reads a clock.
 # which would cost a long-running process 0.8 MB and every start-up 5 ms.
 import _signal as signal
 
-from ._knobs import Knobs
+from ._knobs import DEFAULT
 
 THROTTLE = 1.0
 FORK_RETRY = 60.0
@@ -103,38 +104,40 @@ _CONT, _KILL, _STOP = signal.SIGCONT, signal.SIGKILL, signal.SIGSTOP
 
 
 class Machine:
+    # Defaults live in the class: a supervise forked from svscan then
+    # writes (and pays for) only the attributes that change.
+    pid = 0
+    pgid = 0
+    finishing = False
+    finish_pid = 0
+    finish_timeout = 0.0
+    paused = False
+    exiting = False
+    failed = False
+    due = False
+    wake = None
+    next_start = float("-inf")
+    kill_at = None
+    finish_kill_at = None
+    probe_at = None
+    probe_step = PROBE_FIRST
+    giveup_at = None
+    run = None              # the spawn options of the current run
+    signalled = False       # the down signal went to this run
+    stopping_note = False
+    started_at = 0.0
+    ready_at = 0.0
+    delay = 1.0
+    fail_times = ()
+    starts = 0
+    last_exit = (-1, 0, 0.0, 0.0)   # code, signal, at, ran
+    note = b""
+    shown = None
+    since = 0.0
+
     def __init__(self, want_up=True, knobs=None):
-        self.want = "up" if want_up else "down"
-        self.normally = self.want
-        self.knobs = knobs or Knobs()
-        self.pid = 0
-        self.pgid = 0
-        self.finishing = False
-        self.finish_pid = 0
-        self.finish_timeout = 0.0
-        self.paused = False
-        self.exiting = False
-        self.failed = False
-        self.due = False
-        self.wake = None
-        self.next_start = float("-inf")
-        self.kill_at = None
-        self.finish_kill_at = None
-        self.probe_at = None
-        self.probe_step = PROBE_FIRST
-        self.giveup_at = None
-        self.run = None            # the spawn options of the current run
-        self.signalled = False     # the down signal went to this run
-        self.stopping_note = False
-        self.started_at = 0.0
-        self.ready_at = 0.0
-        self.delay = 1.0
-        self.fail_times = []
-        self.starts = 0
-        self.last_exit = (-1, 0, 0.0, 0.0)   # code, signal, at, ran
-        self.note = b""
-        self.shown = None
-        self.since = 0.0
+        self.want = self.normally = "up" if want_up else "down"
+        self.knobs = knobs or DEFAULT
 
     # -- what the outside sees
 
@@ -161,20 +164,15 @@ class Machine:
         state = self.state()
         if state != self.shown:
             self.shown, self.since = state, now
-        fl = self.knobs.fail_limit
+        fl = self.knobs.fail_limit or (0, 0)
         code, sig, at, ran = self.last_exit
         waiting = self.due and self.idle() and not self.exiting and self.next_start > now
-        fields = {
-            "state": state, "pid": self.pid, "pgid": self.pgid, "since": self.since,
-            "ready_since": self.ready_at, "want": self.want, "normally": self.normally,
-            "starts": self.starts, "exit_code": code, "exit_signal": sig,
-            "exit_at": at, "exit_ran": ran,
-            "next_start": self.next_start if waiting else 0.0,
-            "fails": len(self.fail_times) if fl else 0,
-            "fail_limit": fl[0] if fl else 0, "fail_secs": int(fl[1]) if fl else 0,
-            "note": self.note,
-        }
-        x = ("xstatus", fields)
+        # _xstatus.FIELDS order; times are monotonic here
+        x = ("xstatus", (state, self.pid, self.pgid, self.since, self.ready_at, self.want,
+                         self.normally, self.starts, code, sig, at, ran,
+                         self.next_start if waiting else 0.0,
+                         len(self.fail_times) if fl[0] else 0, fl[0], int(fl[1]),
+                         0.0, 0, self.note))
         return [("status", self.pid, self.paused, self.want), x] if status else [x]
 
     # -- events
@@ -318,10 +316,10 @@ class Machine:
     def _count_failure(self, now):
         fl = self.knobs.fail_limit
         if not fl:
-            self.fail_times = []
+            self.fail_times = ()
             return
         n, secs = fl
-        self.fail_times = [t for t in self.fail_times if t > now - secs] + [now]
+        self.fail_times = tuple(t for t in self.fail_times if t > now - secs) + (now,)
         if len(self.fail_times) >= n:
             self._fail()
 
@@ -343,10 +341,13 @@ class Machine:
             self.run = (k.process_group, k.notification_fd, k.notify_socket, k.log_events)
             self.due = False     # until fork_failed() says otherwise
             effects.append(("spawn",) + self.run)
-        wakes = [t for t in (self.kill_at, self.finish_kill_at, self.probe_at) if t is not None]
-        if self.due and self.idle() and not self.exiting:
-            wakes.append(self.next_start)
-        self.wake = min(wakes) if wakes else None
+        wake = None
+        for t in (self.kill_at, self.finish_kill_at, self.probe_at):
+            if t is not None and (wake is None or t < wake):
+                wake = t
+        if self.due and self.idle() and not self.exiting and (wake is None or self.next_start < wake):
+            wake = self.next_start
+        self.wake = wake
         return effects
 
     # control letters that change state; each returns its effects
@@ -362,7 +363,7 @@ class Machine:
     def _start(self, now):
         if self.failed:
             self.failed = False
-            self.fail_times = []
+            self.fail_times = ()
         self.due = not self.pid
         return self._publish(now)
 

@@ -110,21 +110,34 @@ def _time(t):
     return b"%.6f" % t if t else b"0"
 
 
+_TEMPLATE = b"\n".join([HEADER + b" %d" % VERSION]
+                       + [key.encode("ascii") + (b" %d" if key in _INT else b" %s")
+                          for key in FIELDS]) + b"\n"
+# (index, 1 time / 2 text / 3 word) of the fields that need converting
+_CONVERT = tuple((i, 1 if key in _TIME else 2 if key in _TEXT else 3)
+                 for i, key in enumerate(FIELDS) if key not in _INT)
+
+
+def pack_values(values):
+    """A sequence of values in FIELDS order -> file bytes.
+
+    The writer's form (supervise): one template, no dict.
+    """
+    texts = list(values)
+    for i, kind in _CONVERT:
+        value = texts[i]
+        if kind == 1:
+            texts[i] = _time(value)
+        elif kind == 2:
+            texts[i] = escape(value)
+        else:
+            texts[i] = value.encode("ascii")
+    return _TEMPLATE % tuple(texts)
+
+
 def pack(fields):
     """dict (keys of FIELDS, missing ones from DEFAULTS) -> file bytes."""
-    lines = [HEADER + b" %d" % VERSION]
-    for key in FIELDS:
-        value = fields.get(key, DEFAULTS[key])
-        if key in _INT:
-            text = b"%d" % value
-        elif key in _TIME:
-            text = _time(value)
-        elif key in _TEXT:
-            text = escape(value)
-        else:
-            text = value.encode("ascii")
-        lines.append(key.encode("ascii") + b" " + text)
-    return b"\n".join(lines) + b"\n"
+    return pack_values(tuple(fields.get(key, DEFAULTS[key]) for key in FIELDS))
 
 
 def unpack(data):

@@ -35,17 +35,24 @@ import stat
 import sys
 import time
 
-from . import _knobs, _multilog_inchild, _spawn, _status, _strerr, _tai64, _xstatus
+# _logevents and _notify are small and imported here, before svscan forks:
+# imported later, in each supervise, the import machinery alone would cost
+# every service that uses them ~500 KiB.
+from . import (_knobs, _logevents, _loop, _multilog_inchild, _notify, _proc, _spawn, _status,
+               _strerr, _tai64, _xstatus)
+from ._pathexec import initial_environ
 # Loaded here, before svscan forks, rather than on demand: the first import
 # in a forked supervise costs it ~0.7 MiB of copied pages, this ~20 KiB shared.
 from ._schedule import Cron
-from ._pathexec import initial_environ
 from ._supervise_policy import Machine
 
 PROG = "supervise"
 _WANT_BYTE = {"up": _status.WANT_UP, "down": _status.WANT_DOWN, "once": _status.WANT_NONE}
-_WALL = ("since", "ready_since", "exit_at", "next_start")
+_NEXT_FIRE = _xstatus.FIELDS.index("next_fire")
+_SKIPPED = _xstatus.FIELDS.index("skipped")
+_WALL = tuple(_xstatus.FIELDS.index(key) for key in ("since", "ready_since", "exit_at", "next_start"))
 _IN, _OUT = select.POLLIN, select.POLLOUT
+_NO_EXITS = _xstatus.pack_exits([])
 
 
 def _open_fifo(path, flags, verb, name):
@@ -102,69 +109,45 @@ def _setup(dirname):
     return want_up, (lock, control, control_w)
 
 
-def _group_alive(pgid):
-    """Whether process group PGID has a member that is not a zombie.
-
-    kill(-pgid, 0) also finds zombies, which stay until their parent (init,
-    or svscan as subreaper) reaps them; then /proc decides.
-    """
-    try:
-        os.kill(-pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            fd = os.open("/proc/%s/stat" % name, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                data = os.read(fd, 512)
-            finally:
-                os.close(fd)
-        except OSError:
-            continue
-        fields = data[data.rfind(b")") + 2:].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
-
-
 class Supervisor:
     """The thin loop: turns readiness into events and carries out effects."""
 
+    # Defaults in the class: a forked supervise writes only what changes.
+    done = False
+    run_pid = 0
+    finish_pid = 0
+    xfields = None
+    exits_dirty = False
+    ready_fd = -1
+    forward = None
+    forwarding = False
+    notify = None
+    cron = None
+    lastx = None
+
     def __init__(self, dirname, want_up, control, environ):
         self.dirname = dirname
-        self.knobs = _knobs.Reader(dirname, self.knob_warning)
-        knobs = self.knobs.load()
+        self.problems = {}
+        knobs = _knobs.load(self.problems, self.knob_warning)
         # a scheduled job (even a junk schedule) is normally down
-        self.machine = Machine(want_up and "schedule" not in self.knobs.present, knobs)
+        self.machine = Machine(want_up and not knobs.scheduled, knobs)
         self.control = control
-        self.stamp = _tai64.now()
-        self.done = False
         self.environ = environ
-        self.run_pid = 0
-        self.finish_pid = 0
-        self.xfields = None
+        self.stamp = _tai64.now()
+        self.offset = time.time() - time.monotonic()
         self.exits = []
         self.gone = []
-        self.watch = {}       # fd -> handler, beyond the wake-up pipe and control
-        self.ready_fd = -1
-        self.forward = None
-        self.notify = None
-        self.offset = time.time() - time.monotonic()
-        self.cron = None
-        self.lastx = None
+        self.watch = {}       # fd -> handler(), beyond the wake-up pipe and control
+        self.poller = select.poll()
 
-    def knob_warning(self, path, problem, err):
+    def knob_warning(self, name, problem, err):
         if problem:
-            _strerr.warn(PROG, "%s: %s" % (path, problem))
+            _strerr.warn(PROG, "%s/%s: %s" % (self.dirname, name, problem))
         else:
-            _strerr.warn(PROG, "unable to read " + path, err)
+            _strerr.warn(PROG, "unable to read %s/%s" % (self.dirname, name), err)
 
     def reload(self):
-        self.machine.knobs = knobs = self.knobs.load()
+        self.machine.knobs = knobs = _knobs.load(self.problems, self.knob_warning)
         if (self.cron.spec if self.cron else None) != knobs.schedule:
             self.reschedule(knobs.schedule)
 
@@ -180,7 +163,7 @@ class Supervisor:
     def schedule_changed(self):
         """Have xstatus rewritten with next_fire and skipped."""
         if self.xfields is None and self.lastx is not None:
-            self.xfields = dict(self.lastx)
+            self.xfields = self.lastx
 
     def _write(self, data, name):
         failed = _status.write(data, "supervise/" + name)
@@ -200,18 +183,23 @@ class Supervisor:
         self._write(_status.pack(self.stamp[0], self.stamp[1], pid, paused, _WANT_BYTE[want]), "status")
 
     def flush(self):
-        """Write the last extended status asked for, with wall-clock times."""
-        fields, self.xfields = self.xfields, None
-        if fields is None:
-            return
-        if self.cron is not None:
-            self.lastx = dict(fields)
-            fields["next_fire"] = self.cron.policy.next_fire()
-            fields["skipped"] = self.cron.policy.skipped
-        for key in _WALL:
-            if fields[key]:
-                fields[key] += self.offset
-        self._write(_xstatus.pack(fields), "xstatus")
+        """Write the exit history if it grew, and the last extended status
+        asked for, with wall-clock times: after the round's spawn, if any."""
+        if self.exits_dirty:
+            self.exits_dirty = False
+            self._write(_xstatus.pack_exits(self.exits), "exits")
+        values, self.xfields = self.xfields, None
+        if values is not None:
+            if self.cron is not None:
+                self.lastx = values
+            values = list(values)
+            if self.cron is not None:
+                values[_NEXT_FIRE] = self.cron.policy.next_fire()
+                values[_SKIPPED] = self.cron.policy.skipped
+            for i in _WALL:
+                if values[i]:
+                    values[i] += self.offset
+            self._write(_xstatus.pack_values(values), "xstatus")
 
     def perform(self, effects):
         for effect in effects:
@@ -224,15 +212,15 @@ class Supervisor:
                 self.stamp = _tai64.now()
             elif kind == "kill":
                 self.kill(effect[1], effect[2])
-            elif kind == "probe":
-                if not _group_alive(effect[1]):
-                    self.gone.append(effect[1])
             elif kind == "spawn":
                 self.perform(self.spawn_run(*effect[1:]))
-            elif kind == "finish":
-                self.perform(self.spawn_finish(effect[1], effect[2]))
             elif kind == "record":
                 self.record(*effect[1:])
+            elif kind == "finish":
+                self.perform(self.spawn_finish(effect[1], effect[2]))
+            elif kind == "probe":
+                if not _proc.group_alive(effect[1]):
+                    self.gone.append(effect[1])
             elif kind == "log":
                 self.log(*effect[1:])
             elif kind == "exit":
@@ -245,7 +233,7 @@ class Supervisor:
     def kill(self, target, sig):
         # Our children are reaped only by this loop, so a pid is at worst a
         # zombie here: the signal cannot reach a recycled pid.  A group may
-        # have emptied, which the machine wants to know.
+        # have emptied, which the machine wants to know (after this batch).
         try:
             os.kill(target, sig)
         except ProcessLookupError:
@@ -257,17 +245,20 @@ class Supervisor:
     def record(self, at, pid, code, sig, ran, tally):
         self.exits.append((at + self.offset, pid, code, sig, ran))
         del self.exits[:len(self.exits) - tally]
-        self._write(_xstatus.pack_exits(self.exits), "exits")
+        self.exits_dirty = True
 
-    def log(self, what, pid, code, sig, ran):
-        if self.forward is not None:
-            from ._logevents import record
-            self.forward.record(record(what, pid, code, sig, ran))
+    def add(self, fd, handler, mask=_IN):
+        self.watch[fd] = handler
+        self.poller.register(fd, mask)
+
+    def remove(self, fd):
+        del self.watch[fd]
+        self.poller.unregister(fd)
 
     def spawn(self, argv, env, setsid=False, fds=()):
         """Start ARGV in DIR with signals reset (_spawn); FDS are (source,
         target) descriptors for the child.  Returns the pid; OSError when
-        no process could be made."""
+        no process could be made.  The one place that starts a program."""
         in_child = None
         if argv == ["./run"] and (not _spawn.CLEAN or _multilog_inchild.find(env)):
             # returns unless it ran multilog in the forked child
@@ -278,10 +269,8 @@ class Supervisor:
     def spawn_run(self, pgroup, ready_fd, notify, log):
         env, fds = self.environ, []
         if log:
-            if self.forward is None:
-                from ._logevents import Forwarder
-                self.forward = Forwarder()
-                self.watch[self.forward.r] = self.forwarded
+            # what the last run left goes before this run's start record
+            self.forwarder().read(_logevents.DRAIN)
             fds.append((self.forward.w, 1))
         ready_w = -1
         if ready_fd is not None:
@@ -302,7 +291,7 @@ class Supervisor:
         if ready_w >= 0:
             os.close(ready_w)
             self.ready_fd = ready_r
-            self.watch[ready_r] = self.ready_readable
+            self.add(ready_r, self.ready_readable)
         self.run_pid = pid
         return self.machine.started(pid, now)
 
@@ -316,12 +305,31 @@ class Supervisor:
         self.finish_pid = pid
         return self.machine.finish_started(pid, time.monotonic())
 
+    # readiness: notification-fd
+
+    def ready_readable(self):
+        try:
+            data = os.read(self.ready_fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        if b"\n" in data:
+            self.perform(self.machine.ready(self.run_pid, time.monotonic()))
+        if b"\n" in data or not data:
+            self.close_ready()
+
+    def close_ready(self):
+        if self.ready_fd >= 0:
+            self.remove(self.ready_fd)
+            os.close(self.ready_fd)
+            self.ready_fd = -1
+
+    # readiness: notify-socket
+
     def notify_env(self):
-        from . import _notify
         if self.notify is None:
             self.notify = _notify.Listener(self.dirname)
             if self.notify.sock is not None:
-                self.watch[self.notify.fd] = self.notified
+                self.add(self.notify.fd, self.notified)
         if self.notify.path is None:
             return self.environ
         env = dict(self.environ)
@@ -336,38 +344,32 @@ class Supervisor:
             if stopping or note is not None:
                 self.perform(self.machine.notice(pid, stopping, note, now))
 
-    def ready_readable(self):
-        try:
-            data = os.read(self.ready_fd, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        if b"\n" in data:
-            self.perform(self.machine.ready(self.run_pid, time.monotonic()))
-        if b"\n" in data or not data:
-            self.close_ready()
+    # log-events: ./run's output passes through us
 
-    def close_ready(self):
-        if self.ready_fd >= 0:
-            del self.watch[self.ready_fd]
-            os.close(self.ready_fd)
-            self.ready_fd = -1
+    def forwarder(self):
+        if self.forward is None:
+            self.forward = _logevents.Forwarder()
+            self.add(self.forward.r, self.forward.read)
+        return self.forward
 
-    def forwarded(self):
-        if not self.forward.read():
-            del self.watch[self.forward.r]
+    def log(self, what, pid, code, sig, ran):
+        if self.forward is not None:
+            self.forward.record(_logevents.record(what, pid, code, sig, ran), what != "start")
+
+    def forward_sync(self):
+        """Read ./run's pipe while nothing waits; else wait for stdout."""
+        f = self.forward
+        if bool(f.pending) != self.forwarding:
+            self.forwarding = not self.forwarding
+            if self.forwarding:
+                self.remove(f.r)
+                self.add(1, f.write, _OUT)
+            else:
+                self.remove(1)
+                self.add(f.r, f.read)
 
     def reap(self):
-        while True:
-            try:
-                pid, st = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            if os.WIFSIGNALED(st):
-                code, sig = 256, os.WTERMSIG(st)
-            else:
-                code, sig = os.WEXITSTATUS(st), 0
+        for pid, code, sig in _loop.reap():
             if pid == self.run_pid:
                 self.run_pid = 0
                 self.close_ready()
@@ -390,23 +392,13 @@ class Supervisor:
             self.perform(self.machine.command(chr(byte), time.monotonic()))
 
     def run(self, wakeup):
-        poller = select.poll()
+        poller = self.poller
         poller.register(wakeup, _IN)
         poller.register(self.control, _IN)
-        polled = {}
         while not self.done:
             self.flush()
-            want = {fd: _IN for fd in self.watch}
             if self.forward is not None:
-                if not self.forward.wants_input():
-                    want.pop(self.forward.r, None)
-                    want[1] = _OUT
-            for fd in set(polled) - set(want):
-                poller.unregister(fd)
-            for fd, mask in want.items():
-                if polled.get(fd) != mask:
-                    poller.register(fd, mask)
-            polled = want
+                self.forward_sync()
             wake = self.machine.wake
             if self.cron is not None and self.cron.wake is not None:
                 wake = self.cron.wake if wake is None else min(wake, self.cron.wake)
@@ -414,28 +406,19 @@ class Supervisor:
             if wake is not None:
                 timeout = max(0, int((wake - time.monotonic()) * 1000) + 1)
             ready = poller.poll(timeout)
-            # monotonic -> wall clock, one offset per round so that the same
+            # monotonic -> wall clock, one offset per round, so that one
             # instant reads the same in xstatus and exits
             self.offset = time.time() - time.monotonic()
-            for fd, mask in ready:
+            for fd, _ in ready:
                 if fd == wakeup:
-                    try:
-                        while os.read(wakeup, 512):
-                            pass
-                    except (BlockingIOError, InterruptedError):
-                        pass
-                elif fd == 1 and fd in polled and polled[fd] == _OUT:
-                    if mask & (select.POLLERR | select.POLLNVAL | select.POLLHUP):
-                        self.forward.drop()
-                    else:
-                        self.forward.write()
+                    _loop.drain(wakeup)
                 elif fd in self.watch:
                     self.watch[fd]()
             self.reap()
             if not self.done:
                 self.commands()
-            if not self.done and self.machine.wake is not None \
-                    and time.monotonic() >= self.machine.wake:
+            wake = self.machine.wake
+            if not self.done and wake is not None and time.monotonic() >= wake:
                 self.reload()
                 self.perform(self.machine.deadline(time.monotonic()))
             if not self.done and self.cron is not None and self.cron.wake is not None \
@@ -444,6 +427,14 @@ class Supervisor:
                 if self.cron is not None:
                     self.cron.deadline()
         self.flush()
+
+
+def preload():
+    """For a process that forks many supervises (svscan), before it forks:
+    load what a knob may need later, so that it is paid for once and
+    shared.  _socket (notify-socket) costs each supervise that loads it
+    itself about 470 KiB, and svscan about as much, once."""
+    _notify.load_socket()
 
 
 def main(argv=None, environ=None):
@@ -455,18 +446,14 @@ def main(argv=None, environ=None):
     dirname = argv[1]
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
-        wakeup, wakeup_w = os.pipe()
-        os.set_blocking(wakeup, False)
-        os.set_blocking(wakeup_w, False)
+        wakeup = _loop.wakeup((signal.SIGCHLD,))
     except OSError as e:
         _strerr.fatal(PROG, "unable to create pipe for %s" % dirname, e)
-    signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
-    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     want_up, fds = _setup(dirname)
     sup = Supervisor(dirname, want_up, fds[1],
                      initial_environ() if environ is None else environ)
     sup.status(0, False, sup.machine.want)
-    sup._write(_xstatus.pack_exits([]), "exits")
+    sup._write(_NO_EXITS, "exits")
     _open_fifo("supervise/ok", os.O_RDONLY, "read", dirname + "/supervise/ok")
     sup.perform(sup.machine.boot(time.monotonic()))
     if sup.machine.knobs.schedule is not None:

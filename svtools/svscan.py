@@ -1,6 +1,6 @@
 """svscan: start and watch a collection of services.
 
-    svscan [ -ep ] [ DIR ]
+    svscan [ -ekp ] [ DIR ]
 
 svscan changes to DIR (default: the current directory) and starts one
 supervise for every subdirectory (or symlink to a directory) whose name does
@@ -10,31 +10,40 @@ seen, a second supervise runs in NAME for "log", and a pipe that svscan
 keeps open at both ends joins the service's stdout to the logger's stdin, so
 neither a logger restart nor a service restart loses a line.
 
-Unlike daemontools 0.76, svscan does not poll: it watches DIR with inotify
-and reacts at once to new, renamed and removed entries, and to the exit of
-a supervise, which it starts again (never twice within one second; five
-seconds after an exit code of 100 or 111).  It rescans DIR fully at start,
-on SIGALRM and after an inotify queue overflow; names that could not be
-stat'ed are retried every five seconds.  A directory created in place is
-taken up half a second after it appears, so that its log/ can be made.
-svscan is a child subreaper: when a supervise dies while its service runs,
-it stops that orphaned service (SIGTERM and SIGCONT, SIGKILL ten seconds
-later) and starts the new supervise only once it is gone.  A removed
-directory's supervise keeps running, as in 0.76.
+Unlike daemontools 0.76, svscan does not poll: a watcher child watches DIR
+with inotify and svscan reacts at once to new, renamed and removed entries,
+and to the exit of a supervise, which it starts again (never twice within
+one second; five seconds after an exit code of 100 or 111).  It rescans DIR
+fully at start, on SIGALRM, when the watcher (re)starts and after an
+inotify queue overflow; names that could not be stat'ed are retried every
+five seconds.  A directory created in place is taken up half a second after
+it appears, so that its log/ can be made.  If DIR is replaced, svscan moves
+to the new directory.
+
+A supervise whose lock is held by a live process (left by an earlier
+svscan) is adopted, not started twice: svscan watches it, starts a new one
+when it dies, and reopens the logger pipe it held.  svscan is a child
+subreaper: when a supervise dies while its service runs, it stops that
+orphaned service (SIGTERM and SIGCONT, SIGKILL ten seconds later) and
+starts the new supervise only once it is gone.
+
+SIGTERM, SIGINT and SIGHUP shut the tree down in order (see svscan(8)):
+every service is stopped through its supervise ("dx"), each logger drains
+its pipe, and svscan exits 0.
 
 supervise is forked from svscan, without exec, with the process title
 "supervise NAME" (or "supervise log").
 
 Options:
   -e  exec supervise from PATH instead of forking it, as 0.76 does.
+  -k  die alone on SIGTERM, SIGINT and SIGHUP, as 0.76 does.
   -p  do not use inotify: rescan every five seconds, as 0.76 does (also
       the fallback when inotify is unavailable).
 
-Exit codes: 100 for a bad option, 111 if DIR cannot be entered; otherwise
-svscan runs until it is killed.
+Exit codes: 100 for a bad option, 111 if DIR cannot be entered; 0 after an
+orderly shutdown.
 """
 
-import errno
 import gc
 import os
 import resource
@@ -47,24 +56,11 @@ import sys
 import time
 
 from . import supervise     # (import order: no measured effect on memory per service)
-from . import _getopt, _inotify, _pathexec, _prewarm, _scantable, _siteimport, _status, _strerr
+from . import _getopt, _pathexec, _prewarm, _strerr, _svscan_policy, _svscan_watch
+from ._svscan_procs import PROG, STOP, Processes, _kill, title
 
-PROG = "svscan"
 MAXNAME = 255
 PR_SET_CHILD_SUBREAPER = 36
-
-
-def _ppid(pid):
-    try:
-        with open(b"/proc/%d/stat" % pid, "rb") as f:
-            data = f.read()
-    except OSError:
-        return 0
-    return int(data[data.rindex(b")") + 2:].split()[1])
-
-
-def _title(text):
-    _siteimport.title(text, keep_environ=True)
 
 
 def _subreaper():
@@ -77,44 +73,76 @@ def _subreaper():
         return False
 
 
-class Scanner:
-    """Carries out what the _scantable.Table decides."""
+def _open_fds():
+    fds = set()
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            try:
+                os.fstat(fd)
+            except OSError:
+                continue
+            fds.add(fd)
+    return fds
 
-    def __init__(self, execmode, inotify, nofile):
+
+class Scanner(Processes):
+    """Carries out what the _svscan_policy.Table decides."""
+
+    def __init__(self, execmode, inotify, nofile, keep):
         self.execmode = execmode
         self.inotify = inotify
         self.nofile = nofile
+        self.keep = sorted(keep)       # what svscan inherited: passed on, as in 0.76
         self.me = os.getpid()
+        self.path = os.getcwdb()
         self.environ = _pathexec.initial_environ()   # for every ./run
-        self.table = _scantable.Table()
-        self.keep = sorted(self._inherited())
+        self.table = _svscan_policy.Table()
         self.wakeup = None
-        self.args, self.titles, self.set_title = [], [], None
-
-    @staticmethod
-    def _inherited():
-        fds = set()
-        for name in os.listdir("/proc/self/fd"):
-            fd = int(name)
-            if fd > 2:
-                try:
-                    os.fstat(fd)
-                except OSError:
-                    continue
-                fds.add(fd)
-        return fds
+        self.poller = select.poll()
+        self.pidfds = {}           # pidfd -> pid of a process that is not our child
+        self.adopted = {}          # adopted supervise pid -> its start time
+        self.watcher = None        # (pid, fd) of the inotify watcher
+        self.watch_buf = b""
+        self.watch_at = None       # when to start the watcher again
+        self.watch_last = -1.0
+        self.watch_failed = False
+        self.stopping = None       # the Shutdown, once one has begun
 
     def warn_once(self, name, what, text, err=None):
         if self.table.trouble(name, what):
             _strerr.warn(PROG, text, err)
 
-    @staticmethod
-    def close(dropped):
-        for e in dropped:
-            os.close(e.r)
-            os.close(e.w)
+    # -- the scan directory -------------------------------------------------
+
+    def moved(self):
+        """DIR now names another directory: go there (True), or stay."""
+        if self.at_dir() is not False:
+            return False
+        try:
+            os.chdir(self.path)
+        except OSError as err:
+            _strerr.warn(PROG, "unable to chdir to %s" % os.fsdecode(self.path), err)
+            return False
+        return True
+
+    def at_dir(self):
+        """True if DIR still leads to the current directory, False if it
+        leads to another, None if it leads nowhere."""
+        try:
+            there, here = os.stat(self.path), os.stat(b".")
+        except OSError:
+            return None
+        return (there.st_dev, there.st_ino) == (here.st_dev, here.st_ino)
 
     def scan(self):
+        if self.moved():
+            if self.watcher:
+                _kill(self.watcher[0], signal.SIGTERM)   # it watches the old one
+        elif self.at_dir() is None and self.table.poll_at is None:
+            # DIR is gone: the watch on what was DIR says nothing more (its
+            # DELETE_SELF waits for our cwd to go); poll until DIR is back
+            self.table.start_polling(time.monotonic())
         try:
             names = os.listdir(b".")
         except OSError as err:
@@ -124,7 +152,7 @@ class Scanner:
         self.table.begin_scan()
         for name in names:
             self.consider(name)
-        self.close(self.table.end_scan())
+        self.drop(self.table.end_scan())
 
     def consider(self, name):
         if name.startswith(b"."):
@@ -166,134 +194,95 @@ class Scanner:
             except OSError as err:
                 self.warn_once(name, ("log", err.errno), "unable to stat %s/log" % text, err)
                 return None
+        try:
+            dirfd = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as err:
+            self.warn_once(name, ("open", err.errno), "unable to open %s" % text, err)
+            return None
         r = w = -1
         if haslog:
             try:
                 r, w = os.pipe()
             except OSError as err:
                 self.warn_once(name, ("pipe", err.errno), "unable to create pipe for %s" % text, err)
+                os.close(dirfd)
                 return None
-        return self.table.add(key, name, haslog, r, w)
+        return self.table.add(key, name, haslog, r, w, dirfd)
 
-    def flush(self):
-        """Fork the queued supervise processes in one tight loop.
+    # -- the watcher ----------------------------------------------------------
 
-        Every page svscan writes between two forks ends up private to the
-        earlier child, so the loop touches nothing but a list of pids: not
-        even the entries, which the table updates once all are forked.
-        """
-        starts = self.table.take_starts()
-        if not starts:
+    def start_watcher(self, now):
+        self.watch_at = None
+        self.watch_last = now
+        self.moved()
+        if not self.at_dir():
+            # DIR is gone (or moved away and not made again): watching what
+            # was DIR would never tell; poll until DIR is back
+            if self.table.poll_at is None:
+                self.table.start_polling(now)
+            self.watch_at = now + _svscan_policy.POLL
             return
-        now = time.monotonic()
-        if not self.execmode:
-            # Titles made here, not in each child: that is where the pages
-            # they touch are still shared (about 30 KiB per supervise).
-            self.args = ["log" if i else os.fsdecode(e.name) for e, i in starts]
-            self.titles = [_siteimport.showable("supervise " + arg) for arg in self.args]
-            self.set_title = _siteimport.setproctitle(keep_environ=True)
-            gc.freeze()      # the collector must not touch the shared heap
-        pids = [0] * len(starts)
-        for k in range(len(starts)):
-            pids[k] = self.spawn(starts, k)
-        self.table.forked(starts, pids, now)
-
-    def spawn(self, starts, k):
         try:
-            pid = os.fork()
+            pid, fd = _svscan_watch.start(_svscan_policy.WATCH, not self.watch_failed)
         except OSError as err:
-            e, i = starts[k]
-            _strerr.warn(PROG, "unable to fork for %s" % os.fsdecode(e.label(i)), err)
-            return 0
-        if pid == 0:
-            code = 111
-            try:
-                code = self.child(*starts[k], k)
-            except SystemExit as ex:
-                code = ex.code if isinstance(ex.code, int) else 111
-            except BaseException:
-                import traceback
-                traceback.print_exc()
-            finally:
-                for f in (sys.stdout, sys.stderr):
-                    try:
-                        f.flush()
-                    except (OSError, ValueError):
-                        pass
-                os._exit(code)
-        return pid
+            _strerr.warn(PROG, "unable to start watcher", err)
+            self.watch_at = now + _svscan_policy.FAILED
+            return
+        self.watcher = (pid, fd)
+        self.watch_buf = b""
+        self.poller.register(fd, select.POLLIN)
 
-    def child(self, e, i, k):
-        """In the forked child: become `supervise NAME` (or `log`), the
-        K-th of this round of starts."""
-        # main() reset the rest before any fork, and supervise installs its
-        # own wake-up pipe and SIGCHLD handler: undoing only what svscan.run
-        # set saves each supervise ~25 KiB (docs/performance.md).
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    def watch_events(self):
+        pid, fd = self.watcher
         try:
-            if e.haslog:
-                os.dup2(e.r if i else e.w, 0 if i else 1)
-            lo = 3
-            for fd in self.keep:
-                os.closerange(lo, fd)
-                lo = fd + 1
-            os.closerange(lo, self.nofile[1] if self.nofile[1] > 0 else 1 << 20)
-        except OSError as err:
-            label = os.fsdecode(e.label(i))
-            _strerr.warn(PROG, "unable to set up descriptors for %s" % label, err)
-            return 111
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
-        except (OSError, ValueError):
-            pass
-        if i:
-            try:
-                os.chdir(e.name)
-            except OSError as err:
-                _strerr.warn(PROG, "unable to switch to %s" % os.fsdecode(e.name), err)
-                return 111
-        if self.execmode:
-            err = _pathexec.run([b"supervise", b"log" if i else e.name])
-            _strerr.warn(PROG, "unable to start supervise %s" % os.fsdecode(e.label(i)), err)
-            return 111
-        if self.set_title is not None:
-            self.set_title(self.titles[k])
-        return supervise.main(["supervise", self.args[k]], self.environ)
+            data = os.read(fd, 65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not data:
+            self.poller.unregister(fd)
+            os.close(fd)
+            self.watcher = None
+            now = time.monotonic()
+            if self.watch_failed:
+                # it could not watch (no inotify, or DIR gone): poll, try
+                # again later, and warn only the first time
+                if self.table.poll_at is None:
+                    self.table.start_polling(now)
+                self.watch_at = now + _svscan_policy.POLL
+            else:
+                self.watch_at = max(now, self.watch_last + _svscan_policy.THROTTLE)
+            return
+        events, self.watch_buf = _svscan_watch.decode(self.watch_buf + data)
+        if events[-1:] == [(_svscan_watch.FAILED, b"")]:
+            self.watch_failed = True
+            return
+        if self.stopping:
+            return
+        if events[:1] == [(_svscan_watch.READY, b"")]:
+            self.watch_failed = False
+            if self.at_dir():
+                self.table.poll_at = None
+            self.scan()
+            events = events[1:]
+        full, names = self.table.changed(events, time.monotonic())
+        if full:
+            self.scan()
+        else:
+            for name in names:
+                self.consider(name)
 
-    def reap(self):
-        now = time.monotonic()
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-            slot = self.table.supervise_of(pid)
-            orphan = self.stop_orphan(*slot) if slot else 0
-            self.close(self.table.reaped(pid, code, orphan, now))
-
-    def stop_orphan(self, e, i):
-        """The dead supervise's service, if it was left running, is ours now."""
-        try:
-            pid = _status.read(e.label(i) + b"/supervise/status")[2]
-        except (OSError, ValueError):
-            return 0
-        if not pid or self.table.known(pid) or _ppid(pid) != self.me:
-            return 0
-        # SIGCONT after SIGTERM so that a paused service sees it.
-        for sig in (signal.SIGTERM, signal.SIGCONT):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                return 0
-        return pid
+    # -- time and signals -----------------------------------------------------
 
     def due(self, now):
         """Carry out whatever has come due."""
         table = self.table
+        for pid in table.expired(now):
+            _kill(pid, signal.SIGKILL)
+        if self.stopping:
+            self.perform(self.stopping.due(now))
+            return
+        if self.watch_at is not None and self.watch_at <= now:
+            self.start_watcher(now)
         rescan = table.poll_due(now)
         for e in table.due(now):
             try:
@@ -305,11 +294,6 @@ class Scanner:
                 table.want(e, now)
             else:
                 rescan = True
-        for pid in table.expired(now):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if rescan:
             self.scan()
         for name in table.settled(now):
@@ -317,14 +301,6 @@ class Scanner:
         for name in table.retry_due(now):
             self.consider(name)
         table.arm_retry(now)
-
-    def events(self):
-        full, names = self.table.changed(self.inotify.read(), time.monotonic())
-        if full:
-            self.scan()
-        else:
-            for name in names:
-                self.consider(name)
 
     def signals(self):
         got = set()
@@ -338,62 +314,64 @@ class Scanner:
             pass
         if signal.SIGCHLD in got:
             self.reap()
-        if signal.SIGALRM in got:
+        if got.intersection(STOP) and not self.stopping:
+            self.shutdown()
+        if signal.SIGALRM in got and not self.stopping:
             self.scan()
 
-    def run(self):
-        r, w = os.pipe()
-        os.set_blocking(r, False)
-        os.set_blocking(w, False)
-        self.wakeup = r
-        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        for sig in (signal.SIGCHLD, signal.SIGALRM):
-            signal.signal(sig, lambda signum, frame: None)
-        poller = select.poll()
-        poller.register(r, select.POLLIN)
-        if self.inotify is not None:
-            poller.register(self.inotify.fileno(), select.POLLIN)
-        else:
-            self.table.start_polling(time.monotonic())
+    def run(self, wakeup):
+        self.wakeup = wakeup
+        self.poller.register(wakeup, select.POLLIN)
         self.scan()
         self.reap()
+        self.signals()       # SIGTERM during start-up: fork nothing
+        self.flush()
+        # The watcher after the first supervise processes: forked before
+        # them it costs each about 40 KiB more PSS (bench/svscan.py memory).
+        # Its first message makes svscan rescan, so nothing is missed.
+        if self.inotify:
+            self.start_watcher(time.monotonic())
+        else:
+            self.table.start_polling(time.monotonic())
         while True:
-            self.due(time.monotonic())
+            now = time.monotonic()
+            self.due(now)
             self.flush()
-            deadline = self.table.next_deadline()
+            times = [self.table.next_deadline(), self.watch_at,
+                     self.stopping and self.stopping.next_deadline()]
+            times = [t for t in times if t is not None]
             timeout = None
-            if deadline is not None:
-                timeout = max(0, int((deadline - time.monotonic()) * 1000) + 1)
-            for fd, _ in poller.poll(timeout):
-                if fd == r:
+            if times:
+                timeout = max(0, int((min(times) - time.monotonic()) * 1000) + 1)
+            for fd, _ in self.poller.poll(timeout):
+                if fd == wakeup:
                     self.signals()
-                else:
-                    self.events()
-
-
-def _watch(prog):
-    try:
-        return _inotify.Inotify(".", _scantable.WATCH)
-    except AttributeError:       # a libc without inotify
-        _strerr.warn(prog, "unable to watch directory", errno.ENOSYS)
-    except OSError as err:
-        _strerr.warn(prog, "unable to watch directory", err)
-    return None
+                elif self.watcher and fd == self.watcher[1]:
+                    self.watch_events()
+                elif fd in self.pidfds:
+                    self.pidfd_ready(fd)
 
 
 def main(argv=None) -> int:
     argv = sys.argv if argv is None else argv
+    keep = _open_fds()
     try:
-        opts, args = _getopt.getopt(argv, "ep")
+        opts, args = _getopt.getopt(argv, "ekp")
     except _getopt.GetoptError:
-        _strerr.usage(PROG, "svscan [ -ep ] [ dir ]")
+        _strerr.usage(PROG, "svscan [ -ekp ] [ dir ]")
     letters = {o for o, _ in opts}
+    _pathexec.reset_signals()
+    r, w = os.pipe()
+    for fd in (r, w):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    for sig in (signal.SIGCHLD, signal.SIGALRM) + (() if "k" in letters else STOP):
+        signal.signal(sig, lambda signum, frame: None)
     if args:
         try:
             os.chdir(args[0])
         except OSError as err:
             _strerr.fatal(PROG, "unable to chdir to %s" % args[0], err)
-    _pathexec.reset_signals()
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
     if nofile[1] == resource.RLIM_INFINITY or nofile[0] < nofile[1]:
         # two descriptors per logged service
@@ -403,16 +381,22 @@ def main(argv=None) -> int:
                 break
             except (OSError, ValueError):
                 continue
-    inotify = None if "p" in letters else _watch(PROG)
-    scanner = Scanner("e" in letters, inotify, nofile)
+    scanner = Scanner("e" in letters, "p" not in letters, nofile, keep)
     if "e" not in letters:
-        _title(" ".join(["svscan"] + [os.fsdecode(a) for a in args[:1]]))
+        title(b" ".join([b"svscan"] + [os.fsencode(a) for a in args[:1]]))
     _subreaper()
     if "e" not in letters:
-        _prewarm.run()      # one-time writes made here, shared by every child
+        supervise.preload()     # _socket, once here rather than in each supervise
+        _prewarm.run()          # one-time writes made here, shared by every child
     gc.collect()
     gc.freeze()
-    scanner.run()
+    try:
+        scanner.run(r)
+    except SystemExit as ex:
+        if scanner.watcher:
+            _kill(scanner.watcher[0], signal.SIGTERM)
+            os.waitpid(scanner.watcher[0], 0)
+        return ex.code
     return 111
 
 

@@ -54,11 +54,20 @@ def test_parsers_refuse(parse, data, problem):
     assert parse(data) == (None, problem)
 
 
+class Reader:
+    def __init__(self):
+        self.problems = {}
+        self.said = []
+
+    def load(self):
+        return _knobs.load(self.problems, lambda name, problem, err: self.said.append(("D/" + name, problem, err)))
+
+
 def test_reader_warns_once_per_distinct_problem(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    said = []
-    reader = _knobs.Reader("D", lambda path, problem, err: said.append((path, problem, err)))
-    assert reader.load().timeout_kill == 0.0
+    reader = Reader()
+    said = reader.said
+    assert reader.load() is _knobs.DEFAULT
     (tmp_path / "timeout-kill").write_bytes(b"junk")
     (tmp_path / "down-signal").write_bytes(b"QUIT")
     for _ in range(3):
@@ -76,8 +85,8 @@ def test_reader_warns_once_per_distinct_problem(tmp_path, monkeypatch):
 
 def test_reader_unreadable_directory_and_finish(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    said = []
-    reader = _knobs.Reader("D", lambda path, problem, err: said.append((path, problem, err)))
+    reader = Reader()
+    said = reader.said
     os.mkdir("timeout-kill")
     os.symlink("/proc/self/mem", "down-signal")      # read() fails with EIO, even for root
     with open("finish", "w") as f:
@@ -113,6 +122,7 @@ def test_junk_knobs_warn_once_and_supervision_goes_on(service):
     for name, data in BAD.items():
         s.knob(name, data)
     os.mkdir(s.file("process-group"))
+    os.symlink("/proc/self/mem", s.file("log-events"))   # unreadable, even for root
     s.start()
     pid = s.wait_up()
     s.wait_state("up", pid=pid, pgid=0)        # junk notification-fd: no readiness
@@ -125,6 +135,7 @@ def test_junk_knobs_warn_once_and_supervision_goes_on(service):
     err = s.stderr().decode("utf-8", "replace").splitlines()
     expected = ["supervise: warning: %s/%s: %s" % (s.path, n, p) for n, p in PROBLEMS.items()]
     expected.append("supervise: warning: unable to read %s/process-group: is a directory" % s.path)
+    expected.append("supervise: warning: unable to read %s/log-events: input/output error" % s.path)
     assert sorted(err) == sorted(expected)
     assert s.proc.poll() is None
 

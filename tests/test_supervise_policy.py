@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from svtools._knobs import Knobs
+from svtools._xstatus import FIELDS
 from svtools._supervise_policy import (BACKOFF_RESET, FORK_RETRY, GROUP_KILL, KILL_GRACE,
                                        SIGNALS, THROTTLE, Machine)
 
@@ -50,7 +51,9 @@ def state(m):
 
 
 def xfields(effects):
-    return [e[1] for e in effects if e[0] == "xstatus"][-1]
+    values = [e[1] for e in effects if e[0] == "xstatus"][-1]
+    assert len(values) == len(FIELDS)
+    return dict(zip(FIELDS, values))
 
 
 # (initial state kwargs, letter) -> (want, pid, paused, exiting, waiting), effects
@@ -395,7 +398,7 @@ def test_fail_limit_fails_the_service_until_up():
     assert fx(effects)[-2:] == [ST(0, "down"), X]
     assert m.wake is None
     assert fx(m.command("o", t + 5))[-1] == SPAWN
-    assert m.state() == "down" and m.fail_times == []
+    assert m.state() == "down" and m.fail_times == ()
 
 
 def test_fail_limit_window_slides():

@@ -183,6 +183,7 @@ def test_finish_with_a_background_child_never_doubles_run(service, procs):
     write_script(s.file("finish"), "sleep 1000 & echo $! >> bg\n")
     s.start()
     pid = s.wait_up()
+    wait_for(lambda: s.read("runs"), what="the first run's pid")
     os.kill(pid, signal.SIGKILL)
     second = s.wait_up(other_than=pid)
     wait_for(lambda: s.read("bg"), what="finish's child")

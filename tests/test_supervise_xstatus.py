@@ -82,3 +82,12 @@ def test_max_death_tally_trims_the_history(service):
     wait_for(lambda: len(s.exits()) == 2 and s.xstatus()["starts"] >= 4, timeout=15,
              what="two exits kept")
     s.send(b"d")
+
+
+def test_the_executor_refuses_an_unknown_effect(tmp_path, monkeypatch):
+    import pytest
+    from svtools import supervise
+    monkeypatch.chdir(tmp_path)
+    sup = supervise.Supervisor("d", True, -1, {})
+    with pytest.raises(ValueError):
+        sup.perform([("teleport", 42)])

@@ -53,3 +53,10 @@ def test_exits_bad():
         _xstatus.unpack_exits(b"svtools-xstatus 1\n")
     with pytest.raises(ValueError):
         _xstatus.unpack_exits(b"svtools-exits 1\n1 2 3\n")
+
+
+def test_pack_values_is_pack_in_field_order():
+    fields = dict(_xstatus.DEFAULTS, state="up", pid=7, since=12.5, note=b"a b")
+    values = tuple(fields[key] for key in _xstatus.FIELDS)
+    assert _xstatus.pack_values(values) == _xstatus.pack(fields)
+    assert _xstatus.unpack(_xstatus.pack_values(values)) == fields

@@ -1,4 +1,4 @@
-"""svscan's bookkeeping: which supervise to start, and when.
+"""svscan's policy: which supervise to start, and when.
 
 Theory of operation
 -------------------
@@ -12,20 +12,22 @@ For each slot i:
   orphan[i]     a service its dead supervise left running, 0 when none
 
 and for the entry: name (kept up to date while slot 0 is down), haslog,
-active (the latest scan saw it), r and w (the log pipe, which the loop
-makes and closes; the table only carries it).
+active (the latest scan saw it), r and w (the log pipe) and dirfd (an
+O_PATH descriptor of the directory, which finds its supervise/status once
+the name is gone): the loop makes and closes them; the table only carries
+them.
 
 svscan.py does every system call and tells the table what it found; each
 call is given `now` (monotonic seconds) where time matters and returns what
 the loop must do:
 
   changed(events, now) -> (rescan?, [name])  what inotify said, sorted out
-  add(key, name, haslog, r, w)    a new directory, its pipe already made
+  add(key, name, haslog, r, w, dirfd)  a new directory, its descriptors made
   seen(e, name, now)              a scan or an event found E under NAME
   take_starts()      -> [(e, i)]  supervise to fork now, in one tight loop
   forked(starts, pids, now)       what came of it: pid, or 0 if fork failed
   supervise_of(pid)  -> (e, i)    whose supervise died, to look for its orphan
-  reaped(pid, code, orphan, now) -> [e]  entries whose pipe must be closed
+  reaped(pid, code, orphan, now) -> [e]  entries dropped: close their descriptors
   begin_scan(), scan_failed(), end_scan() -> [e]  likewise
   due(now)           -> [e]       held starts now due: if the name still leads
                                   to the directory, the loop calls want()
@@ -49,13 +51,21 @@ Rules:
   * With nothing held back or pending, next_deadline() is None: svscan
     sleeps until something happens.
   * A pid or an entry the table does not know changes nothing.
+  * Once stop() is called (svscan is shutting down, see _svscan_shutdown)
+    nothing is started again and no deadline but the orphans' is kept.
+  * adopted(e, i, pid, now) records a supervise that an earlier svscan
+    started and that still holds its lock: it counts as started, and its
+    death (the loop watches it) is reaped like that of a child.
+  * held(e, i, now): the lock is held by a process that cannot be found;
+    the start is tried again FAILED seconds later, quietly.
 
 This module performs no I/O and never reads a clock.
 """
 
-from ._inotify import (IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR,
-                       IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW)
-
+# inotify(7) event bits (the kernel ABI; the watcher child reports them)
+IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x40, 0x80, 0x100, 0x200
+IN_DELETE_SELF, IN_MOVE_SELF, IN_Q_OVERFLOW, IN_IGNORED = 0x400, 0x800, 0x4000, 0x8000
+IN_ISDIR = 0x40000000
 THROTTLE = 1.0     # between two starts of one supervise
 FAILED = 5.0       # pause after a supervise that exits 100 or 111
 RETRY = 5.0        # look again at names that could not be taken up
@@ -72,14 +82,16 @@ WATCH = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | I
 class Entry:
     """One service directory: slot 0 its supervise, slot 1 the log's."""
 
-    __slots__ = ("key", "name", "haslog", "r", "w", "active", "pid", "notbefore", "orphan")
+    __slots__ = ("key", "name", "haslog", "r", "w", "dirfd", "active", "pid", "notbefore",
+                 "orphan")
 
-    def __init__(self, key, name, haslog, r=-1, w=-1):
+    def __init__(self, key, name, haslog, r=-1, w=-1, dirfd=-1):
         self.key = key
         self.name = name
         self.haslog = haslog
         self.r = r
         self.w = w
+        self.dirfd = dirfd
         self.active = True
         self.pid = [0, 0]
         self.notbefore = [0.0, 0.0]
@@ -108,6 +120,7 @@ class Table:
         self.retry_at = None
         self.settle = {}         # name -> when to take it up
         self.poll_at = None
+        self.stopping = False
 
     # -- names -------------------------------------------------------------
 
@@ -173,8 +186,8 @@ class Table:
     def full(self):
         return len(self.entries) >= MAXSERVICES
 
-    def add(self, key, name, haslog, r=-1, w=-1):
-        e = self.entries[key] = Entry(key, name, haslog, r, w)
+    def add(self, key, name, haslog, r=-1, w=-1, dirfd=-1):
+        e = self.entries[key] = Entry(key, name, haslog, r, w, dirfd)
         return e
 
     def seen(self, e, name, now):
@@ -204,17 +217,20 @@ class Table:
         return dropped
 
     def prune(self, e):
-        """Drop E if no scan saw it and nothing of it runs; [E] if its pipe must close."""
+        """Drop E if no scan saw it and nothing of it runs: [E], whose
+        descriptors must close."""
         if e.active or e.pid[0] or e.pid[1] or e.orphan[0] or e.orphan[1]:
             return []
         del self.entries[e.key]
         self.pending.discard(e)
-        return [e] if e.haslog else []
+        return [e]
 
     # -- starting ------------------------------------------------------------
 
     def want(self, e, now):
         """Queue whichever supervise of E is missing, or hold it back."""
+        if self.stopping:
+            return
         held = False
         for i in (0, 1) if e.haslog else (0,):
             if e.pid[i] or e.orphan[i]:
@@ -251,6 +267,23 @@ class Table:
         e.notbefore[i] = now + FAILED
         self.pending.add(e)
 
+    def adopted(self, e, i, pid, now):
+        self.started(e, i, pid, now)
+
+    held = fork_failed
+
+    def stop(self):
+        """svscan is shutting down: start nothing more."""
+        self.stopping = True
+        for e, i in self.starts:
+            if e.pid[i] == -1:
+                e.pid[i] = 0
+        self.starts = []
+        self.pending = set()
+        self.retry = set()
+        self.settle = {}
+        self.retry_at = self.poll_at = None
+
     # -- reaping -------------------------------------------------------------
 
     def supervise_of(self, pid):
@@ -283,6 +316,8 @@ class Table:
         return self.restart(e)
 
     def restart(self, e):
+        if self.stopping:
+            return []
         if not e.active:
             return self.prune(e)
         self.pending.add(e)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from svtools._inotify import (IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED, IN_ISDIR,
-                              IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO, IN_Q_OVERFLOW)
-from svtools._scantable import (FAILED, GRACE, MAXSERVICES, POLL, RETRY, SETTLE, THROTTLE,
-                                Table)
+from svtools._svscan_policy import (FAILED, GRACE, IN_CREATE, IN_DELETE, IN_DELETE_SELF,
+                                    IN_IGNORED, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM,
+                                    IN_MOVED_TO, IN_Q_OVERFLOW, MAXSERVICES, POLL, RETRY,
+                                    SETTLE, THROTTLE, Table)
 
 KEY = (8, 1234)
 
@@ -149,7 +149,7 @@ def test_prune_only_when_unseen_and_both_slots_down():
     assert not e.active and KEY in t.entries
     assert t.reaped(100, 0, 0, 5.0) == []
     assert KEY in t.entries            # the log's supervise still runs
-    assert t.reaped(101, 0, 0, 6.0) == [e]    # now its pipe must close
+    assert t.reaped(101, 0, 0, 6.0) == [e]    # now its pipe and dirfd must close
     assert t.entries == {} and t.pending == set()
 
 
@@ -159,7 +159,7 @@ def test_prune_waits_for_the_orphan():
     t.end_scan()
     assert t.reaped(100, 0, 555, 5.0) == []
     assert KEY in t.entries
-    assert t.reaped(555, None, 0, 6.0) == []   # gone; no log, so no pipe
+    assert t.reaped(555, None, 0, 6.0) == [e]  # gone: its descriptors close
     assert t.entries == {}
 
 
@@ -314,3 +314,40 @@ def test_want_with_both_slots_running_changes_nothing():
     before = state(t)
     t.want(e, 50.0)
     assert state(t) == before
+
+
+def test_stop_cancels_queued_starts_and_every_deadline_but_the_orphans():
+    t, e = running(at=0.0)
+    other = t.add((8, 99), b"new", False)
+    t.seen(other, b"new", 1.0)                 # queued, not forked
+    t.trouble(b"dangling", 2)                  # a retry owed
+    t.arm_retry(1.0)
+    t.start_polling(1.0)
+    t.reaped(100, None, 555, 2.0)              # an orphan with its SIGKILL deadline
+    t.stop()
+    assert other.pid == [0, 0] and t.take_starts() == []
+    assert t.next_deadline() == 2.0 + GRACE
+    assert t.reaped(555, None, 0, 3.0) == []   # no restart, no prune while stopping
+    t.want(e, 50.0)
+    assert t.take_starts() == [] and t.next_deadline() is None
+
+
+def test_an_adopted_supervise_counts_as_started():
+    t = Table()
+    e = t.add(KEY, b"svc", False)
+    t.seen(e, b"svc", 0.0)
+    [(e, i)] = t.take_starts()
+    t.adopted(e, i, 4242, 0.0)
+    assert t.supervise_of(4242) == (e, 0) and e.pid == [4242, 0]
+    assert t.reaped(4242, None, 0, 5.0) == []  # dies like a child: started again
+    assert t.due(5.0) == [e]
+
+
+def test_a_lock_held_by_an_unknown_process_is_looked_at_again_later():
+    t = Table()
+    e = t.add(KEY, b"svc", False)
+    t.seen(e, b"svc", 0.0)
+    [(e, i)] = t.take_starts()
+    t.held(e, i, 0.0)
+    assert e.pid == [0, 0] and t.next_deadline() == FAILED
+    assert t.due(FAILED) == [e]

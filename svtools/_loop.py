@@ -1,0 +1,58 @@
+"""The skeleton every daemon loop shares: a wake-up pipe for signals, its
+drain, and the one reaper.
+
+CPython runs signal handlers only between bytecodes, so a daemon blocked in
+poll() learns of a signal through the pipe given to signal.set_wakeup_fd():
+the C-level handler writes the signal number there, poll() returns, and the
+loop drains the pipe.  Both ends are non-blocking (a full pipe drops bytes
+rather than blocking the handler) and close-on-exec.
+"""
+
+import os
+# The C core of the signal module: no enum wrappers (see supervise).
+import _signal as signal
+
+
+def _ignore(signum, frame):
+    pass
+
+
+def wakeup(signals=()):
+    """Install the wake-up pipe and no-op handlers for SIGNALS; returns the
+    read end (poll it for POLLIN).  OSError when the pipe cannot be made."""
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    for sig in signals:
+        signal.signal(sig, _ignore)
+    return r
+
+
+def drain(fd):
+    """Read the wake-up pipe empty; the set of signal numbers it held."""
+    got = set()
+    try:
+        while True:
+            data = os.read(fd, 512)
+            if not data:
+                break
+            got.update(data)
+    except (BlockingIOError, InterruptedError):
+        pass
+    return got
+
+
+def reap():
+    """Yield (pid, code, signal) for every child that has exited, without
+    blocking: code is the exit code, or 256 when a signal killed it (then
+    signal is its number, else 0).  The one waitpid(-1) of a process."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if os.WIFSIGNALED(status):
+            yield pid, 256, os.WTERMSIG(status)
+        else:
+            yield pid, os.WEXITSTATUS(status), 0

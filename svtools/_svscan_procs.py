@@ -1,0 +1,297 @@
+"""svscan's processes: forking supervise, adopting, reaping, shutting down.
+
+Scanner (svscan.py) inherits these methods; they share its state: the
+table, the poller, the pidfds of the processes that are not svscan's
+children, and the Shutdown once it has begun.
+"""
+
+import gc
+import os
+import resource
+import select
+import _signal as signal
+import sys
+import time
+
+from . import supervise
+from . import _pathexec, _siteimport, _status, _strerr
+from . import _svscan_adopt as adopt
+from ._knobs import parse_ms
+from ._svscan_shutdown import Shutdown
+
+PROG = "svscan"
+STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def title(raw):
+    """Set the process title to the bytes RAW (see _siteimport.showable)."""
+    _siteimport.title(raw, keep_environ=True)
+
+
+def _kill(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+class Processes:
+    args, titles, set_title = (), (), None    # of the round being forked
+
+    @staticmethod
+    def close_pipe(e):
+        for fd in (e.r, e.w):
+            if fd >= 0:
+                os.close(fd)
+        e.r = e.w = -1
+
+    def drop(self, entries):
+        for e in entries:
+            self.close_pipe(e)
+            if e.dirfd >= 0:
+                os.close(e.dirfd)
+                e.dirfd = -1
+
+    # -- starting supervise ---------------------------------------------------
+
+    def flush(self):
+        """Fork the queued supervise processes in one tight loop.
+
+        Every page svscan writes between two forks ends up private to the
+        earlier child, so the loop touches nothing but a list of pids: not
+        even the entries, which the table updates once all are forked.
+        """
+        starts = self.table.take_starts()
+        if not starts:
+            return
+        now = time.monotonic()
+        starts = self.adopt(starts, now)
+        if not starts:
+            return
+        if not self.execmode:
+            # Made here rather than in each child, where the pages they touch
+            # would be copied (docs/performance.md).
+            self.args = [b"log" if i else e.name for e, i in starts]
+            self.titles = [_siteimport.showable(b"supervise " + arg) for arg in self.args]
+            self.args = [os.fsdecode(arg) for arg in self.args]
+            self.set_title = _siteimport.setproctitle(keep_environ=True)
+            gc.freeze()      # the collector must not touch the shared heap
+        pids = [0] * len(starts)
+        for k in range(len(starts)):
+            pids[k] = self.spawn(starts, k)
+        self.table.forked(starts, pids, now)
+
+    def adopt(self, starts, now):
+        """Take over the supervise processes that already run; the rest."""
+        rest = []
+        taken = {}
+        for e, i in starts:
+            pid = adopt.lock_holder(e.label(i) + b"/supervise/lock")
+            if pid == 0:
+                rest.append((e, i))
+                continue
+            fd = adopt.pidfd(pid) if pid > 0 else None
+            if fd is None:
+                self.table.held(e, i, now)     # look again later, quietly
+                continue
+            self.watch_pid(fd, pid)
+            self.adopted[pid] = adopt.starttime(pid)
+            self.table.adopted(e, i, pid, now)
+            taken.setdefault(e, []).append(i)
+        for e, slots in taken.items():
+            if e.haslog:
+                self.old_pipe(e, slots)
+        return rest
+
+    def old_pipe(self, e, slots):
+        """Use the pipe the adopted supervise of E holds (logger's stdin,
+        service's stdout) instead of the new one."""
+        log = (e.pid[1], 0) if 1 in slots else None
+        svc = (e.pid[0], 1) if 0 in slots else None
+        ino = adopt.pipe_inode(*(log or svc))
+        if ino is None or (log and svc and adopt.pipe_inode(*svc) != ino):
+            return
+        if not log and ino in (adopt.pipe_inode(self.me, 1), adopt.pipe_inode(self.me, 2)):
+            return           # svscan's own output: that service had no log then
+        try:
+            r, w = adopt.reopen_pipe(*(log or svc))
+        except OSError as err:
+            _strerr.warn(PROG, "unable to reopen pipe for %s" % os.fsdecode(e.name), err)
+            return
+        self.close_pipe(e)
+        e.r, e.w = r, w
+
+    def spawn(self, starts, k):
+        try:
+            pid = os.fork()
+        except OSError as err:
+            e, i = starts[k]
+            _strerr.warn(PROG, "unable to fork for %s" % os.fsdecode(e.label(i)), err)
+            return 0
+        if pid == 0:
+            code = 111
+            try:
+                code = self.child(*starts[k], k)
+            except SystemExit as ex:
+                code = ex.code if isinstance(ex.code, int) else 111
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+            finally:
+                for f in (sys.stdout, sys.stderr):
+                    try:
+                        f.flush()
+                    except (OSError, ValueError):
+                        pass
+                os._exit(code)
+        return pid
+
+    def child(self, e, i, k):
+        """In the forked child: become `supervise NAME` (or `log`), the
+        K-th of this round of starts."""
+        # main() reset the signals Python touches and the mask before any
+        # fork, and supervise installs its own SIGCHLD handler: undoing only
+        # what svscan set since saves each supervise ~35 KiB.
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGALRM,) + STOP:
+            signal.signal(sig, signal.SIG_DFL)
+        try:
+            if e.haslog:
+                os.dup2(e.r if i else e.w, 0 if i else 1)
+            lo = 3
+            for fd in self.keep:
+                os.closerange(lo, fd)
+                lo = fd + 1
+            os.closerange(lo, self.nofile[1] if self.nofile[1] > 0 else 1 << 20)
+        except OSError as err:
+            label = os.fsdecode(e.label(i))
+            _strerr.warn(PROG, "unable to set up descriptors for %s" % label, err)
+            return 111
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
+        except (OSError, ValueError):
+            pass
+        if i:
+            try:
+                os.chdir(e.name)
+            except OSError as err:
+                _strerr.warn(PROG, "unable to switch to %s" % os.fsdecode(e.name), err)
+                return 111
+        arg = b"log" if i else e.name
+        if self.execmode:
+            err = _pathexec.run([b"supervise", arg])
+            _strerr.warn(PROG, "unable to start supervise %s" % os.fsdecode(e.label(i)), err)
+            return 111
+        if self.set_title is not None:
+            self.set_title(self.titles[k])
+        return supervise.main(["supervise", self.args[k]], self.environ)
+
+    # -- deaths ---------------------------------------------------------------
+
+    def watch_pid(self, fd, pid):
+        self.pidfds[fd] = pid
+        self.poller.register(fd, select.POLLIN)
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+            self.died(pid, code)
+
+    def pidfd_ready(self, fd):
+        pid = self.pidfds.pop(fd)
+        self.poller.unregister(fd)
+        os.close(fd)
+        self.died(pid, None)
+
+    def died(self, pid, code):
+        slot = self.table.supervise_of(pid)
+        orphan = self.stop_orphan(pid, *slot) if slot else 0
+        self.adopted.pop(pid, None)
+        self.drop(self.table.reaped(pid, code, orphan, time.monotonic()))
+        if self.stopping:
+            self.perform(self.stopping.gone())
+
+    def stop_orphan(self, sup, e, i):
+        """The dead supervise's service, if it was left running, is ours now."""
+        # through the directory's descriptor: the name may be gone
+        path = b"log/supervise/status" if i else b"supervise/status"
+        if e.dirfd >= 0:
+            path = b"/proc/self/fd/%d/%s" % (e.dirfd, path)
+        else:
+            path = e.name + b"/" + path
+        try:
+            pid = _status.read(path)[2]
+        except (OSError, ValueError):
+            return 0
+        if not pid or self.table.known(pid):
+            return 0
+        fd = None
+        if adopt.ppid(pid) != self.me:
+            # the orphan of a supervise we adopted: not our child
+            born = self.adopted.get(sup)
+            if born is None or adopt.starttime(pid) < born:
+                return 0
+            fd = adopt.pidfd(pid)
+            if fd is None:
+                return 0
+        # SIGCONT after SIGTERM so that a paused service sees it.
+        for sig in (signal.SIGTERM, signal.SIGCONT):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                if fd is not None:
+                    os.close(fd)
+                return 0
+        if fd is not None:
+            self.watch_pid(fd, pid)
+        return pid
+
+    def shutdown(self):
+        tk = {}
+        for e in self.table.entries.values():
+            try:
+                with open(b"/proc/self/fd/%d/timeout-kill" % e.dirfd, "rb") as f:
+                    seconds = parse_ms(f.read(256))[0]
+            except OSError:
+                continue
+            tk[e.key] = seconds or None       # 0: never; junk: none (supervise warns)
+        self.stopping = Shutdown(self.table, tk, time.monotonic())
+        self.perform(self.stopping.begin())
+
+    def perform(self, effects):
+        for effect in effects:
+            what = effect[0]
+            if what == "exit":
+                raise SystemExit(0)
+            e = effect[1]
+            if what == "control":
+                self.control(e, effect[2], effect[3])
+            elif what == "close":
+                self.close_pipe(e)
+            elif what == "kill":
+                # the supervise's children: its service (or finish), found even
+                # when the directory, and so supervise/status, is gone
+                for pid in adopt.children(e.pid[effect[2]]):
+                    _kill(pid, signal.SIGKILL)
+            elif what == "kill_supervise":
+                _kill(e.pid[effect[2]], signal.SIGKILL)
+
+    def control(self, e, i, letters):
+        """Write LETTERS to the supervise of slot I, found through its cwd
+        (the name may have been removed)."""
+        path = b"/proc/%d/cwd/supervise/control" % e.pid[i]
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                os.write(fd, letters)
+            finally:
+                os.close(fd)
+        except OSError:        # ENXIO: it has not opened its FIFO yet
+            self.stopping.unsent(e, i, letters, time.monotonic())
+

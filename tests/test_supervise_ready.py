@@ -1,0 +1,154 @@
+"""Readiness: notification-fd and notify-socket on real processes."""
+
+import os
+import socket
+import sys
+
+from helpers import pid_alive, wait_for, write_script
+from supervisekit import service  # noqa: F401 (fixture)
+
+PY = sys.executable
+
+
+def test_notification_fd_newline_makes_it_ready(service):
+    s = service("echo $$ > pid; while ! test -e go; do sleep 0.01; done\n"
+                "printf 'ready\\n' >&5; exec sleep 1000\n")
+    os.makedirs(s.path, exist_ok=True)
+    s.knob("notification-fd", "5\n")
+    s.start()
+    pid = s.wait_up()
+    x = s.wait_state("starting", pid=pid)
+    assert x["ready_since"] == 0.0
+    open(s.file("go"), "w").close()
+    x = s.wait_state("ready", pid=pid)
+    assert x["ready_since"] >= x["since"] - 0.001 > 0
+    s.send(b"d")
+    s.wait_state("down", want="down")
+
+
+def test_notification_fd_is_only_at_fd_n(service):
+    s = service("exec sleep 1000\n")
+    os.makedirs(s.path, exist_ok=True)
+    s.knob("notification-fd", "7")
+    s.start()
+    pid = s.wait_up()
+    fddir = "/proc/%d/fd" % pid
+    wait_for(lambda: os.readlink("/proc/%d/exe" % pid).endswith("sleep"), what="the exec")
+    fds = sorted(int(fd) for fd in os.listdir(fddir))
+    assert fds == [0, 1, 2, 7]
+    assert os.readlink(os.path.join(fddir, "7")).startswith("pipe:")
+    s.send(b"d")
+
+
+def test_no_newline_close_and_flood_never_hang(service):
+    # No newline then close: never ready, still answering.
+    s = service("printf 'almost' >&4; exec 4>&-; exec sleep 1000\n", name="noline")
+    os.makedirs(s.path, exist_ok=True)
+    s.knob("notification-fd", "4")
+    s.start()
+    pid = s.wait_up()
+    s.send(b"p")
+    s.wait_state("paused", pid=pid)
+    s.send(b"c")
+    x = s.wait_state("starting", pid=pid)
+    assert x["ready_since"] == 0.0
+    s.send(b"d")
+    s.wait_state("down", want="down")
+    # A flood without a newline, then the newline: ready, and commands answered meanwhile.
+    f = service("head -c 3000000 /dev/zero >&4; echo >&4; exec sleep 1000\n", name="flood")
+    os.makedirs(f.path, exist_ok=True)
+    f.knob("notification-fd", "4")
+    f.start()
+    pid = f.wait_up()
+    f.wait_state("ready", pid=pid)
+    # Writes after the newline go nowhere: the pipe was closed, the writer gets EPIPE.
+    f.send(b"d")
+    f.wait_state("down", want="down")
+
+
+def notify_run(extra=""):
+    return ("import os, socket, sys, time\n"
+            "def send(msg):\n"
+            "    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+            "    s.sendto(msg, os.environ['NOTIFY_SOCKET'])\n"
+            "open('env', 'w').write(os.environ['NOTIFY_SOCKET'])\n"
+            "while not os.path.exists('go'): time.sleep(0.01)\n"
+            + extra +
+            "time.sleep(1000)\n")
+
+
+def test_notify_socket_ready_status_stopping(service):
+    s = service(None)
+    os.makedirs(s.path, exist_ok=True)
+    write_script(s.file("run"), "exec %s -c \"$(cat run.py)\"\n" % PY)
+    with open(s.file("run.py"), "w") as f:
+        f.write(notify_run("send(b'STATUS=warming up\\nX=1')\n"
+                           "while not os.path.exists('go2'): time.sleep(0.01)\n"
+                           "send(b'READY=1\\nSTATUS=serving')\n"
+                           "while not os.path.exists('go3'): time.sleep(0.01)\n"
+                           "send(b'STOPPING=1')\n"))
+    s.knob("notify-socket", "")
+    s.start()
+    pid = s.wait_up()
+    wait_for(lambda: s.read("env"), what="NOTIFY_SOCKET")
+    assert s.read("env") == os.path.realpath(s.file("supervise/notify")).encode()
+    s.wait_state("starting", pid=pid)
+    open(s.file("go"), "w").close()
+    s.wait_state("starting", pid=pid, note=b"warming up")
+    open(s.file("go2"), "w").close()
+    s.wait_state("ready", pid=pid, note=b"serving")
+    open(s.file("go3"), "w").close()
+    s.wait_state("stopping", pid=pid)
+    s.send(b"d")
+    s.wait_state("down", want="down")
+
+
+def test_notify_socket_ignores_foreign_senders_and_takes_descendants(service):
+    s = service(None)
+    os.makedirs(s.path, exist_ok=True)
+    # The run forks a child (a descendant, not a group leader) that notifies.
+    write_script(s.file("run"), "%s -c \"$(cat run.py)\" &\nexec sleep 1000\n" % PY)
+    with open(s.file("run.py"), "w") as f:
+        f.write(notify_run("send(b'READY=1')\n"))
+    s.knob("notify-socket", "")
+    s.start()
+    pid = s.wait_up()
+    wait_for(lambda: s.read("env"), what="NOTIFY_SOCKET")
+    path = s.read("env")
+    foreign = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for msg in (b"READY=1", b"STATUS=forged", b"STOPPING=1", os.urandom(5000)):
+        foreign.sendto(msg, path)
+    foreign.close()
+    s.send(b"p")                       # the datagrams were read before this letter
+    s.wait_state("paused", pid=pid)
+    s.send(b"c")
+    x = s.wait_state("starting", pid=pid)
+    assert x["note"] == b""
+    open(s.file("go"), "w").close()
+    s.wait_state("ready", pid=pid)
+    s.send(b"d")
+    s.wait_state("down", want="down")
+    assert pid_alive(s.proc.pid)
+
+
+def test_supervise_imports_socket_only_with_the_knob(service):
+    # _socket costs memory in every supervise: only notify-socket pays for it.
+    s = service()
+    s.start()
+    s.wait_up()
+    with open("/proc/%d/maps" % s.proc.pid) as f:
+        assert "_socket" not in f.read()
+    s.send(b"d")
+
+
+def test_supervise_import_diet():
+    # Everything supervise imports is paid once per service under svscan.
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys; sys.path.insert(0, %r); a = set(sys.modules); import svtools.supervise; "
+            "print(' '.join(sorted(set(sys.modules) - a)))" % root)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    heavy = {"socket", "_socket", "signal", "enum", "re", "json", "threading", "subprocess",
+             "selectors", "logging", "typing", "struct"}
+    assert not heavy & set(out), heavy & set(out)
