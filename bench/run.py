@@ -42,7 +42,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from svtools._inotify import Inotify, IN_MOVED_TO  # noqa: E402
+from inotify_simple import INotify, flags  # noqa: E402  (svscan's dependency)
 
 OURS = os.path.join(ROOT, ".venv", "bin")
 DEVNULL = os.open(os.devnull, os.O_RDWR)
@@ -92,6 +92,20 @@ def make_service(path, run=RUN):
     os.chmod(os.path.join(path, "run"), 0o755)
 
 
+class _Watch:
+    """Renames into one directory, read without blocking."""
+
+    def __init__(self, path):
+        self.ino = INotify()
+        self.ino.add_watch(path, flags.MOVED_TO)
+
+    def fileno(self):
+        return self.ino.fileno()
+
+    def read(self):
+        return self.ino.read(timeout=0)
+
+
 class Service:
     """One supervisor on BASE/svc; ./run reports its pid into BASE/notify."""
 
@@ -110,7 +124,7 @@ class Service:
             if time.monotonic() > deadline:
                 raise SystemExit("bench: no %s/supervise" % self.dir)
             time.sleep(0.01)
-        self.inotify = Inotify(os.path.join(self.dir, "supervise"), IN_MOVED_TO)
+        self.inotify = _Watch(os.path.join(self.dir, "supervise"))
 
     def client(self, which):
         return self.impl[which] + [self.dir]
@@ -233,6 +247,8 @@ class Service:
             except ChildProcessError:
                 pass
             os.close(self.notify)
+            if self.inotify is not None:
+                self.inotify.ino.close()
 
 
 def run_floor(trials, tmp):
