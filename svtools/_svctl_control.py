@@ -16,9 +16,10 @@ timeout-kill's milliseconds later, 'k' is sent.  supervise from svtools
 
 import time
 
-from . import _svinfo
+from . import _proctree, _svinfo
 
 POLL = 0.01
+WAIT = 7.0
 LETTERS = {"HUP": "h", "ALRM": "a", "INT": "i", "TERM": "t", "KILL": "k",
            "QUIT": "q", "USR1": "1", "USR2": "2", "WINCH": "w", "STOP": "p",
            "CONT": "c"}
@@ -48,13 +49,38 @@ def _millis(value):
 
 
 def describe(snap):
-    """"up (pid 42)", "down", "paused (pid 42)", "crash-loop (pid 42)"..."""
+    """"up (pid 42)", "down", "paused (pid 42)", "crash-loop (pid 42)",
+    "failed (last exit 1 after 0s)"..."""
     if snap["error"]:
         return snap["error"]
     if not snap["supervised"]:
         return "supervise not running"
     word = "crash-loop" if snap["crash_loop"] else snap["state"]
-    return "%s (pid %d)" % (word, snap["pid"]) if snap["pid"] else word
+    if snap["pid"]:
+        return "%s (pid %d)" % (word, snap["pid"])
+    if word in ("failed", "crash-loop") and snap["exit"]:
+        return "%s (last %s)" % (word, last_exit(snap["exit"]))
+    return word
+
+
+def last_exit(ex):
+    """"exit 1 after 0.2s", "SIGSEGV after 3s"."""
+    from ._svctl_format import SIGNAMES
+    what = SIGNAMES.get(ex["signal"], "signal %d" % ex["signal"]) if ex["signal"] else "exit %d" % ex["code"]
+    ran = ex["ran"]
+    return "%s after %s" % (what, "%.1fs" % ran if ran < 10 else "%ds" % ran)
+
+
+def stop_wait(snap):
+    """The default wait of a stop: 7 s, or longer when the service's own
+    timeout-kill (and timeout-finish, with a finish) need more, plus 2 s."""
+    from ._knobs import parse_ms
+    knobs = snap["knobs"]
+    need = parse_ms(knobs["timeout-kill"])[0] or 0.0 if "timeout-kill" in knobs else 0.0
+    if "finish" in knobs:
+        finish = parse_ms(knobs["timeout-finish"])[0] if "timeout-finish" in knobs else 5.0
+        need += finish or 0.0
+    return max(WAIT, need + 2.0 if need else 0.0)
 
 
 class Job:
@@ -65,6 +91,9 @@ class Job:
         self.result = None       # (ok, text) once decided
         self.until_gone = False  # done when supervise has exited ('x')
         self.last = None
+        self.sent = None         # wall-clock time the letters were written
+        self.old = {}            # the old run's other processes (no process group)
+        self.watch = 0           # the old run's pid, while its children are gathered
 
 
 def _ran(snap):
@@ -81,27 +110,49 @@ def _up(snap, need_ready):
     return snap["state"] == "ready" or (snap["state"] == "up" and not need_ready)
 
 
+def _moved(s, s0):
+    """S was written after S0: supervise has done something since."""
+    if (s["source"], s["starts"], s["state"], s["pid"], s["want"], s["paused"]) != (
+            s0["source"], s0["starts"], s0["state"], s0["pid"], s0["want"], s0["paused"]):
+        return True
+    return abs((s["since"] or 0.0) - (s0["since"] or 0.0)) > 0.01
+
+
 def plan(verb, label, snap, letter=None):
     """The Job for VERB on the service SNAP describes (read just now).
 
     LETTER: the svc letter for signal.  A Job whose result is already set
     needs nothing sent (a refusal, or nothing to do).
+
+    A check never concludes from a snapshot supervise wrote before it
+    obeyed the letters: it looks for the want the letter sets (u: up,
+    d: down, o: once), and a "failed" or a crash loop counts only when it
+    came after the command (a new run, or an exit since it was sent).
     """
     path = snap["path"]
     pid0 = snap["pid"]
     knobs = snap["knobs"]
     own = snap["source"] == "xstatus"
     need_ready = own and ("notification-fd" in knobs or "notify-socket" in knobs)
+    job = None
 
     def started(s):
         if s["state"] == "failed":
-            return False, "failed"
+            if _moved(s, snap) and (snap["state"] != "failed" or s["starts"] != snap["starts"]):
+                return False, describe(s)
+            return None
+        if s["want"] != "up":
+            return None
+        if s["crash_loop"]:
+            # Only exits since the command count: the loop is this start's.
+            new = s["exit"] and s["exit"]["at"] >= job.sent - 0.01
+            return (False, describe(s)) if new else None
         if _up(s, need_ready):
             return True, describe(s)
         return None
 
     def stopped(s):
-        if not s["pid"] and s["state"] not in ("stopping", "finishing"):
+        if s["want"] == "down" and not s["pid"] and s["state"] not in ("stopping", "finishing"):
             return True, describe(s)
         return None
 
@@ -111,6 +162,8 @@ def plan(verb, label, snap, letter=None):
         return started(s)
 
     def once(s):
+        if s["want"] != "once":
+            return None
         if s["pid"] or (s["source"] == snap["source"] and abs(_ran(s) - _ran(snap)) > 0.01):
             return True, describe(s)
         return None
@@ -149,7 +202,20 @@ def plan(verb, label, snap, letter=None):
             job.after_down = "d" if verb == "stop" else "u"
         if "timeout-kill" in knobs:
             job.kill_after = _millis(knobs["timeout-kill"])
+    if pid0 and verb in ("stop", "restart") and not snap["pgid"] and job.result is None:
+        job.watch = pid0
+        job.old = _proctree.processes(pid0)
+        job.old.pop(pid0, None)
     return job
+
+
+def leftovers(job):
+    """"" or the text about the old run's processes that outlived it."""
+    alive = _proctree.survivors(job.old) if job.old else []
+    if not alive:
+        return ""
+    return "; %d process%s of the old run still running (no process-group): %s" % (
+        len(alive), "" if len(alive) == 1 else "es", " ".join(map(str, alive)))
 
 
 def exit_job(label, snap):
@@ -169,6 +235,7 @@ def run(jobs, wait, clock=time.monotonic):
     wait) for each to be done; each job's result is set on return."""
     start = clock()
     for job in jobs:
+        job.sent = _svinfo.wall()
         if job.result is None:
             problem = _svinfo.control(job.path, job.letters)
             if problem:
@@ -184,6 +251,13 @@ def run(jobs, wait, clock=time.monotonic):
         for job in pending:
             snap = _svinfo.read(job.path, usage=False)
             job.last = snap
+            if job.watch:
+                # what the old run forks while it stops (a shell's next sleep)
+                if snap["pid"] == job.watch:
+                    job.old.update(_proctree.processes(job.watch))
+                    job.old.pop(job.watch, None)
+                else:
+                    job.watch = 0
             if job.after_down and not snap["pid"]:
                 _svinfo.control(job.path, job.after_down)
                 job.after_down = ""
@@ -192,12 +266,14 @@ def run(jobs, wait, clock=time.monotonic):
                 _svinfo.control(job.path, "k")
                 job.kill_after = None
             if job.until_gone and not snap["supervised"] and not snap["error"]:
-                job.result = True, "gone"
+                job.result = True, "gone" + leftovers(job)
                 continue
             if not snap["supervised"] or snap["error"]:
                 job.result = False, describe(snap)
                 continue
             job.result = None if job.after_down else job.check(snap)
+            if job.result and job.result[0] and job.old:
+                job.result = True, job.result[1] + leftovers(job)
         if now >= deadline:
             for job in jobs:
                 if job.result is None:

@@ -139,50 +139,85 @@ def stamp(t, utc=False):
 def show(label, snap, now, where, how, utc=False):
     """svctl show: everything known about one service, as text."""
     lines = []
-    add = lines.append
 
     def block(title, s):
-        add("%s: %s" % (title, state(s) + (" (%s)" % s["error"] if s["error"] else "")))
-        add("  path        %s" % _disp(s["path"]))
+        rows = []
+        add = lambda key, value: rows.append((key, value))  # noqa: E731
+        add("path", _disp(s["path"]))
         for k, v in sorted(s["knobs"].items()):
-            add("  %-11s %s" % (k, _disp(v) if v else "(present)"))
-        if not s["supervised"]:
-            return
-        add("  source      %s" % {"xstatus": "supervise/xstatus (svtools supervise)",
-                                  "status": "supervise/status only (daemontools 0.76 or C supervise)"}[s["source"]])
-        add("  want        %s, normally %s" % (s["want"], s["normally"]))
-        if s["pid"]:
-            add("  pid         %d%s" % (s["pid"], ", group %d" % s["pgid"] if s["pgid"] else ""))
-            add("  memory      %s in %s process%s" % (size(s["rss"]), s["procs"] or 0, "" if s["procs"] == 1 else "es"))
-            add("  cpu         %s" % cpu(s["cpu"]))
-        if s["since"]:
-            add("  since       %s (%s ago)" % (stamp(s["since"], utc), duration(s["uptime"])))
-        if s["ready_since"]:
-            add("  ready since %s" % stamp(s["ready_since"], utc))
-        if s["restarts"] is not None:
-            add("  restarts    %d" % s["restarts"])
-        if s["next_start"]:
-            add("  next start  %s" % stamp(s["next_start"], utc))
-        if s["fail_limit"]:
-            add("  fails       %d of %d in %ds" % (s["fails"], s["fail_limit"], s["fail_secs"]))
-        if s["next_fire"]:
-            add("  next fire   %s (%d skipped)" % (stamp(s["next_fire"], utc), s["skipped"]))
-        if s["note"]:
-            add("  note        %s" % _disp(s["note"]))
-        if s["crash_loop"]:
-            add("  crash loop  ./run keeps exiting within seconds of its start")
-        if s["exits"]:
-            add("  exits       (oldest first)")
-            for at, pid, code, sig, ran in s["exits"]:
-                what = SIGNAMES.get(sig, "signal %d" % sig) if sig else "exit %d" % code
-                add("    %s  pid %-7d %-8s after %s" % (stamp(at, utc), pid, what, duration(ran)))
-        elif s["exit"]:
-            add("  last exit   %s" % exit_text(s["exit"], now))
+            add(k, knob_text(k, v))
+        if s["supervised"]:
+            _status_rows(s, now, utc, add)
+        width = max([15] + [len(k) for k, v in rows if v is not None]) + 2
+        lines.append("%s: %s" % (title, state(s) + (" (%s)" % s["error"] if s["error"] else "")))
+        lines.extend(("  %-*s%s" % (width, k, v) if v is not None else "  " + k).rstrip() for k, v in rows)
     block(label, snap)
     if snap["log"]:
         block("  log", snap["log"])
-    add("log directory: %s" % (_disp(where) + " (" + how + ")" if where else how))
+    lines.append("log directory: %s" % (_disp(where) + " (" + how + ")" if where else how))
     return "\n".join(lines) + "\n"
+
+
+def _status_rows(s, now, utc, add):
+    add("source", {"xstatus": "supervise/xstatus (svtools supervise)",
+                   "status": "supervise/status only (daemontools 0.76 or C supervise)"}[s["source"]])
+    add("want", "%s, normally %s" % (s["want"], s["normally"]))
+    if s["pid"]:
+        add("pid", "%d%s" % (s["pid"], ", group %d" % s["pgid"] if s["pgid"] else ""))
+        add("memory", "%s in %s process%s" % (size(s["rss"]), s["procs"] or 0, "" if s["procs"] == 1 else "es"))
+        add("cpu", cpu(s["cpu"]))
+    if s["since"]:
+        add("since", "%s (%s ago)" % (stamp(s["since"], utc), duration(s["uptime"])))
+    if s["ready_since"]:
+        add("ready since", stamp(s["ready_since"], utc))
+    if s["restarts"] is not None:
+        add("restarts", "%d" % s["restarts"])
+    if s["next_start"]:
+        add("next start", stamp(s["next_start"], utc))
+    if s["fail_limit"]:
+        add("fails", "%d of %d in %ds" % (s["fails"], s["fail_limit"], s["fail_secs"]))
+    if s["next_fire"]:
+        add("next fire", "%s (%d skipped)" % (stamp(s["next_fire"], utc), s["skipped"]))
+    if s["note"]:
+        add("note", _disp(s["note"]))
+    if s["crash_loop"]:
+        add("crash loop", "./run keeps exiting within seconds of its start")
+    if s["exits"]:
+        add("exits", "(oldest first)")
+        for at, pid, code, sig, ran in s["exits"]:
+            what = SIGNAMES.get(sig, "signal %d" % sig) if sig else "exit %d" % code
+            add("  %s  pid %-7d %-8s after %s" % (stamp(at, utc), pid, what, duration(ran)), None)
+    elif s["exit"]:
+        add("last exit", exit_text(s["exit"], now))
+
+
+def knob_text(name, value):
+    """A knob file's first line as text (only control characters and bytes
+    that are not UTF-8 escaped, as \\xHH), and "(ignored: WHY)" when
+    supervise (or, for reload-signal, svctl) would not take it."""
+    from . import _knobs
+    if name == "finish":
+        return "(present)"
+    problem = None
+    if value.startswith(b"(unreadable: "):
+        return _text(value)
+    if name in _knobs.PARSERS:
+        problem = _knobs.PARSERS[name][1](value)[1]
+    elif name == "reload-signal":
+        from ._svctl_control import signal_letter
+        problem = None if signal_letter(value) else "unknown signal"
+    text = _text(value) if value else "(empty)"
+    return text + ("  (ignored: %s)" % problem if problem else "")
+
+
+def _text(b):
+    out = []
+    for ch in b.decode("utf-8", "surrogateescape"):
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.extend("\\x%02x" % c for c in ch.encode("utf-8", "surrogateescape"))
+    return "".join(out)
 
 
 def _disp(b):

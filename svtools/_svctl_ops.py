@@ -56,15 +56,20 @@ def add(base, opts, names, environ):
     while True:
         snap = _svinfo.read(link, usage=False)
         ok = _running(snap, want_up) and (snap["log"] is None or _running(snap["log"], True))
-        if ok or time.monotonic() >= deadline:
+        # failed is final: supervise starts it no more until told to.
+        stuck = [s for s in (snap, snap["log"]) if s and s["state"] == "failed"]
+        if ok or stuck or time.monotonic() >= deadline:
             break
         time.sleep(ctl.POLL * 5)
     text = ctl.describe(snap) + (", log " + ctl.describe(snap["log"]) if snap["log"] else "")
     if ok:
         _say("%s: added: %s\n" % (label, text))
         return 0
+    if stuck:
+        _say("%s: added, but it failed: %s (see svctl show %s)\n" % (label, text, label))
+        return 1
     hint = "" if snap["supervised"] else " (is svscan running on %s?)" % _svinfo.display(base)
-    _say("%s: added, but after %gs: %s%s\n" % (label, wait, text, hint))
+    _say("%s: added, but not up within %gs: %s%s\n" % (label, wait, text, hint))
     return 1
 
 
@@ -81,7 +86,7 @@ def remove(base, opts, names, environ):
         raise Usage("remove takes names, not all")
     code = 0
     for name in names:
-        code = max(code, _remove1(base, name, opts.get("wait", WAIT)))
+        code = max(code, _remove1(base, name, opts.get("wait")))
     return code
 
 
@@ -109,17 +114,22 @@ def _remove1(base, name, wait):
     except OSError as e:
         _say("%s: unable to remove from %s: %s\n" % (label, _svinfo.display(base), _strerr.errtext(e)))
         return 1
+    done = []
+    notes = ""
     for path, what in ((target, "service"), (target + b"/log", "logger")):
         snap = _svinfo.read(path, usage=False)
         if not snap["supervised"]:
             continue
         job = ctl.exit_job(label, snap)
-        ctl.run([job], wait)
+        ctl.run([job], ctl.stop_wait(snap) if wait is None else wait)
         if not job.result[0]:
             left = "" if what == "logger" else "; its logger is left running: svc -dx %s/log" % _svinfo.display(target)
             _say("%s: %s, but the %s: %s%s\n" % (label, how, what, job.result[1], left))
             return 1
-    _say("%s: removed (%s; service and logger stopped)\n" % (label, how))
+        done.append(what)
+        notes += job.result[1][len("gone"):]
+    stopped = " and ".join(done) + " stopped" if done else "nothing was running"
+    _say("%s: removed (%s; %s%s)\n" % (label, how, stopped, notes))
     return 0
 
 
@@ -132,9 +142,19 @@ def tail(base, opts, names, environ):
         _strerr.fatal(PROG, "unable to read %s" % _svinfo.display(base), e)
     entries = []
     code = 0
+    every = not names or "all" in names
     for label, path in todo:
+        if not os.path.lexists(path):
+            _strerr.warn(PROG, "%s: no such service in %s" % (label, _svinfo.display(base)))
+            code = 1
+            continue
+        parent = os.path.dirname(path.rstrip(b"/"))
+        if os.path.basename(path.rstrip(b"/")) == b"log" and os.path.exists(parent + b"/run"):
+            path = parent  # NAME/log, the logger: its log directory is NAME's
         where, how = _svinfo.logdir(path)
         if where is None:
+            if every and not os.path.isdir(path + b"/log"):
+                continue  # all services: those without a logger have no log to show
             _strerr.warn(PROG, "%s: %s" % (label, how))
             code = 1
         else:
@@ -146,6 +166,8 @@ def tail(base, opts, names, environ):
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if not entries:
+        if every and not code:
+            _strerr.warn(PROG, "no service in %s has a log directory" % _svinfo.display(base))
         return 1
     return max(code, _logtail.tail(
         entries, opts.get("n", 10), follow, prefix=not opts.get("no-prefix"),

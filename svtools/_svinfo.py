@@ -43,6 +43,7 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
   ready_since    0 when not ready (xstatus only)
   restarts       starts of ./run since supervise began, minus one; None
                  when unknown (0.76)
+  starts         starts of ./run since supervise began; None from 0.76
   exit           last exit {"code", "signal", "at", "ran"} or None
   exits          [(at, pid, code, signal, ran), ...] oldest first
   next_start, fails, fail_limit, fail_secs, next_fire, skipped, note
@@ -58,8 +59,10 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
   log            the snapshot of PATH/log when it is a directory, else None
 
 Crash loops: from xstatus, the last three exits each ran under LOOP
-seconds, and the service (wanted up) is down waiting for its next start or
-has been running for under LOOP seconds.
+seconds and none of them was the operator's doing (killed by TERM, KILL or
+the service's down-signal: what 'd' and 'k' send), and the service (wanted
+up) is down waiting for its next start or has been running for under LOOP
+seconds.
 From a 0.76 status, only with PREV: the pid or its stamp changed between
 the two looks, and the service is down (wanted up) or its run is under
 LOOP seconds old.
@@ -70,13 +73,13 @@ two reads again, RETRIES times) and it is not older than status (then it
 was left by an svtools supervise, and a C one runs the service now).
 
 Sources of the formats: supervise/status is daemontools 0.76's (see
-_status); xstatus and exits are _xstatus's; /proc/PID/stat is proc(5).
+_status); xstatus and exits are _xstatus's; /proc/PID/stat is proc(5) (read by _proctree).
 """
 
 import errno
 import posix  # not os: see _strerr
 
-from . import _status, _tai64, _xstatus
+from . import _proctree, _status, _tai64, _xstatus
 from ._strerr import errtext
 
 SCHEMA = 1
@@ -87,8 +90,6 @@ KNOBS = ("down", "finish", "timeout-finish", "down-signal", "timeout-kill",
          "restart-backoff", "fail-limit", "max-death-tally", "log-events",
          "schedule", "reload-signal")
 _WANT = {_status.WANT_UP: "up", _status.WANT_DOWN: "down", _status.WANT_NONE: "once"}
-_CLK = posix.sysconf("SC_CLK_TCK")
-_PAGE = posix.sysconf("SC_PAGE_SIZE")
 
 
 def _b(path):
@@ -124,7 +125,7 @@ def _blank(path, now):
         "supervised": False, "source": None, "state": "unknown",
         "crash_loop": False, "ambiguous": False, "want": None, "normally": "up",
         "pid": 0, "pgid": 0, "paused": False, "since": None, "uptime": None,
-        "ready_since": None, "restarts": None, "exit": None, "exits": [],
+        "ready_since": None, "restarts": None, "starts": None, "exit": None, "exits": [],
         "next_start": None, "fails": None, "fail_limit": None,
         "fail_secs": None, "next_fire": None, "skipped": None, "note": None,
         "rss": None, "cpu": None, "procs": None, "knobs": {}, "error": None,
@@ -135,8 +136,7 @@ def _blank(path, now):
 def read(path, now=None, prev=None, usage=True):
     path = _b(path)
     if now is None:
-        now = _tai64.now()
-        now = now[0] + now[1] / 1e9
+        now = wall()
     snap = _blank(path, now)
     prevlog = prev.get("log") if prev else None
     try:
@@ -155,6 +155,12 @@ def read(path, now=None, prev=None, usage=True):
     if b"log" in entries and posix.access(path + b"/log/.", posix.F_OK):
         snap["log"] = read(path + b"/log", now, prevlog, usage)
     return snap
+
+
+def wall():
+    """The wall clock, unix seconds (float): the clock of xstatus's times."""
+    now = _tai64.now()
+    return now[0] + now[1] / 1e9
 
 
 def _knob(path, knob):
@@ -248,6 +254,7 @@ def _from_xstatus(snap, xs, exits, now):
     snap["since"] = xs["since"] or None
     snap["uptime"] = max(0.0, now - xs["since"]) if xs["since"] else None
     snap["restarts"] = max(0, xs["starts"] - 1)
+    snap["starts"] = xs["starts"]
     for key in ("ready_since", "next_start", "fails", "fail_limit", "fail_secs",
                 "next_fire", "skipped", "note"):
         snap[key] = xs[key]
@@ -260,8 +267,19 @@ def _from_xstatus(snap, xs, exits, now):
     young = (snap["state"] == "down" and xs["next_start"] > 0) or (
         snap["state"] in ("starting", "up", "ready") and snap["uptime"] is not None
         and snap["uptime"] < LOOP)
+    asked = _operator_signals(snap["knobs"])
     snap["crash_loop"] = (young and snap["want"] == "up" and len(recent) == 3
-                          and all(ran < LOOP for _, _, _, _, ran in recent))
+                          and all(ran < LOOP and sig not in asked for _, _, _, sig, ran in recent))
+
+
+def _operator_signals(knobs):
+    """The signals a run dies of when the operator stops or kills it: TERM,
+    KILL, and the down-signal knob's.  (exits does not record who asked;
+    a run that traps the down signal and exits with a code still counts.)"""
+    import _signal
+    name = knobs.get("down-signal", b"").strip().upper().decode("ascii", "replace")
+    name = name if name.startswith("SIG") else "SIG" + name
+    return {_signal.SIGTERM, _signal.SIGKILL, getattr(_signal, name, None)}
 
 
 def _from_status(snap, since, now, prev):
@@ -283,54 +301,9 @@ def _from_status(snap, since, now, prev):
 
 def _usage(snap):
     """rss, cpu, procs of the process tree below pid (and of pgid)."""
-    pids = _tree(snap["pid"])
-    if snap["pgid"]:
-        pids |= _group(snap["pgid"])
-    rss = ticks = count = 0
-    for pid in pids:
-        try:
-            data, _ = _slurp(b"/proc/%d/stat" % pid, 4096)
-        except OSError:
-            continue
-        f = data[data.rindex(b")") + 2:].split()
-        ticks += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
-        rss += int(f[21]) * _PAGE
-        count += 1
-    if count:
-        snap["rss"], snap["cpu"], snap["procs"] = rss, ticks / _CLK, count
-
-
-def _tree(pid):
-    seen = set()
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        try:
-            tasks = posix.listdir(b"/proc/%d/task" % p)
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                todo.extend(int(c) for c in _slurp(b"/proc/%d/task/%s/children" % (p, task))[0].split())
-            except OSError:
-                pass
-    return seen
-
-
-def _group(pgid):
-    out = set()
-    for name in posix.listdir(b"/proc"):
-        if name.isdigit():
-            try:
-                data, _ = _slurp(b"/proc/" + name + b"/stat", 4096)
-            except OSError:
-                continue
-            if int(data[data.rindex(b")") + 2:].split()[2]) == pgid:
-                out.add(int(name))
-    return out
+    got = _proctree.usage(snap["pid"], snap["pgid"])
+    if got:
+        snap["rss"], snap["cpu"], snap["procs"] = got
 
 
 def wanted(snap):
@@ -437,6 +410,8 @@ def to_json(snap):
                 "next_start", "fails", "fail_limit", "fail_secs", "next_fire",
                 "skipped", "rss", "cpu", "procs", "error"):
         out[key] = snap[key]
+    for key in ("ready_since", "next_start", "next_fire"):
+        out[key] = snap[key] or None  # 0 in xstatus means none
     out["pid"] = snap["pid"] or None
     out["pgid"] = snap["pgid"] or None
     out["note"] = None if snap["note"] is None else display(snap["note"])

@@ -62,7 +62,7 @@ class Snapshot:
         """The document of `svctl status --json` for every service (bytes)."""
         if self._body is None:
             doc = {"schema": _svinfo.SCHEMA, "scandir": _svinfo.display(_raw(self.scandir)),
-                   "time": self.at, "services": self.services}
+                   "time": self.at, "error": self.error, "services": self.services}
             self._body = json.dumps(doc).encode("utf-8")
         return self._body
 

@@ -11,8 +11,10 @@
 Services live in DIR: -d, else $SVDIR, else /etc/service if it exists,
 else /service.  NAME is a service in DIR (as status prints it, escapes
 included), a path, or "all".  status prints one row per service and its
-logger; the control verbs write svc letters and wait (7 s by default) until
-each service is where it was sent, printing one line per service; tail
+logger; the control verbs write svc letters and wait (7 s by default, for
+stop and restart at least timeout-kill + 2 s) until each service is where
+it was sent, judged only from status supervise wrote after the letters,
+printing one line per service; tail
 merges the log directories of the services in time order; add links a
 directory into DIR and waits until it runs; remove unlinks it and stops
 the service, then its logger, until both supervise processes are gone.
@@ -49,7 +51,8 @@ HELP = """usage: svctl [-d DIR] [VERB] [options] [NAME...|all]
   status [--json] [NAME...]       the table (the default); exit 0/3/4 as LSB
   start|stop|restart|reload|once|pause|cont|kill [--wait SECS|--no-wait] NAME...
   signal SIG [--wait SECS|--no-wait] NAME...
-                                  send, then wait until done (7 s)
+                                  send, then wait until done (7 s; stop and
+                                  restart: longer if timeout-kill needs it)
   tail [-f] [-n N] [--no-prefix] [--utc] [NAME...]
   add [--wait SECS] SRCDIR [NAME] link into DIR, wait until up
   remove [--wait SECS] NAME...    unlink, stop the service, then its logger
@@ -163,6 +166,21 @@ def targets(base, names):
     return out
 
 
+def need_base(base, verb, names):
+    """Exit 111 when BASE cannot be read and a NAME (or all) needs it: a
+    NAME given as an existing path with a slash does not."""
+    names = names[1:] if verb == "signal" else names
+    paths = [_strerr.fsencode(n) for n in names if n != "all"]
+    if verb == "remove" and len(paths) != len(names):
+        return  # a usage error, said later
+    if names and len(paths) == len(names) and all(b"/" in p and _exists(p) for p in paths):
+        return
+    try:
+        posix.listdir(base)
+    except OSError as e:
+        _strerr.fatal(PROG, "unable to read %s" % _svinfo.display(base), e)
+
+
 def _exists(path):
     try:
         posix.stat(path)
@@ -176,11 +194,14 @@ def colour_on(fd, environ):
 
 
 def status(base, opts, names, environ):
+    problem = None
     try:
         todo = targets(base, names)
     except OSError as e:
+        # Still the header (and a JSON document): scripts parse the output.
+        problem = "unable to read %s: %s" % (_svinfo.display(base), _strerr.errtext(e))
         _strerr.warn(PROG, "unable to read %s" % _svinfo.display(base), e)
-        return 4
+        todo = []
     first = time.monotonic()
     snaps = [(label, _svinfo.read(path)) for label, path in todo]
     if any(_ambiguous(s) for _, s in snaps):
@@ -188,12 +209,12 @@ def status(base, opts, names, environ):
         time.sleep(max(0, first + 1.1 - time.monotonic()))
         snaps = [(label, _svinfo.read(s["path"], prev=s) if _ambiguous(s) else s)
                  for label, s in snaps]
-    code = max([_svinfo.wanted(s) for _, s in snaps] or [0])
+    code = max([_svinfo.wanted(s) for _, s in snaps] or [4 if problem else 0])
     now = time.time()
     if opts.get("json"):
         import json
         doc = {"schema": _svinfo.SCHEMA, "scandir": _svinfo.display(base), "time": now,
-               "services": [_svinfo.to_json(s) for _, s in snaps]}
+               "error": problem, "services": [_svinfo.to_json(s) for _, s in snaps]}
         _out(json.dumps(doc, indent=1) + "\n")
     else:
         _out(fmt.table(snaps, now, colour_on(1, environ)))
@@ -240,12 +261,13 @@ def control(base, verb, opts, names):
             raise Usage("unknown signal %s (HUP ALRM INT TERM KILL QUIT USR1 USR2 WINCH STOP CONT)" % sig)
     if not names:
         raise Usage("%s wants NAME... (or all)" % verb)
-    try:
-        todo = targets(base, names)
-    except OSError as e:
-        _strerr.fatal(PROG, "unable to read %s" % _svinfo.display(base), e)
-    jobs = [ctl.plan(verb, label, _svinfo.read(path, usage=False), letter) for label, path in todo]
-    ctl.run(jobs, None if opts.get("no-wait") else opts.get("wait", WAIT))
+    todo = targets(base, names)
+    snaps = [_svinfo.read(path, usage=False) for _, path in todo]
+    jobs = [ctl.plan(verb, label, snap, letter) for (label, _), snap in zip(todo, snaps)]
+    wait = opts.get("wait", WAIT)
+    if "wait" not in opts and verb in ("stop", "restart"):
+        wait = max([wait] + [ctl.stop_wait(s) for s in snaps])
+    ctl.run(jobs, None if opts.get("no-wait") else wait)
     _out("".join("%s: %s\n" % (j.label, j.result[1]) for j in jobs))
     return 0 if all(j.result[0] for j in jobs) else 1
 
@@ -259,6 +281,8 @@ def main(argv=None, environ=None) -> int:
             _out(HELP)
             return 0
         base = scandir(opts, environ)
+        if verb not in ("status", "show", "add"):
+            need_base(base, verb, names)
         if verb == "status":
             return status(base, opts, names, environ)
         if verb == "show":

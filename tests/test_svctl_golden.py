@@ -127,12 +127,20 @@ def test_unknown_service_and_missing_scandir(scan, tmp_path):
     rows = out.splitlines()
     assert rows[1] == "nosuch  unknown  unable to open %s/nosuch: file does not exist" % scan
     assert rows[2].startswith("a-up ") and code == 4
-    out, err, code = svctl("-d", str(tmp_path / "none"))
-    assert (out, code) == ("", 4)
+    none = str(tmp_path / "none")
+    out, err, code = svctl("-d", none)
+    assert (out.split(), code) == (["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST", "EXIT", "MEM", "CPU"], 4)
     assert err == "svctl: warning: unable to read %s/none: file does not exist\n" % tmp_path
-    out, err, code = svctl("-d", str(tmp_path / "none"), "stop", "all")
-    assert (out, code) == ("", 111)
-    assert err == "svctl: fatal: unable to read %s/none: file does not exist\n" % tmp_path
+    out, err, code = svctl("-d", none, "status", "--json")
+    doc = json.loads(out)
+    assert (doc["services"], doc["error"], code) == ([], "unable to read %s: file does not exist" % none, 4)
+    with open(os.path.join(os.path.dirname(__file__), "..", "docs", "svctl-status.schema.json")) as f:
+        schema = json.load(f)
+    check_schema(doc, schema, schema)
+    for args in (["stop", "all"], ["stop", "x"], ["signal", "HUP", "x"], ["tail", "x"], ["remove", "x"]):
+        out, err, code = svctl("-d", none, *args)
+        assert (out, code) == ("", 111), args
+        assert err == "svctl: fatal: unable to read %s/none: file does not exist\n" % tmp_path
 
 
 def test_json_matches_schema(scan):

@@ -172,8 +172,8 @@ def test_show(tmp_path, procs):
     out, err, code = svctl("-d", str(tmp_path), "show", "web")
     lines = out.splitlines()
     assert lines[0] == "web: supervise not running"
-    assert "  down-signal SIGHUP" in lines and "  timeout-kill 500" in lines
-    assert "  finish      (present)" in lines
+    assert "  down-signal      SIGHUP" in lines and "  timeout-kill     500" in lines
+    assert "  finish           (present)" in lines
     assert lines[-6] == "log directory: %s (from log/run (multilog))" % svc.main
     assert [STAMP.sub("", line) for line in lines[-5:]] == ["line %d" % i for i in range(3, 8)]
     assert code == 4
@@ -198,10 +198,10 @@ def test_show_exits_from_xstatus(tmp_path):
     finally:
         z.close()
     text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", "T", out)
-    assert "  restarts    2" in text
+    assert "  restarts         2" in text
     assert "    T  pid 40008   exit 1   after 30s" in text
     assert "    T  pid 40009   SIGKILL  after 2s" in text
-    assert "  source      supervise/xstatus (svtools supervise)" in text
+    assert "  source           supervise/xstatus (svtools supervise)" in text
     assert code == 0
 
 

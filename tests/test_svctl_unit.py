@@ -132,7 +132,8 @@ def test_plan_letters_and_checks():
     job = ctl.plan("stop", "web", snap())
     assert job.letters == "d" and job.result is None
     assert job.check(snap(state="stopping", want="down")) is None
-    assert job.check(snap(state="down", pid=0)) == (True, "down")
+    assert job.check(snap(state="down", pid=0)) is None    # before supervise saw 'd'
+    assert job.check(snap(state="down", pid=0, want="down")) == (True, "down")
     job = ctl.plan("restart", "web", snap())
     assert job.letters == "du"
     assert job.check(snap()) is None                       # the old run
@@ -140,9 +141,10 @@ def test_plan_letters_and_checks():
     job = ctl.plan("start", "web", snap(state="down", pid=0))
     assert job.letters == "u" and job.check(snap(state="failed", pid=0)) == (False, "failed")
     job = ctl.plan("once", "web", snap(state="down", pid=0, since=900.0))
-    assert job.check(snap(state="down", pid=0, since=900.0)) is None
-    assert job.check(snap(state="down", pid=0, since=995.0))[0]  # ran and exited
-    x = dict(source="xstatus", state="down", pid=0)
+    assert job.check(snap(state="down", pid=0, since=900.0, want="once")) is None
+    assert job.check(snap(state="down", pid=0, since=995.0)) is None  # want not yet once
+    assert job.check(snap(state="down", pid=0, since=995.0, want="once"))[0]  # ran and exited
+    x = dict(source="xstatus", state="down", pid=0, want="once")
     job = ctl.plan("once", "web", snap(exit={"code": 0, "signal": 0, "at": 900.0, "ran": 1.0}, **x))
     assert job.check(snap(exit={"code": 0, "signal": 0, "at": 900.0, "ran": 1.0}, **x)) is None
     assert job.check(snap(exit={"code": 0, "signal": 0, "at": 990.0, "ran": 0.1}, **x))[0]
@@ -207,3 +209,57 @@ def test_help_and_usage_exit_codes(capfd):
     assert svctl.main(["svctl", "stop"]) == 100
     assert svctl.main(["svctl", "show"]) == 100
     assert "unknown signal SEGV" in capfd.readouterr().err
+
+
+def test_start_ignores_the_stale_failed_state():
+    """'u' on a failed service: the snapshot read before supervise took it
+    still says failed (want down); only a failure after it counts."""
+    x = dict(source="xstatus", pid=0, starts=1, since=900.0)
+    before = snap(state="failed", want="down", **x)
+    job = ctl.plan("start", "web", before)
+    assert job.check(snap(state="failed", want="down", **x)) is None       # not yet obeyed
+    assert job.check(snap(state="down", want="up", **dict(x, since=950.0))) is None
+    assert job.check(snap(state="up", want="up", **dict(x, pid=43, starts=2)))[0] is True
+    again = snap(state="failed", want="down", exit={"code": 1, "signal": 0, "at": 960.0, "ran": 0.1},
+                 **dict(x, starts=2, since=960.0))
+    assert job.check(again) == (False, "failed (last exit 1 after 0.1s)")   # a new run failed
+    # restart and once read the want their letters set
+    job = ctl.plan("restart", "web", snap(state="down", want="down", pid=0))
+    assert job.check(snap(state="up", want="down", pid=0)) is None
+
+
+def test_start_into_a_crash_loop_is_not_done():
+    x = dict(source="xstatus", state="up", want="up", pid=44, crash_loop=True)
+    job = ctl.plan("start", "web", snap(source="xstatus", state="down", want="down", pid=0))
+    job.sent = 1000.0
+    old = {"code": 1, "signal": 0, "at": 990.0, "ran": 0.1}
+    assert job.check(snap(exit=old, **x)) is None            # old exits: not this start's
+    new = dict(old, at=1000.5)
+    assert job.check(snap(exit=new, **x)) == (False, "crash-loop (pid 44)")
+
+
+def test_stop_wait_covers_timeout_kill():
+    assert ctl.stop_wait(snap()) == 7.0
+    assert ctl.stop_wait(snap(knobs={"timeout-kill": b"500"})) == 7.0
+    assert ctl.stop_wait(snap(knobs={"timeout-kill": b"9000\n"})) == 11.0
+    assert ctl.stop_wait(snap(knobs={"timeout-kill": b"9s"})) == 7.0         # ignored by supervise
+    assert ctl.stop_wait(snap(knobs={"timeout-kill": b"4000", "finish": b"",
+                                     "timeout-finish": b"3000"})) == 9.0
+
+
+def test_show_knobs_as_text_flagged_and_aligned():
+    s = snap(source="xstatus", knobs={"timeout-kill": b"2s", "fail-limit": b"3 30",
+                                      "restart-backoff": b"60", "down-signal": b"SIGFOO",
+                                      "notification-fd": b"3", "reload-signal": b"USR9",
+                                      "log-events": b"", "timeout-finish": b"a\tb\xff"})
+    out = fmt.show("web", s, 1000.0, None, "no log directory")
+    lines = out.splitlines()
+    assert "  timeout-kill     2s  (ignored: not a number)" in lines
+    assert "  fail-limit       3 30" in lines
+    assert "  restart-backoff  60" in lines
+    assert "  down-signal      SIGFOO  (ignored: unknown signal)" in lines
+    assert "  reload-signal    USR9  (ignored: unknown signal)" in lines
+    assert "  notification-fd  3" in lines
+    assert "  log-events       (empty)" in lines
+    assert "  timeout-finish   a\\x09b\\xff  (ignored: not a number)" in lines
+    assert "  path             /s/web" in lines and "  want             up, normally up" in lines

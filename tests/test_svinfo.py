@@ -282,3 +282,33 @@ def check_schema(value, schema, root):
     else:
         if "anyOf" in schema:
             raise AssertionError("no anyOf branch matches %r" % (value,))
+
+
+def test_json_none_is_null(zoo):
+    """xstatus writes 0 for "none"; the JSON says null, as documented."""
+    import time
+    d = zoo.make("n", status=status_bytes(age=3, pid=42))
+    xfile(d, state="up", pid=42, since=time.time() - 3, starts=1)
+    back = _svinfo.to_json(_svinfo.read(d))
+    assert (back["ready_since"], back["next_start"], back["next_fire"]) == (None, None, None)
+    xfile(d, state="ready", pid=42, since=time.time() - 3, ready_since=time.time() - 2, starts=1)
+    assert _svinfo.to_json(_svinfo.read(d))["ready_since"] > 0
+
+
+@pytest.mark.parametrize("sigs,knob,loop", [
+    ((0, 0, 0), None, True),
+    ((15, 15, 15), None, False),     # three stops by the operator (d: TERM)
+    ((0, 9, 0), None, False),        # one of them a kill (k, timeout-kill)
+    ((1, 1, 1), b"HUP\n", False),    # the service's down-signal
+    ((1, 1, 1), None, True),         # HUP it got from nobody we know of
+    ((11, 11, 11), b"SIGHUP", True),  # segfaults are crashes
+])
+def test_operator_exits_are_no_crash_loop(zoo, sigs, knob, loop):
+    import time
+    now = time.time()
+    d = zoo.make("o", status=status_bytes(pid=99))
+    xfile(d, [(now - 3 + i, i + 1, 256 if s else 1, s, 0.2) for i, s in enumerate(sigs)],
+          state="up", pid=99, since=now - 0.5, starts=4)
+    if knob:
+        put(d, "down-signal", knob)
+    assert _svinfo.read(d)["crash_loop"] is loop
