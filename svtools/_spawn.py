@@ -32,8 +32,9 @@ RESET = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT,
          signal.SIGCHLD, signal.SIGALRM)
 
 
-
 def _clean():
+    """glibc 2.38+ on Linux 5.5+: clone3 with CLONE_CLEAR_SIGHAND, which
+    leaves the internal signals alone (checked by tests/test_spawn.py)."""
     try:
         name, version = os.confstr("CS_GNU_LIBC_VERSION").split()
         libc = tuple(int(x) for x in version.split(".")[:2])
@@ -71,7 +72,7 @@ def spawn(argv, env, setsid=False, fds=(), message=None, in_child=None):
 
 def posix_spawn_exec(argv, env, setsid=False, fds=(), message=None):
     """spawn() through posix_spawn alone; OSError when the exec fails."""
-    # A dup2 onto itself clears close-on-exec (POSIX 2024, glibc 2.29+).
+    # A dup2 onto itself clears close-on-exec (Austin Group issue 411).
     actions = [(os.POSIX_SPAWN_DUP2, source, target) for source, target in fds]
     return _posix_spawn(argv[0], argv, env, setsid=setsid, setsigdef=RESET,
                         setsigmask=(), file_actions=actions or None)
