@@ -36,6 +36,7 @@ def _kill(pid, sig):
 
 
 class Processes:
+    args, titles, set_title = (), (), None    # of the round being forked
 
     @staticmethod
     def close_pipe(e):
@@ -68,6 +69,12 @@ class Processes:
         if not starts:
             return
         if not self.execmode:
+            # Made here rather than in each child, where the pages they touch
+            # would be copied (docs/performance.md).
+            self.args = [b"log" if i else e.name for e, i in starts]
+            self.titles = [_siteimport.showable(b"supervise " + arg) for arg in self.args]
+            self.args = [os.fsdecode(arg) for arg in self.args]
+            self.set_title = _siteimport.setproctitle(keep_environ=True)
             gc.freeze()      # the collector must not touch the shared heap
         pids = [0] * len(starts)
         for k in range(len(starts)):
@@ -124,7 +131,7 @@ class Processes:
         if pid == 0:
             code = 111
             try:
-                code = self.child(*starts[k])
+                code = self.child(*starts[k], k)
             except SystemExit as ex:
                 code = ex.code if isinstance(ex.code, int) else 111
             except BaseException:
@@ -139,10 +146,15 @@ class Processes:
                 os._exit(code)
         return pid
 
-    def child(self, e, i):
-        """In the forked child: become `supervise NAME` (or `log`)."""
+    def child(self, e, i, k):
+        """In the forked child: become `supervise NAME` (or `log`), the
+        K-th of this round of starts."""
+        # main() reset the signals Python touches and the mask before any
+        # fork, and supervise installs its own SIGCHLD handler: undoing only
+        # what svscan set since saves each supervise ~35 KiB.
         signal.set_wakeup_fd(-1)
-        _pathexec.reset_signals((signal.SIGCHLD, signal.SIGALRM) + STOP)
+        for sig in (signal.SIGALRM,) + STOP:
+            signal.signal(sig, signal.SIG_DFL)
         try:
             if e.haslog:
                 os.dup2(e.r if i else e.w, 0 if i else 1)
@@ -170,8 +182,9 @@ class Processes:
             err = _pathexec.run([b"supervise", arg])
             _strerr.warn(PROG, "unable to start supervise %s" % os.fsdecode(e.label(i)), err)
             return 111
-        title(b"supervise " + arg)
-        return supervise.main(["supervise", os.fsdecode(arg)], self.environ)
+        if self.set_title is not None:
+            self.set_title(self.titles[k])
+        return supervise.main(["supervise", self.args[k]], self.environ)
 
     # -- deaths ---------------------------------------------------------------
 

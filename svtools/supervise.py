@@ -38,9 +38,9 @@ import time
 # _logevents and _notify are small and imported here, before svscan forks:
 # imported later, in each supervise, the import machinery alone would cost
 # every service that uses them ~500 KiB.
-from . import (_knobs, _logevents, _loop, _multilog_inchild, _notify, _proc, _status, _strerr,
-               _tai64, _xstatus)
-from ._pathexec import initial_environ, reset_signals
+from . import (_knobs, _logevents, _loop, _multilog_inchild, _notify, _proc, _spawn, _status,
+               _strerr, _tai64, _xstatus)
+from ._pathexec import initial_environ
 # Loaded here, before svscan forks, rather than on demand: the first import
 # in a forked supervise costs it ~0.7 MiB of copied pages, this ~20 KiB shared.
 from ._schedule import Cron
@@ -256,30 +256,15 @@ class Supervisor:
         self.poller.unregister(fd)
 
     def spawn(self, argv, env, setsid=False, fds=()):
-        """fork and exec ARGV in DIR with signals reset; FDS are (source,
+        """Start ARGV in DIR with signals reset (_spawn); FDS are (source,
         target) descriptors for the child.  Returns the pid; OSError when
-        fork fails.  The one place that starts a program."""
-        pid = os.fork()
-        if pid == 0:
-            try:
-                signal.set_wakeup_fd(-1)
-                reset_signals((signal.SIGCHLD,))
-                if setsid:
-                    os.setsid()
-                for source, target in fds:
-                    if source == target:
-                        os.set_inheritable(target, True)
-                    else:
-                        os.dup2(source, target)
-                if argv == ["./run"]:
-                    _multilog_inchild.maybe_run(env)  # returns unless it ran multilog here
-                os.execve(argv[0], argv, env)
-            except OSError as e:
-                _strerr.say("%s: fatal: unable to start %s/%s: %s\n"
-                            % (PROG, self.dirname, argv[0][2:], _strerr.errtext(e)))
-            finally:
-                os._exit(111)
-        return pid
+        no process could be made.  The one place that starts a program."""
+        in_child = None
+        if argv == ["./run"] and (not _spawn.CLEAN or _multilog_inchild.find(env)):
+            # returns unless it ran multilog in the forked child
+            in_child = lambda: _multilog_inchild.maybe_run(env)
+        return _spawn.spawn(argv, env, setsid, fds, "%s: fatal: unable to start %s/%s"
+                            % (PROG, self.dirname, argv[0][2:]), in_child)
 
     def spawn_run(self, pgroup, ready_fd, notify, log):
         env, fds = self.environ, []

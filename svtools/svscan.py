@@ -56,7 +56,7 @@ import sys
 import time
 
 from . import supervise     # (import order: no measured effect on memory per service)
-from . import _getopt, _pathexec, _strerr, _svscan_policy, _svscan_watch
+from . import _getopt, _pathexec, _prewarm, _strerr, _svscan_policy, _svscan_watch
 from ._svscan_procs import PROG, STOP, Processes, _kill, title
 from . import _loop
 
@@ -378,6 +378,7 @@ def main(argv=None) -> int:
     _subreaper()
     if "e" not in letters:
         supervise.preload()     # _socket, once here rather than in each supervise
+        _prewarm.run()          # one-time writes made here, shared by every child
     gc.collect()
     gc.freeze()
     try:
