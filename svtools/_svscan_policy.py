@@ -9,7 +9,8 @@ For each slot i:
 
   pid[i]        its supervise; 0 when there is none, -1 while queued
   notbefore[i]  monotonic time before which it must not be started
-  orphan[i]     a service its dead supervise left running, 0 when none
+  orphan[i]     pid of a service its dead supervise left running (its
+                Orphan in Table.orphans), 0 when none
 
 and for the entry: name (kept up to date while slot 0 is down), haslog,
 active (the latest scan saw it), r and w (the log pipe) and dirfd (an
@@ -27,20 +28,33 @@ the loop must do:
   take_starts()      -> [(e, i)]  supervise to fork now, in one tight loop
   forked(starts, pids, now)       what came of it: pid, or 0 if fork failed
   supervise_of(pid)  -> (e, i)    whose supervise died, to look for its orphan
-  reaped(pid, code, orphan, now) -> [e]  entries dropped: close their descriptors
+  reaped(pid, code, orphan, now, pgid, sig, timeout_kill) -> [e]  entries
+                                  dropped: close their descriptors
+  group_gone(pid, now) -> [e]     an orphan's process group has no live member
   begin_scan(), scan_failed(), end_scan() -> [e]  likewise
   due(now)           -> [e]       held starts now due: if the name still leads
                                   to the directory, the loop calls want()
-  expired(now)       -> [pid]     orphans to SIGKILL
+  expired(now)       -> [effect]  what to do to orphans now:
+                                  ("kill", target, sig)  kill(target, sig);
+                                      target -pgid is a group
+                                  ("probe", pid, pgid)  group_gone(pid) if
+                                      group PGID has no live member
+                                  ("gone", pid, pgid)   group_gone(pid)
   next_deadline()    -> when something above comes due, or None
 
 Rules:
   * A slot is never started within THROTTLE seconds of its previous start,
     nor within FAILED seconds of its supervise exiting 100 or 111 (or of a
     failed fork).  A start held back waits in `pending` for its deadline.
-  * When a supervise dies and leaves its service running, the loop sends
-    it TERM and CONT; the slot is not started again until that orphan is
-    reaped, and the orphan gets SIGKILL GRACE seconds later.
+  * When a supervise dies and leaves its service running, the orphan is
+    stopped as supervise's "d" would stop it: its down signal (TERM when
+    the service has no down-signal), then CONT, to the process group PGID
+    when the loop found one (process-group), else to the pid; SIGKILL
+    timeout-kill later (GRACE without one, or with 0).  The slot is not
+    started again until the orphan is reaped and, with a group, until the
+    group has no live member: it is probed every PROBE seconds once its
+    leader is reaped, and given up KILL_GRACE after its SIGKILL (a member
+    may be a zombie that nobody reaps).
   * An entry the latest scan did not see is dropped once both of its
     supervise and its orphans are gone; a running one is left alone.
   * A name removed or moved away, or trouble with the watch itself, means
@@ -62,6 +76,9 @@ Rules:
 This module performs no I/O and never reads a clock.
 """
 
+# The C core of the signal module: no enum wrappers (see supervise).
+import _signal as signal
+
 # inotify(7) event bits (the kernel ABI; the watcher child reports them)
 IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x40, 0x80, 0x100, 0x200
 IN_DELETE_SELF, IN_MOVE_SELF, IN_Q_OVERFLOW, IN_IGNORED = 0x400, 0x800, 0x4000, 0x8000
@@ -72,8 +89,12 @@ RETRY = 5.0        # look again at names that could not be taken up
 POLL = 5.0         # rescan interval without inotify
 SETTLE = 0.5       # a directory made in place gets time for its log/
 GRACE = 10.0       # an orphaned service gets SIGKILL after this
+PROBE = 0.05       # how often a leaderless orphaned group is looked at
+KILL_GRACE = 1.0   # a group sent SIGKILL is waited for this long at most
 MAXSERVICES = 1000
 INF = float("inf")
+
+SIGTERM, SIGCONT, SIGKILL = signal.SIGTERM, signal.SIGCONT, signal.SIGKILL
 
 # the changes to DIR that svscan asks inotify for
 WATCH = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF
@@ -107,12 +128,29 @@ class Entry:
         return self.notbefore[i]
 
 
+class Orphan:
+    """Slot I of E's service, left running by its dead supervise."""
+
+    __slots__ = ("e", "i", "pid", "pgid", "leader", "kill_at", "probe_at", "giveup_at")
+
+    def __init__(self, e, i, pid, pgid, kill_at):
+        self.e, self.i, self.pid, self.pgid = e, i, pid, pgid
+        self.leader = True          # PID not reaped yet
+        self.kill_at = kill_at      # SIGKILL then (INF once sent)
+        self.probe_at = INF         # look at the group then
+        self.giveup_at = INF        # stop waiting for the group then
+
+    def target(self):
+        return -self.pgid if self.pgid else self.pid
+
+
 class Table:
 
     def __init__(self):
         self.entries = {}        # (dev, ino) -> Entry
         self.children = {}       # supervise pid -> Entry
-        self.orphans = {}        # service pid -> [Entry, i, SIGKILL deadline]
+        self.orphans = {}        # service pid -> Orphan
+        self.signals = []        # effects for expired() to hand out
         self.pending = set()     # entries with a start held back
         self.starts = []         # (Entry, i) for take_starts()
         self.warned = {}         # name -> what we last warned about it
@@ -295,9 +333,12 @@ class Table:
     def known(self, pid):
         return pid in self.children or pid in self.orphans
 
-    def reaped(self, pid, code, orphan, now):
+    def reaped(self, pid, code, orphan, now, pgid=0, sig=None, timeout_kill=None):
         """PID has been reaped: a supervise that exited with CODE (None if
-        killed by a signal), leaving ORPHAN running (0: none), or an orphan."""
+        killed by a signal), leaving ORPHAN running (0: none), or an orphan.
+        For ORPHAN: PGID its process group when it is to be stopped as a
+        group (0: not), SIG and TIMEOUT_KILL (seconds) the service's
+        down-signal and timeout-kill (None: no file)."""
         e = self.children.pop(pid, None)
         if e is not None:
             i = 0 if e.pid[0] == pid else 1
@@ -305,15 +346,34 @@ class Table:
             if code in (100, 111):
                 e.notbefore[i] = max(e.notbefore[i], now + FAILED)
             if orphan:
-                e.orphan[i] = orphan
-                self.orphans[orphan] = [e, i, now + GRACE]
+                self.orphaned(e, i, orphan, pgid, sig, timeout_kill, now)
             return self.restart(e)
-        found = self.orphans.pop(pid, None)
-        if found is None:
+        o = self.orphans.get(pid)
+        if o is None:
             return []
-        e, i = found[0], found[1]
-        e.orphan[i] = 0
-        return self.restart(e)
+        o.leader = False
+        if o.pgid:
+            o.probe_at = now          # the rest of its group may live on
+            return []
+        return self.forget(o)
+
+    def orphaned(self, e, i, pid, pgid, sig, timeout_kill, now):
+        o = self.orphans[pid] = Orphan(e, i, pid, pgid, now + (timeout_kill or GRACE))
+        e.orphan[i] = pid
+        # CONT after the down signal, so that a stopped process sees it.
+        self.signals += [("kill", o.target(), sig or SIGTERM), ("kill", o.target(), SIGCONT)]
+
+    def group_gone(self, pid, now):
+        """The group of orphan PID has no live member left."""
+        o = self.orphans.get(pid)
+        if o is None or o.leader:
+            return []
+        return self.forget(o)
+
+    def forget(self, o):
+        del self.orphans[o.pid]
+        o.e.orphan[o.i] = 0
+        return self.restart(o.e)
 
     def restart(self, e):
         if self.stopping:
@@ -337,17 +397,23 @@ class Table:
         return ready
 
     def expired(self, now):
-        """Orphans whose grace has run out (each is named once)."""
-        pids = []
-        for pid, orphan in self.orphans.items():
-            if orphan[2] <= now:
-                orphan[2] = INF
-                pids.append(pid)
-        return pids
+        """What to do to the orphans now (see the top)."""
+        effects, self.signals = self.signals, []
+        for o in self.orphans.values():
+            if o.kill_at <= now:
+                o.kill_at = INF
+                effects.append(("kill", o.target(), SIGKILL))
+                if o.pgid:
+                    o.giveup_at = now + KILL_GRACE
+            if not o.leader and o.probe_at <= now:
+                o.probe_at = now + PROBE
+                effects.append(("gone" if o.giveup_at <= now else "probe", o.pid, o.pgid))
+        return effects
 
     def next_deadline(self):
         times = [e.waiting(i) for e in self.pending for i in (0, 1)]
-        times.extend(o[2] for o in self.orphans.values())
+        times.extend(o.kill_at for o in self.orphans.values())
+        times.extend(o.probe_at for o in self.orphans.values() if not o.leader)
         times.extend(self.settle.values())
         for t in (self.retry_at, self.poll_at):
             if t is not None:

@@ -14,13 +14,14 @@ import sys
 import time
 
 from . import supervise
-from . import _loop, _pathexec, _siteimport, _status, _strerr
+from . import _loop, _pathexec, _proc, _siteimport, _status, _strerr
 from . import _svscan_adopt as adopt
-from ._knobs import parse_ms
+from ._knobs import PARSERS
 from ._svscan_shutdown import Shutdown
 
 PROG = "svscan"
 STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+NO_ORPHAN = (0, 0, None, None)
 
 
 def title(raw):
@@ -203,57 +204,81 @@ class Processes:
         self.died(pid, None)
 
     def died(self, pid, code):
+        now = time.monotonic()
         slot = self.table.supervise_of(pid)
-        orphan = self.stop_orphan(pid, *slot) if slot else 0
+        orphan = self.find_orphan(pid, *slot) if slot else NO_ORPHAN
         self.adopted.pop(pid, None)
-        self.drop(self.table.reaped(pid, code, orphan, time.monotonic()))
+        self.drop(self.table.reaped(pid, code, orphan[0], now, *orphan[1:]))
+        self.orphans(now)
         if self.stopping:
             self.perform(self.stopping.gone())
 
-    def stop_orphan(self, sup, e, i):
-        """The dead supervise's service, if it was left running, is ours now."""
-        # through the directory's descriptor: the name may be gone
-        path = b"log/supervise/status" if i else b"supervise/status"
+    def orphans(self, now):
+        """Carry out what the table says about orphans (see expired())."""
+        for what, target, arg in self.table.expired(now):
+            if what == "kill":
+                _kill(target, arg)
+            elif what == "gone" or not _proc.group_alive(arg):
+                self.drop(self.table.group_gone(target, now))
+                if self.stopping:
+                    self.perform(self.stopping.gone())
+
+    @staticmethod
+    def slot_path(e, i, name):
+        """NAME in slot I's directory, through the directory's descriptor:
+        the name may be gone."""
+        path = b"log/" + name if i else name
         if e.dirfd >= 0:
-            path = b"/proc/self/fd/%d/%s" % (e.dirfd, path)
-        else:
-            path = e.name + b"/" + path
+            return b"/proc/self/fd/%d/%s" % (e.dirfd, path)
+        return e.name + b"/" + path
+
+    def knob(self, e, i, name):
+        """Knob file NAME of slot I through _knobs' parser; None when it is
+        missing, unreadable or junk (supervise warns about junk)."""
         try:
-            pid = _status.read(path)[2]
+            fd = os.open(self.slot_path(e, i, name.encode()),
+                         os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                data = os.read(fd, 256)
+            finally:
+                os.close(fd)
+        except OSError:
+            return None
+        return PARSERS[name][1](data)[0]
+
+    def find_orphan(self, sup, e, i):
+        """The service the dead supervise SUP left running, if any, as the
+        arguments table.reaped() wants: (pid, pgid, down signal, timeout-kill),
+        or NO_ORPHAN."""
+        try:
+            pid = _status.read(self.slot_path(e, i, b"supervise/status"))[2]
         except (OSError, ValueError):
-            return 0
+            return NO_ORPHAN
         if not pid or self.table.known(pid):
-            return 0
+            return NO_ORPHAN
         fd = None
         if adopt.ppid(pid) != self.me:
             # the orphan of a supervise we adopted: not our child
             born = self.adopted.get(sup)
             if born is None or adopt.starttime(pid) < born:
-                return 0
+                return NO_ORPHAN
             fd = adopt.pidfd(pid)
             if fd is None:
-                return 0
-        # SIGCONT after SIGTERM so that a paused service sees it.
-        for sig in (signal.SIGTERM, signal.SIGCONT):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                if fd is not None:
-                    os.close(fd)
-                return 0
-        if fd is not None:
+                return NO_ORPHAN
             self.watch_pid(fd, pid)
-        return pid
+        pgid = 0
+        if self.knob(e, i, "process-group"):
+            # supervise made ./run a session leader: its group is its pid
+            # (never svscan's own group, whatever ./run did since)
+            st = _proc.stat(pid)
+            if st is not None and st[2] == pid and pid != os.getpgrp():
+                pgid = pid
+        return pid, pgid, self.knob(e, i, "down-signal"), self.knob(e, i, "timeout-kill")
 
     def shutdown(self):
         tk = {}
         for e in self.table.entries.values():
-            try:
-                with open(b"/proc/self/fd/%d/timeout-kill" % e.dirfd, "rb") as f:
-                    seconds = parse_ms(f.read(256))[0]
-            except OSError:
-                continue
-            tk[e.key] = seconds or None       # 0: never; junk: none (supervise warns)
+            tk[e.key] = self.knob(e, 0, "timeout-kill") or None   # 0: never
         self.stopping = Shutdown(self.table, tk, time.monotonic())
         self.perform(self.stopping.begin())
 

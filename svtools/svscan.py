@@ -24,8 +24,10 @@ A supervise whose lock is held by a live process (left by an earlier
 svscan) is adopted, not started twice: svscan watches it, starts a new one
 when it dies, and reopens the logger pipe it held.  svscan is a child
 subreaper: when a supervise dies while its service runs, it stops that
-orphaned service (SIGTERM and SIGCONT, SIGKILL ten seconds later) and
-starts the new supervise only once it is gone.
+orphaned service as supervise's "d" would (its down-signal, then SIGCONT,
+to its process group with process-group; SIGKILL after timeout-kill, or
+ten seconds) and starts the new supervise only once it, and its group,
+are gone.
 
 SIGTERM, SIGINT and SIGHUP shut the tree down in order (see svscan(8)):
 every service is stopped through its supervise ("dx"), each logger drains
@@ -277,8 +279,7 @@ class Scanner(Processes):
     def due(self, now):
         """Carry out whatever has come due."""
         table = self.table
-        for pid in table.expired(now):
-            _kill(pid, signal.SIGKILL)
+        self.orphans(now)
         if self.stopping:
             self.perform(self.stopping.due(now))
             return

@@ -1,8 +1,10 @@
 """svscan's bookkeeping as plain calls: no processes, no clocks, no sleeps."""
 
+import signal
+
 import pytest
 
-from svtools._svscan_policy import (FAILED, GRACE, IN_CREATE, IN_DELETE, IN_DELETE_SELF,
+from svtools._svscan_policy import (FAILED, GRACE, KILL_GRACE, PROBE, IN_CREATE, IN_DELETE, IN_DELETE_SELF,
                                     IN_IGNORED, IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM,
                                     IN_MOVED_TO, IN_Q_OVERFLOW, MAXSERVICES, POLL, RETRY,
                                     SETTLE, THROTTLE, Table)
@@ -25,7 +27,8 @@ def state(t):
     entries = sorted((k, e.name, e.haslog, e.r, e.w, e.active, list(e.pid),
                       list(e.notbefore), list(e.orphan)) for k, e in t.entries.items())
     return (entries, sorted((p, e.key) for p, e in t.children.items()),
-            sorted((p, o[0].key, o[1], o[2]) for p, o in t.orphans.items()),
+            sorted((p, o.e.key, o.i, o.pgid, o.leader, o.kill_at, o.probe_at, o.giveup_at)
+                   for p, o in t.orphans.items()), list(t.signals),
             sorted(e.key for e in t.pending), [(e.key, i) for e, i in t.starts],
             dict(t.warned), set(t.retry), t.retry_at, dict(t.settle), t.poll_at)
 
@@ -127,19 +130,83 @@ def test_forked_records_each_pid_and_each_failure():
     assert t.take_starts() == [(e, 1)]
 
 
+TERM, CONT, KILL, QUIT = signal.SIGTERM, signal.SIGCONT, signal.SIGKILL, signal.SIGQUIT
+
+
 def test_orphan_holds_the_slot_and_gets_sigkill_after_the_grace():
     t, e = running(at=0.0)
     assert t.reaped(100, None, 777, 50.0) == []
     assert e.orphan == [777, 0] and t.known(777)
     assert t.due(50.0) == [] and t.take_starts() == []   # not while 777 runs
     assert t.next_deadline() == 50.0 + GRACE
+    assert t.expired(50.0) == [("kill", 777, TERM), ("kill", 777, CONT)]
     assert t.expired(59.9) == []
-    assert t.expired(60.0) == [777]
+    assert t.expired(60.0) == [("kill", 777, KILL)]
     assert t.expired(70.0) == []       # named once
     assert t.next_deadline() is None
     assert t.reaped(777, None, 0, 61.0) == []
     assert e.orphan == [0, 0] and not t.known(777)
     assert t.due(61.0) == [e]
+
+
+# (pgid, down-signal, timeout-kill) -> what the orphan 777 gets at once, and
+# when and where its SIGKILL goes: as supervise's "d" would stop it
+ORPHAN_STOPS = [
+    ((0, None, None), [("kill", 777, TERM), ("kill", 777, CONT)], GRACE, 777),
+    ((0, QUIT, None), [("kill", 777, QUIT), ("kill", 777, CONT)], GRACE, 777),
+    ((0, QUIT, 2.5), [("kill", 777, QUIT), ("kill", 777, CONT)], 2.5, 777),
+    ((0, None, 0.0), [("kill", 777, TERM), ("kill", 777, CONT)], GRACE, 777),  # 0: never
+    ((777, None, None), [("kill", -777, TERM), ("kill", -777, CONT)], GRACE, -777),
+    ((777, QUIT, 1.0), [("kill", -777, QUIT), ("kill", -777, CONT)], 1.0, -777),
+]
+
+
+@pytest.mark.parametrize("knobs,first,after,target", ORPHAN_STOPS,
+                         ids=["%s" % (x[0],) for x in ORPHAN_STOPS])
+def test_orphan_stopped_with_its_down_signal_group_and_timeout_kill(knobs, first, after, target):
+    t, e = running(at=0.0)
+    assert t.reaped(100, None, 777, 50.0, *knobs) == []
+    assert t.expired(50.0) == first
+    assert t.next_deadline() == 50.0 + after
+    assert t.expired(50.0 + after - 0.01) == []
+    assert t.expired(50.0 + after) == [("kill", target, KILL)]
+
+
+def test_orphan_group_holds_the_slot_until_the_group_is_gone():
+    t, e = running(at=0.0)
+    t.reaped(100, None, 777, 50.0, 777, QUIT, 3.0)
+    t.expired(50.0)
+    assert t.group_gone(777, 50.5) == []       # its leader runs: ignored
+    assert e.orphan == [777, 0]
+    assert t.reaped(777, None, 0, 51.0) == []  # the leader is gone...
+    assert e.orphan == [777, 0] and t.due(51.0) == [] and t.take_starts() == []
+    assert t.next_deadline() == 51.0           # ... its group is looked at
+    assert t.expired(51.0) == [("probe", 777, 777)]
+    assert t.next_deadline() == 51.0 + PROBE
+    assert t.expired(51.0 + PROBE) == [("probe", 777, 777)]
+    assert t.group_gone(777, 51.1) == []       # now the slot is free
+    assert e.orphan == [0, 0] and t.orphans == {} and t.due(51.1) == [e]
+    assert t.group_gone(777, 51.2) == []       # named once
+
+
+def test_orphan_group_gets_sigkill_then_is_given_up():
+    t, e = running(at=0.0)
+    t.reaped(100, None, 777, 50.0, 777, None, None)
+    t.expired(50.0)
+    assert t.expired(50.0 + GRACE) == [("kill", -777, KILL)]
+    t.reaped(777, None, 0, 60.5)
+    assert t.expired(60.5) == [("probe", 777, 777)]
+    # a member that stays (a zombie nobody reaps) is given up KILL_GRACE after the SIGKILL
+    assert t.expired(60.0 + KILL_GRACE) == [("gone", 777, 777)]
+    assert t.group_gone(777, 61.0) == [] and e.orphan == [0, 0]
+
+
+def test_orphan_without_group_frees_the_slot_when_reaped():
+    t, e = running(at=0.0)
+    t.reaped(100, None, 777, 50.0, 0, QUIT, 1.0)
+    t.expired(50.0)
+    assert t.reaped(777, None, 0, 50.2) == [] and e.orphan == [0, 0]
+    assert t.expired(60.0) == [] and t.due(50.2) == [e]
 
 
 def test_prune_only_when_unseen_and_both_slots_down():
@@ -291,6 +358,7 @@ IRRELEVANT = [
     ("supervise_of", lambda t: t.supervise_of(4242), None),
     ("due too early", lambda t: t.due(10.5), []),
     ("expired", lambda t: t.expired(1e9), []),
+    ("group_gone unknown", lambda t: t.group_gone(4242, 12.0), []),
     ("settled", lambda t: t.settled(1e9), []),
     ("retry_due", lambda t: t.retry_due(1e9), []),
     ("poll_due", lambda t: t.poll_due(1e9), False),
