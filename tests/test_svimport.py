@@ -54,8 +54,10 @@ def test_seed_airflow_report_and_files(tmp_path):
         "# made by svimport from [program:airflow-webserver] (airflow-webserver)",
         "exec 2<>../airflow-webserver.stderr/fifo",
         "umask 022",
+        'set -- "$PWD/env" ${OLDPWD+"$OLDPWD"}',
         "cd /opt/airflow || exit 111",
-        'exec envdir "$OLDPWD/env" setuidgid airflow airflow webserver -p 8080',
+        'if [ $# = 2 ]; then OLDPWD=$2; else unset OLDPWD; fi',
+        'exec envdir "$1" setuidgid airflow airflow webserver -p 8080',
     ]
     assert (web / "down-signal").read_text() == "QUIT\n"
     assert (web / "timeout-kill").read_text() == "60000\n"
