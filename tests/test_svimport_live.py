@@ -366,3 +366,39 @@ def test_stopwaitsecs_ends_with_kill(world):
         return lines[-2].split() if len(lines) > 2 else None
     last = wait_for(last_exit, 20, what="the exit recorded")
     assert last[1] == b"%d" % pid and last[2:4] == [b"256", b"9"]
+
+
+def test_docs_say_what_svstat_prints_for_a_scheduled_job(procs, tmp_path):
+    """docs/coming-from-supervisord.md's svstat lines for a job with
+    `schedule` and `down` are what svstat prints (0.76: "normally down"
+    only while it runs)."""
+    import re
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs",
+                            "coming-from-supervisord.md")).read()
+    cron = doc[doc.index("## ... and from cron"):]
+    said_up = re.search(r"a running job\s+shows `(up \(pid \d+\) \d+ seconds, normally down)`", cron)
+    said_down = re.search(r"between runs plain\s+`(down \d+ seconds)`", cron)
+    assert said_up and said_down
+
+    def shape(text):
+        return re.sub(r"\d+", "N", text)
+
+    d = str(tmp_path / "job")
+    os.mkdir(d)
+    write_script(os.path.join(d, "run"), "exec sleep 1000\n")
+    for name, text in (("schedule", "0 0 1 1 *\n"), ("down", "")):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    p = procs.start([prog("supervise"), d])
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(d, "supervise", "status")), 20)
+        out = helpers.run([prog("svstat"), d]).stdout.decode()
+        assert shape(out) == shape("%s: %s\n" % (d, said_down.group(1)))
+        helpers.run([prog("svc"), "-o", d])
+        pid = wait_for(lambda: status_pid(d), 20, what="the job runs")
+        procs.track(pid)
+        out = helpers.run([prog("svstat"), d]).stdout.decode()
+        assert shape(out) == shape("%s: %s\n" % (d, said_up.group(1)))
+    finally:
+        helpers.run([prog("svc"), "-dx", d])
+        procs.stop(p)
