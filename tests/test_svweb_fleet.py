@@ -26,6 +26,15 @@ tests:
     input_series:
       - series: 'svtools_service_failed{service="db", instance="h1:9001", job="svtools"}'
         values: '0 0 1x10'
+      - series: 'svtools_service_fail_limit_reached{service="db", instance="h1:9001", job="svtools"}'
+        values: '0 0 1x10'
+      # autorestart=false imported by svimport: ./finish exits 125, failed, want down
+      - series: 'svtools_service_failed{service="oneshot", instance="h1:9001", job="svtools"}'
+        values: '0 0 1x10'
+      - series: 'svtools_service_fail_limit_reached{service="oneshot", instance="h1:9001", job="svtools"}'
+        values: '0x12'
+      - series: 'svtools_service_scheduled{service="flaky", instance="h1:9001", job="svtools"}'
+        values: '0x14'
       - series: 'svtools_service_crash_loop{service="flaky", instance="h1:9001", job="svtools"}'
         values: '0x3 1x10'
       - series: 'svtools_service_starts_total{service="flaky", instance="h1:9001", job="svtools"}'
@@ -33,6 +42,13 @@ tests:
       - series: 'svtools_service_crash_loop{service="calm", instance="h1:9001", job="svtools"}'
         values: '0x14'
       - series: 'svtools_service_starts_total{service="calm", instance="h1:9001", job="svtools"}'
+        values: '1x14'
+      # a job scheduled every minute: ten starts in ten minutes, each run fine
+      - series: 'svtools_service_starts_total{service="cron", instance="h1:9001", job="svtools"}'
+        values: '1+1x14'
+      - series: 'svtools_service_crash_loop{service="cron", instance="h1:9001", job="svtools"}'
+        values: '0x14'
+      - series: 'svtools_service_scheduled{service="cron", instance="h1:9001", job="svtools"}'
         values: '1x14'
     alert_rule_test:
       - eval_time: 5m
