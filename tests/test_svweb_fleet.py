@@ -137,3 +137,46 @@ def test_crash_loop_flag_reaches_metrics(flaky_world):
     wait_for(lambda: sample(scrape(web), "svtools_service_crash_loop", "flaky") == 1,
              20, what="flaky seen crash-looping in /metrics")
     assert sample(scrape(web), "svtools_service_crash_loop", "steady") == 0
+
+
+def _doc(*parts):
+    with open(os.path.join(os.path.dirname(__file__), "..", *parts)) as f:
+        return f.read()
+
+
+def test_man_auth_examples_are_what_svweb_reads():
+    from svtools import _svweb_auth
+    man = _doc("man", "svweb.8")
+    part = man[man.index(".BI \\-\\-auth"):man.index(".BI \\-\\-cert")]
+    assert '.BI "token " secret' in part and '.BI "user " "name hash"' in part
+    example = part[part.index(".nf\n") + 4:part.index(".fi\n")]
+    auth = _svweb_auth.parse(example)
+    assert len(auth["tokens"]) == 1 and list(auth["users"]) == ["alice"]
+    assert _svweb_auth.check_password(auth, "alice", "pw")
+
+
+def test_readme_token_file_recipe_feeds_prometheus(procs, tmp_path):
+    """The README's command turns svweb's auth file into what Prometheus'
+    credentials_file needs (the secret alone), and svweb takes it."""
+    readme = _doc("README.md")
+    fleet = readme[readme.index("## Running a fleet"):readme.index("## Benchmarks")]
+    recipe = [line.strip() for line in fleet.splitlines() if line.strip().startswith("awk ")]
+    assert len(recipe) == 1, recipe
+    secret = "s" * 20 + "3cr3t" * 4
+    auth = tmp_path / "auth"
+    auth.write_text("# svweb\ntoken %s\n" % secret)
+    auth.chmod(0o600)
+    cmd = recipe[0].replace("/etc/sv/svweb/auth", str(auth)).replace(
+        "/etc/prometheus/svweb.token", str(tmp_path / "svweb.token"))
+    subprocess.run(["sh", "-c", cmd], check=True, timeout=20)
+    # Prometheus sends the file's content, blanks at both ends trimmed
+    token = (tmp_path / "svweb.token").read_text().strip()
+    assert token == secret
+    scandir = tmp_path / "scan"
+    scandir.mkdir()
+    web = Web(procs, tmp_path, scandir, "--auth", str(auth))
+    try:
+        assert web.get("/metrics", headers={"Authorization": "Bearer " + token})[0] == 200
+        assert web.get("/metrics", headers={"Authorization": "Bearer token " + token})[0] == 401
+    finally:
+        web.close()
