@@ -100,10 +100,11 @@ state=%(state)s
 echo "out $1 uid=$(id -u) cwd=$(pwd) home=$AIRFLOW_HOME examples=$AIRFLOW__CORE__LOAD_EXAMPLES name=$SUPERVISOR_PROCESS_NAME umask=$(umask)"
 echo "err $1" >&2
 # a worker like gunicorn's, which takes QUIT (sh would leave it ignored)
-python3 -c 'import signal, time; signal.signal(signal.SIGQUIT, signal.SIG_DFL); time.sleep(1000)' &
-echo $! > $state/worker-$1
-echo $$ > $state/main-$1
+# (each pid is written once its signal disposition is in place: the test
+# sends QUIT as soon as both files exist)
+python3 -c 'import os, signal, sys, time; signal.signal(signal.SIGQUIT, signal.SIG_DFL); open(sys.argv[1], "w").write(str(os.getpid())); time.sleep(1000)' $state/worker-$1 &
 trap 'echo "$1 got QUIT"; exit 0' QUIT
+echo $$ > $state/main-$1
 wait
 """
 
