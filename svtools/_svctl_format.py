@@ -20,7 +20,7 @@ _RIGHT = (False, False, True, True, True, False, True, True)
 GREEN, YELLOW, RED, DIM, BOLD, RESET = "\033[32m", "\033[33m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
 COLOURS = {"up": GREEN, "ready": GREEN, "starting": YELLOW, "stopping": YELLOW,
            "finishing": YELLOW, "paused": YELLOW, "down": DIM, "down, want up": YELLOW, "failed": RED,
-           "crash-loop": RED, "supervise not running": RED, "unknown": RED}
+           "scheduled": DIM, "crash-loop": RED, "supervise not running": RED, "unknown": RED}
 
 
 def duration(secs):
@@ -60,15 +60,32 @@ def cpu(secs):
     return duration(secs)
 
 
-def state(snap):
-    """The word for the STATE column."""
+def state(snap, now=None):
+    """The words for the STATE column.  A scheduled job (not wanted up)
+    reads "scheduled" while it waits, and with NOW its next firing and
+    skipped count follow: "scheduled, next in 42s, 2 skipped"."""
     if snap["crash_loop"]:
         return "crash-loop"
     if snap["state"] == "unsupervised":
         return "supervise not running"
     if snap["state"] == "down" and snap["want"] == "up":
         return "down, want up"
-    return snap["state"]
+    if not scheduled(snap):
+        return snap["state"]
+    words = ["scheduled" if snap["state"] == "down" else snap["state"]]
+    if now is not None:
+        if snap["next_fire"]:
+            words.append("next in %s" % duration(max(0, snap["next_fire"] - now)))
+        else:
+            words.append("no next firing")
+        if snap["skipped"]:
+            words.append("%d skipped" % snap["skipped"])
+    return ", ".join(words)
+
+
+def scheduled(snap):
+    """True for a scheduled job that runs on its schedule (not wanted up)."""
+    return bool(snap.get("scheduled")) and snap["want"] != "up"
 
 
 def exit_text(ex, now):
@@ -87,10 +104,10 @@ def row(label, snap, now):
     if snap["error"]:
         return [label, "unknown", snap["error"]]
     if not snap["supervised"]:
-        return [label, state(snap)]
+        return [label, state(snap, now)]
     pid = str(snap["pid"]) if snap["pid"] else "-"
     restarts = "-" if snap["restarts"] is None else str(snap["restarts"])
-    return [label, state(snap), pid, duration(snap["uptime"]), restarts,
+    return [label, state(snap, now), pid, duration(snap["uptime"]), restarts,
             exit_text(snap["exit"], now), size(snap["rss"]), cpu(snap["cpu"])]
 
 
@@ -118,8 +135,9 @@ def table(entries, now, colour=False):
                 break
             pad = " " * (widths[i] - len(cell))
             text = pad + cell if _RIGHT[i] else cell + pad
-            if colour and st is not None and i == 1 and st in COLOURS:
-                text = COLOURS[st] + cell + RESET + pad
+            key = st if st in COLOURS else (st or "").split(",")[0]
+            if colour and st is not None and i == 1 and key in COLOURS:
+                text = COLOURS[key] + cell + RESET + pad
             elif colour and st is None:
                 text = BOLD + text + RESET
             cells.append(text)
@@ -149,7 +167,7 @@ def show(label, snap, now, where, how, utc=False):
         if s["supervised"]:
             _status_rows(s, now, utc, add)
         width = max([15] + [len(k) for k, v in rows if v is not None]) + 2
-        lines.append("%s: %s" % (title, state(s) + (" (%s)" % s["error"] if s["error"] else "")))
+        lines.append("%s: %s" % (title, state(s, now) + (" (%s)" % s["error"] if s["error"] else "")))
         lines.extend(("  %-*s%s" % (width, k, v) if v is not None else "  " + k).rstrip() for k, v in rows)
     block(label, snap)
     if snap["log"]:
@@ -161,7 +179,10 @@ def show(label, snap, now, where, how, utc=False):
 def _status_rows(s, now, utc, add):
     add("source", {"xstatus": "supervise/xstatus (svtools supervise)",
                    "status": "supervise/status only (daemontools 0.76 or C supervise)"}[s["source"]])
-    add("want", "%s, normally %s" % (s["want"], s["normally"]))
+    if scheduled(s):
+        add("want", "scheduled (./run starts once at each firing), normally %s" % s["normally"])
+    else:
+        add("want", "%s, normally %s" % (s["want"], s["normally"]))
     if s["pid"]:
         add("pid", "%d%s" % (s["pid"], ", group %d" % s["pgid"] if s["pgid"] else ""))
         add("memory", "%s in %s process%s" % (size(s["rss"]), s["procs"] or 0, "" if s["procs"] == 1 else "es"))
@@ -211,13 +232,8 @@ def knob_text(name, value):
 
 
 def _text(b):
-    out = []
-    for ch in b.decode("utf-8", "surrogateescape"):
-        if ch.isprintable() or ch == " ":
-            out.append(ch)
-        else:
-            out.extend("\\x%02x" % c for c in ch.encode("utf-8", "surrogateescape"))
-    return "".join(out)
+    from ._svinfo import text
+    return text(b)
 
 
 def _disp(b):

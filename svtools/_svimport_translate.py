@@ -134,7 +134,11 @@ def translate(inst, genv, umask, directory, here, known_user=True):
     cwd = v["directory"] or directory or "/"
     if not cwd.startswith("/"):
         cwd = here.rstrip("/") + "/" + cwd
+    # sh's cd sets OLDPWD, which supervisord's chdir does not: keep the
+    # value svscan passed (or none), and the service directory's env/ in $1.
+    body.append('set -- "$PWD/env" ${OLDPWD+"$OLDPWD"}')
     body.append("cd %s || exit 111" % q(cwd))
+    body.append('if [ $# = 2 ]; then OLDPWD=$2; else unset OLDPWD; fi')
     if v["directory"]:
         report.append(("kept" if cwd == v["directory"] else "changed", "directory",
                        v["directory"], "run: cd %s" % q(cwd)))
@@ -170,7 +174,7 @@ def translate(inst, genv, umask, directory, here, known_user=True):
             report.append(("kept", "[supervisord] environment", "%s=%s" % (key, value), outcome))
     if exports:
         body[len(redir):len(redir)] = exports
-    chain = ['envdir "$OLDPWD/env"']
+    chain = ['envdir "$1"']
 
     # -- user
     if v["user"]:

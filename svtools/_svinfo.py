@@ -19,6 +19,7 @@ exits), the knob files, DIR/log, and /proc; it writes only control letters.
     wanted(snapshot) -> 0 in the wanted state, 3 not, 4 unknown/unsupervised
     to_json(snapshot) -> plain dict of the documented schema (SCHEMA below)
     display(name bytes) -> str, and argument(str) -> bytes, its inverse
+    text(value bytes) -> str: a knob's or note's value for people and JSON
 
 A snapshot has these keys (times are wall-clock unix seconds, floats):
 
@@ -48,6 +49,8 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
   exits          [(at, pid, code, signal, ran), ...] oldest first
   next_start, fails, fail_limit, fail_secs, next_fire, skipped, note
                  as in _xstatus (None when unknown)
+  scheduled      True when DIR/schedule exists and an svtools supervise
+                 runs the service (it starts ./run once at each firing)
   rss, cpu, procs
                  resident bytes, CPU seconds (user+system, reaped
                  children included) and number of processes of the
@@ -128,7 +131,7 @@ def _blank(path, now):
         "ready_since": None, "restarts": None, "starts": None, "exit": None, "exits": [],
         "next_start": None, "fails": None, "fail_limit": None,
         "fail_secs": None, "next_fire": None, "skipped": None, "note": None,
-        "rss": None, "cpu": None, "procs": None, "knobs": {}, "error": None,
+        "scheduled": False, "rss": None, "cpu": None, "procs": None, "knobs": {}, "error": None,
         "log": None,
     }
 
@@ -262,6 +265,7 @@ def _from_xstatus(snap, xs, exits, now):
         snap["exit"] = {"code": xs["exit_code"], "signal": xs["exit_signal"],
                         "at": xs["exit_at"], "ran": xs["exit_ran"]}
     snap["exits"] = exits
+    snap["scheduled"] = "schedule" in snap["knobs"]
     recent = exits[-3:]
     # Between two short runs the service is down, waiting out the throttle.
     young = (snap["state"] == "down" and xs["next_start"] > 0) or (
@@ -401,6 +405,20 @@ def argument(text):
     return bytes(out)
 
 
+def text(value):
+    """A value (bytes) as text: UTF-8 decoded; only control characters
+    and bytes that are not UTF-8 become \\xHH.  Unlike display(), blanks
+    and backslashes stay as they are: the result is for reading, not an
+    argument to give back."""
+    out = []
+    for ch in value.decode("utf-8", "surrogateescape"):
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.extend("\\x%02x" % c for c in ch.encode("utf-8", "surrogateescape"))
+    return "".join(out)
+
+
 def to_json(snap):
     """SNAPSHOT -> dict of str, int, float, bool, None, lists and dicts
     (the svctl --json schema, version SCHEMA; docs/svctl-json.md)."""
@@ -408,16 +426,16 @@ def to_json(snap):
     for key in ("supervised", "source", "state", "crash_loop", "want", "normally",
                 "paused", "since", "uptime", "ready_since", "restarts", "exit",
                 "next_start", "fails", "fail_limit", "fail_secs", "next_fire",
-                "skipped", "rss", "cpu", "procs", "error"):
+                "skipped", "scheduled", "rss", "cpu", "procs", "error"):
         out[key] = snap[key]
     for key in ("ready_since", "next_start", "next_fire"):
         out[key] = snap[key] or None  # 0 in xstatus means none
     out["pid"] = snap["pid"] or None
     out["pgid"] = snap["pgid"] or None
-    out["note"] = None if snap["note"] is None else display(snap["note"])
+    out["note"] = None if snap["note"] is None else text(snap["note"])
     out["exits"] = [{"at": at, "pid": pid, "code": code, "signal": sig, "ran": ran}
                     for at, pid, code, sig, ran in snap["exits"]]
-    out["knobs"] = {k: display(v) for k, v in snap["knobs"].items()}
+    out["knobs"] = {k: text(v) for k, v in snap["knobs"].items()}
     out["log"] = to_json(snap["log"]) if snap["log"] else None
     return out
 

@@ -8,7 +8,17 @@ escaped as _svinfo.display does; a logger is "NAME/log"):
   svtools_service_ready             1 when it signalled readiness
   svtools_service_want_up           1 when supervise wants it up
   svtools_service_normally_up       1 when there is no DIR/down
-  svtools_service_failed            1 when fail-limit gave up on it
+  svtools_service_failed            1 when it is in state failed: fail-limit
+                                    gave up, or ./finish exited 125 (a
+                                    deliberate "stay down", e.g. svimport's
+                                    autorestart=false)
+  svtools_service_fail_limit_reached
+                                    1 when fail-limit gave up on it
+  svtools_service_scheduled         1 when it runs on a schedule file
+  svtools_service_schedule_next_fire_timestamp_seconds
+                                    unix time of its next firing
+  svtools_service_schedule_skipped_total
+                                    firings skipped while a run still went
   svtools_service_crash_loop        1 when it keeps dying within seconds
   svtools_service_uptime_seconds    seconds in the current state
   svtools_service_starts_total      starts of ./run since supervise began
@@ -40,8 +50,16 @@ _GAUGES = (
      lambda s: None if s["want"] is None else int(s["want"] == "up")),
     ("normally_up", "1 when the service has no down file",
      lambda s: int(s["normally"] == "up")),
-    ("failed", "1 when fail-limit stopped restarting the service",
+    ("failed", "1 when the service is failed (fail-limit reached, or ./finish exited 125)",
      lambda s: int(s["state"] == "failed") if s["supervised"] else None),
+    ("fail_limit_reached", "1 when fail-limit stopped restarting the service",
+     lambda s: int(s["state"] == "failed" and bool(s["fail_limit"])
+                   and (s["fails"] or 0) >= s["fail_limit"])
+     if s["source"] == "xstatus" else None),
+    ("scheduled", "1 when the service is started at the firings of its schedule file",
+     lambda s: int(s["scheduled"]) if s["supervised"] else None),
+    ("schedule_next_fire_timestamp_seconds", "Unix time of the next firing of the schedule",
+     lambda s: s["next_fire"] if s["scheduled"] else None),
     ("crash_loop", "1 when the service keeps dying within seconds of starting",
      lambda s: int(s["crash_loop"]) if s["supervised"] else None),
     ("uptime_seconds", "Seconds since the service entered its current state",
@@ -57,6 +75,8 @@ _COUNTERS = (
     ("starts", "Starts of ./run since supervise began",
      lambda s: None if s["restarts"] is None
      else s["restarts"] + 1 if s["pid"] or s["exit"] else 0),
+    ("schedule_skipped", "Firings of the schedule skipped because a run was still going",
+     lambda s: s["skipped"] if s["scheduled"] else None),
     ("cpu_seconds", "CPU seconds (user and system) of the service's process tree",
      lambda s: s["cpu"]),
 )

@@ -222,11 +222,43 @@ def _exit(ex, now):
     return "%s, %s ago" % (what, _duration(max(0.0, now - ex["at"]))) if ex["at"] else what
 
 
+def _schedule(js, now):
+    """For a scheduled job (not wanted up): (words for the state column,
+    the sentence for its page), else ("", "")."""
+    if not js["scheduled"] or js["want"] == "up":
+        return "", ""
+    words, page = [], ["Scheduled: %s." % js["knobs"].get("schedule", "")]
+    if js["next_fire"]:
+        words.append("next in %s" % _duration(max(0.0, js["next_fire"] - now) + 0.999))
+        page.append("Next firing %s (%s)." % (_stamp(js["next_fire"]), words[-1]))
+    else:
+        words.append("no next firing")
+        page.append("No next firing (see supervise's warning in svscan's log).")
+    if js["skipped"]:
+        words.append("%d skipped" % js["skipped"])
+    page.append("%d firing%s skipped while a run was still going." % (
+        js["skipped"] or 0, "" if js["skipped"] == 1 else "s"))
+    if js["exit"]:
+        page.append("Last run: %s, after %s." % (_exit(js["exit"], now), _duration(js["exit"]["ran"])))
+    else:
+        page.append("Not run yet.")
+    return ", ".join(words), " ".join(page)
+
+
+def _stamp(t):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
 def _row(js, name, logger, now):
     state = js["state"]
     text = "supervise not running" if state == "unsupervised" else state
+    sched, page = _schedule(js, now)
     if js["crash_loop"]:
         text, state = "crash loop", "crashloop"
+    elif sched:
+        if state == "down":
+            text = state = "scheduled"
+        text += ", " + sched
     elif js["want"] == "down" and state not in ("down", "stopping"):
         text += ", want down"
     elif js["want"] == "up" and state == "down":
@@ -243,6 +275,7 @@ def _row(js, name, logger, now):
         "restarts": "" if js["restarts"] is None else js["restarts"],
         "last_exit": _exit(js["exit"], now), "memory": _bytes(js["rss"]),
         "cpu": "" if js["cpu"] is None else "%.2f s" % js["cpu"],
+        "schedule": page,
     }
 
 

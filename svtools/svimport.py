@@ -102,8 +102,12 @@ def _in_the_way(path, force):
         if os.path.isdir(d):
             snap = _svinfo.read(d)
             if snap["supervised"]:
-                return ("%s is supervised (%s): stop it first with svc -dx %s %s/log"
-                        % (d, snap["state"], path, path))
+                # svc -dx alone is undone by svscan, which restarts a
+                # supervise for every link in the scan directory.
+                name = os.path.basename(path)
+                return ("%s is supervised (%s): svctl remove %s (unlinks it, stops it and its "
+                        "logger), then svimport --force again, then svctl add %s"
+                        % (d, snap["state"], name, path))
     return None
 
 

@@ -97,8 +97,11 @@ class Service:
     def knob(self, name, data):
         if isinstance(data, str):
             data = data.encode()
-        with open(self.file(name), "wb") as f:
+        # .new + rename: supervise re-reads knobs at any command, and must
+        # never see a half-written file (it would warn about it).
+        with open(self.file(name + ".new"), "wb") as f:
             f.write(data)
+        os.rename(self.file(name + ".new"), self.file(name))
 
 
 @pytest.fixture

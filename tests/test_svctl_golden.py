@@ -190,3 +190,57 @@ def test_colour_only_on_a_terminal(scan):
     cp = subprocess.run([helpers.prog("svctl"), "-d", scan, "status", "a-up"], stdout=subprocess.PIPE,
                         env=helpers.env(NO_COLOR="1"), timeout=20)
     assert b"\033" not in cp.stdout
+
+
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory):
+    """Scheduled jobs as svtools supervise publishes them."""
+    base = tmp_path_factory.mktemp("jobs")
+    z = Zoo(base)
+    now = time.time()
+    statuses = {"n-waiting": status_bytes(30, want=D), "o-ran": status_bytes(20, want=NONE),
+                "p-running": status_bytes(5, pid=40011, want=NONE), "q-junk": status_bytes(30, want=D)}
+    for name, status in statuses.items():
+        d = z.make(name, status=status, down=True)
+        with open(os.path.join(d, b"schedule"), "w") as f:
+            f.write("every day\n" if name == "q-junk" else "* * * * *\n")
+    with open(os.path.join(z.path("n-waiting"), b"fail-limit"), "w") as f:
+        f.write("4 18\n")
+    xs(z.path("n-waiting"), [], state="down", want="down", normally="down", since=now - 30,
+       next_fire=now + 42)
+    xs(z.path("o-ran"), [(now - 20, 7, 3, 0, 1.5)], state="down", want="once", normally="down",
+       since=now - 20, starts=1, exit_code=3, exit_at=now - 20, exit_ran=1.5,
+       next_fire=now + 40, skipped=2)
+    xs(z.path("p-running"), [], state="up", pid=40011, want="once", normally="down",
+       since=now - 5, starts=1, next_fire=now + 55)
+    xs(z.path("q-junk"), [], state="down", want="down", normally="down", since=now - 30)
+    yield str(base)
+    z.close()
+
+
+def test_scheduled_jobs_read_as_scheduled(jobs):
+    out, err, code = svctl("-d", jobs)
+    assert normalise(out).splitlines() == [
+        "NAME       STATE                                PID  UPTIME  RESTARTS  LAST EXIT        MEM  CPU",
+        "n-waiting  scheduled, next in 99s                 -     99s         0  -                  -    -",
+        "o-ran      scheduled, next in 99s, 2 skipped      -     99s         0  exit 3, 99s ago    -    -",
+        "p-running  up, next in 99s                    40011      9s         0  -                  -    -",
+        "q-junk     scheduled, no next firing              -     99s         0  -                  -    -",
+    ]
+    assert (err, code) == ("", 0)
+    out, err, code = svctl("-d", jobs, "show", "o-ran")
+    assert "  want             scheduled (./run starts once at each firing), normally down\n" in out
+    assert out.startswith("o-ran: scheduled, next in ")
+
+
+def test_json_values_are_text(jobs):
+    out, err, code = svctl("-d", jobs, "status", "--json")
+    doc = json.loads(out)
+    with open(os.path.join(os.path.dirname(__file__), "..", "docs", "svctl-status.schema.json")) as f:
+        schema = json.load(f)
+    check_schema(doc, schema, schema)
+    by = {s["name"]: s for s in doc["services"]}
+    assert by["n-waiting"]["knobs"] == {"fail-limit": "4 18", "schedule": "* * * * *"}
+    assert by["q-junk"]["knobs"] == {"schedule": "every day"}
+    assert [by[n]["scheduled"] for n in sorted(by)] == [True] * 4
+    assert by["o-ran"]["skipped"] == 2 and by["o-ran"]["want"] == "once"

@@ -54,8 +54,10 @@ def test_seed_airflow_report_and_files(tmp_path):
         "# made by svimport from [program:airflow-webserver] (airflow-webserver)",
         "exec 2<>../airflow-webserver.stderr/fifo",
         "umask 022",
+        'set -- "$PWD/env" ${OLDPWD+"$OLDPWD"}',
         "cd /opt/airflow || exit 111",
-        'exec envdir "$OLDPWD/env" setuidgid airflow airflow webserver -p 8080',
+        'if [ $# = 2 ]; then OLDPWD=$2; else unset OLDPWD; fi',
+        'exec envdir "$1" setuidgid airflow airflow webserver -p 8080',
     ]
     assert (web / "down-signal").read_text() == "QUIT\n"
     assert (web / "timeout-kill").read_text() == "60000\n"
@@ -402,3 +404,22 @@ def test_supervisord_section_keys(tmp_path):
     c = conf(tmp_path, "[supervisord]\nminfds=65536\n[program:a]\ncommand=/bin/true\n", "b.conf")
     code, out, _ = svimport("-n", c)
     assert code == 1 and "dropped  minfds=65536: supervisord raised this limit" in out
+
+
+def test_stderr_logger_is_execd_and_the_docs_say_why(tmp_path):
+    """NAME.stderr/run needs sh's <>./fifo, so supervise's in-child multilog
+    (a plain `exec multilog WORDS`) does not take it, while NAME/log/run it
+    does; docs/coming-from-supervisord.md explains the python3 in ps."""
+    from svtools import _multilog_inchild
+    env = helpers.env(AIRFLOW_HOME="/opt/airflow", AIRFLOW_LOGS="/var/log/airflow")
+    code, out, err = svimport("-o", str(tmp_path / "sv"), os.path.join(DATA, "airflow.conf"), env=env)
+    assert code == 0, out + err
+    web = tmp_path / "sv" / "airflow-webserver"
+    assert _multilog_inchild.plan((web / "log" / "run").read_bytes()) is not None
+    assert _multilog_inchild.plan((tmp_path / "sv" / "airflow-webserver.stderr" / "run")
+                                  .read_bytes()) is None
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs",
+                            "coming-from-supervisord.md")).read()
+    section = doc[doc.index("### A separate stderr log"):doc.index("### Differences worth knowing")]
+    assert "`NAME.stderr/run` is the one logger that runs as `python3 -IS" in section
+    assert "`<>./fifo`" in section

@@ -43,11 +43,12 @@ class World:
     def path(self, *parts):
         return os.path.join(self.root, *parts)
 
-    def start(self):
+    def start(self, env=None):
         for name in sorted(os.listdir(self.sv)):
             os.symlink(os.path.join(self.sv, name), os.path.join(self.scan, name))
         self.err = open(self.path("svscan.err"), "wb")
-        self.svscan = self.procs.start([prog("svscan"), self.scan], stdout=self.err, stderr=self.err)
+        self.svscan = self.procs.start([prog("svscan"), self.scan], stdout=self.err, stderr=self.err,
+                                       env=env or helpers.env())
 
     def dirs(self):
         out = []
@@ -99,10 +100,11 @@ state=%(state)s
 echo "out $1 uid=$(id -u) cwd=$(pwd) home=$AIRFLOW_HOME examples=$AIRFLOW__CORE__LOAD_EXAMPLES name=$SUPERVISOR_PROCESS_NAME umask=$(umask)"
 echo "err $1" >&2
 # a worker like gunicorn's, which takes QUIT (sh would leave it ignored)
-python3 -c 'import signal, time; signal.signal(signal.SIGQUIT, signal.SIG_DFL); time.sleep(1000)' &
-echo $! > $state/worker-$1
-echo $$ > $state/main-$1
+# (each pid is written once its signal disposition is in place: the test
+# sends QUIT as soon as both files exist)
+python3 -c 'import os, signal, sys, time; signal.signal(signal.SIGQUIT, signal.SIG_DFL); open(sys.argv[1], "w").write(str(os.getpid())); time.sleep(1000)' $state/worker-$1 &
 trap 'echo "$1 got QUIT"; exit 0' QUIT
+echo $$ > $state/main-$1
 wait
 """
 
@@ -285,31 +287,63 @@ def test_every_shape_starts_under_svscan(world):
     wait_for(lambda: b"\nstate failed\n" in xstatus("envx"), 30, what="envx failed")
 
 
-def test_force_never_replaces_a_supervised_directory(world, procs):
+def environ(pid):
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        return dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if kv)
+
+
+@pytest.mark.parametrize("oldpwd", [None, "/svscan/was/here"])
+def test_program_environment_is_supervisords(world, oldpwd):
+    conf = world.path("e.conf")
+    with open(conf, "w") as f:
+        f.write("[supervisord]\nenvironment=G=\"from supervisord\"\n"
+                "[program:e]\ncommand=/bin/sleep 1000\ndirectory=/tmp\n"
+                "environment=A=\"x y\",B=\"tail \",G=\"own\"\nstdout_logfile=NONE\n")
+    svimport(world, conf)
+    env = {k: v for k, v in helpers.env().items() if k != "OLDPWD"}
+    if oldpwd:
+        env["OLDPWD"] = oldpwd
+    world.start(env)
+    d = os.path.join(world.sv, "e")
+    pid = wait_for(lambda: status_pid(d), 20, what="e up")
+    got = wait_for(lambda: (lambda e: e if b"SUPERVISOR_ENABLED" in e else None)(environ(pid)), 20)
+    # supervisord: its own environment (here svscan's), SUPERVISOR_*, then the
+    # configured one; sh sets PWD to the working directory it cds to.
+    want = environ(world.svscan.pid)
+    want.update({b"SUPERVISOR_ENABLED": b"1", b"SUPERVISOR_PROCESS_NAME": b"e",
+                 b"SUPERVISOR_GROUP_NAME": b"e", b"G": b"own", b"A": b"x y", b"B": b"tail ",
+                 b"PWD": b"/tmp"})
+    assert got == want
+
+
+def test_force_on_a_running_service_says_the_order_that_works(world):
+    """supervisord's reread/update of one program: svctl remove, svimport
+    --force, svctl add, as the message says; svc -dx alone is undone by
+    svscan."""
     conf = world.path("f.conf")
     with open(conf, "w") as f:
         f.write("[program:f]\ncommand=/bin/sleep 1000\nstdout_logfile=NONE\n")
     svimport(world, conf)
+    world.start()
     d = os.path.join(world.sv, "f")
-    p = procs.start([prog("supervise"), d])
-    try:
-        wait_for(lambda: status_pid(d), 20)
-        r = helpers.run([prog("svimport"), "--force", "-o", world.sv, conf])
-        assert r.returncode == 1
-        assert ("not written: %s is supervised (up): stop it first with svc -dx %s %s/log"
-                % (d, d, d)) in r.stdout.decode()
-        assert os.path.exists(os.path.join(d, "supervise", "status"))
-    finally:
-        pid = status_pid(d)
-        helpers.run([prog("svc"), "-dx", d])
-        procs.stop(p)
-        if pid:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    wait_for(lambda: status_pid(d), 20, what="f up")
+    with open(conf, "w") as f:
+        f.write("[program:f]\ncommand=/bin/sleep 2000\nstdout_logfile=NONE\n")
+    r = helpers.run([prog("svimport"), "--force", "-o", world.sv, conf])
+    assert r.returncode == 1
+    assert ("not written: %s is supervised (up): svctl remove f (unlinks it, stops it and its "
+            "logger), then svimport --force again, then svctl add %s" % (d, d)) in r.stdout.decode()
+    assert b"1000" in open(os.path.join(d, "run"), "rb").read()
+    svctl = [prog("svctl"), "-d", world.scan]
+    r = helpers.run(svctl + ["remove", "f"])
+    assert r.returncode == 0, r.stdout + r.stderr
     r = helpers.run([prog("svimport"), "--force", "-o", world.sv, conf])
     assert r.returncode == 0 and not os.path.exists(os.path.join(d, "supervise"))
+    r = helpers.run(svctl + ["add", d])
+    assert r.returncode == 0, r.stdout + r.stderr
+    pid = wait_for(lambda: status_pid(d), 20, what="f up again")
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        assert f.read() == b"/bin/sleep\x002000\x00"
 
 
 def test_stopwaitsecs_ends_with_kill(world):
@@ -333,3 +367,39 @@ def test_stopwaitsecs_ends_with_kill(world):
         return lines[-2].split() if len(lines) > 2 else None
     last = wait_for(last_exit, 20, what="the exit recorded")
     assert last[1] == b"%d" % pid and last[2:4] == [b"256", b"9"]
+
+
+def test_docs_say_what_svstat_prints_for_a_scheduled_job(procs, tmp_path):
+    """docs/coming-from-supervisord.md's svstat lines for a job with
+    `schedule` and `down` are what svstat prints (0.76: "normally down"
+    only while it runs)."""
+    import re
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs",
+                            "coming-from-supervisord.md")).read()
+    cron = doc[doc.index("## ... and from cron"):]
+    said_up = re.search(r"a running job\s+shows `(up \(pid \d+\) \d+ seconds, normally down)`", cron)
+    said_down = re.search(r"between runs plain\s+`(down \d+ seconds)`", cron)
+    assert said_up and said_down
+
+    def shape(text):
+        return re.sub(r"\d+", "N", text)
+
+    d = str(tmp_path / "job")
+    os.mkdir(d)
+    write_script(os.path.join(d, "run"), "exec sleep 1000\n")
+    for name, text in (("schedule", "0 0 1 1 *\n"), ("down", "")):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    p = procs.start([prog("supervise"), d])
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(d, "supervise", "status")), 20)
+        out = helpers.run([prog("svstat"), d]).stdout.decode()
+        assert shape(out) == shape("%s: %s\n" % (d, said_down.group(1)))
+        helpers.run([prog("svc"), "-o", d])
+        pid = wait_for(lambda: status_pid(d), 20, what="the job runs")
+        procs.track(pid)
+        out = helpers.run([prog("svstat"), d]).stdout.decode()
+        assert shape(out) == shape("%s: %s\n" % (d, said_up.group(1)))
+    finally:
+        helpers.run([prog("svc"), "-dx", d])
+        procs.stop(p)

@@ -26,6 +26,15 @@ tests:
     input_series:
       - series: 'svtools_service_failed{service="db", instance="h1:9001", job="svtools"}'
         values: '0 0 1x10'
+      - series: 'svtools_service_fail_limit_reached{service="db", instance="h1:9001", job="svtools"}'
+        values: '0 0 1x10'
+      # autorestart=false imported by svimport: ./finish exits 125, failed, want down
+      - series: 'svtools_service_failed{service="oneshot", instance="h1:9001", job="svtools"}'
+        values: '0 0 1x10'
+      - series: 'svtools_service_fail_limit_reached{service="oneshot", instance="h1:9001", job="svtools"}'
+        values: '0x12'
+      - series: 'svtools_service_scheduled{service="flaky", instance="h1:9001", job="svtools"}'
+        values: '0x14'
       - series: 'svtools_service_crash_loop{service="flaky", instance="h1:9001", job="svtools"}'
         values: '0x3 1x10'
       - series: 'svtools_service_starts_total{service="flaky", instance="h1:9001", job="svtools"}'
@@ -33,6 +42,13 @@ tests:
       - series: 'svtools_service_crash_loop{service="calm", instance="h1:9001", job="svtools"}'
         values: '0x14'
       - series: 'svtools_service_starts_total{service="calm", instance="h1:9001", job="svtools"}'
+        values: '1x14'
+      # a job scheduled every minute: ten starts in ten minutes, each run fine
+      - series: 'svtools_service_starts_total{service="cron", instance="h1:9001", job="svtools"}'
+        values: '1+1x14'
+      - series: 'svtools_service_crash_loop{service="cron", instance="h1:9001", job="svtools"}'
+        values: '0x14'
+      - series: 'svtools_service_scheduled{service="cron", instance="h1:9001", job="svtools"}'
         values: '1x14'
     alert_rule_test:
       - eval_time: 5m
@@ -121,3 +137,46 @@ def test_crash_loop_flag_reaches_metrics(flaky_world):
     wait_for(lambda: sample(scrape(web), "svtools_service_crash_loop", "flaky") == 1,
              20, what="flaky seen crash-looping in /metrics")
     assert sample(scrape(web), "svtools_service_crash_loop", "steady") == 0
+
+
+def _doc(*parts):
+    with open(os.path.join(os.path.dirname(__file__), "..", *parts)) as f:
+        return f.read()
+
+
+def test_man_auth_examples_are_what_svweb_reads():
+    from svtools import _svweb_auth
+    man = _doc("man", "svweb.8")
+    part = man[man.index(".BI \\-\\-auth"):man.index(".BI \\-\\-cert")]
+    assert '.BI "token " secret' in part and '.BI "user " "name hash"' in part
+    example = part[part.index(".nf\n") + 4:part.index(".fi\n")]
+    auth = _svweb_auth.parse(example)
+    assert len(auth["tokens"]) == 1 and list(auth["users"]) == ["alice"]
+    assert _svweb_auth.check_password(auth, "alice", "pw")
+
+
+def test_readme_token_file_recipe_feeds_prometheus(procs, tmp_path):
+    """The README's command turns svweb's auth file into what Prometheus'
+    credentials_file needs (the secret alone), and svweb takes it."""
+    readme = _doc("README.md")
+    fleet = readme[readme.index("## Running a fleet"):readme.index("## Benchmarks")]
+    recipe = [line.strip() for line in fleet.splitlines() if line.strip().startswith("awk ")]
+    assert len(recipe) == 1, recipe
+    secret = "s" * 20 + "3cr3t" * 4
+    auth = tmp_path / "auth"
+    auth.write_text("# svweb\ntoken %s\n" % secret)
+    auth.chmod(0o600)
+    cmd = recipe[0].replace("/etc/sv/svweb/auth", str(auth)).replace(
+        "/etc/prometheus/svweb.token", str(tmp_path / "svweb.token"))
+    subprocess.run(["sh", "-c", cmd], check=True, timeout=20)
+    # Prometheus sends the file's content, blanks at both ends trimmed
+    token = (tmp_path / "svweb.token").read_text().strip()
+    assert token == secret
+    scandir = tmp_path / "scan"
+    scandir.mkdir()
+    web = Web(procs, tmp_path, scandir, "--auth", str(auth))
+    try:
+        assert web.get("/metrics", headers={"Authorization": "Bearer " + token})[0] == 200
+        assert web.get("/metrics", headers={"Authorization": "Bearer token " + token})[0] == 401
+    finally:
+        web.close()
