@@ -440,6 +440,7 @@ RELOADER = """\
 exec 2>&1
 trap 'echo usr1 >> got' USR1
 trap 'echo hup >> got' HUP
+touch trapped
 echo started
 while :; do sleep 0.2; done
 """
@@ -451,6 +452,8 @@ def test_reload_sends_the_reload_signal_file_like_svctl(world):
     (d / "reload-signal").write_text("USR1\n")
     wait_for(lambda: scan.svok("reloader"), 20, what="supervise on reloader")
     wait_state(web, "reloader", ("up", "ready"))
+    # The signal must find the traps set, or it kills the shell.
+    wait_for(lambda: (d / "trapped").exists(), 20, what="the traps set")
     cookie, token = session(web)
     h = {"Cookie": cookie, "X-XSRFToken": token}
     assert web.request("POST", "/api/services/reloader/reload", headers=h)[0] == 200
