@@ -34,8 +34,10 @@ def test_notification_fd_is_only_at_fd_n(service):
     pid = s.wait_up()
     fddir = "/proc/%d/fd" % pid
     wait_for(lambda: os.readlink("/proc/%d/exe" % pid).endswith("sleep"), what="the exec")
-    fds = sorted(int(fd) for fd in os.listdir(fddir))
-    assert fds == [0, 1, 2, 7]
+    # sleep's own start-up (locale files) may hold a descriptor for a moment:
+    # wait for the set to settle; a leaked descriptor never goes away.
+    fds = lambda: sorted(int(fd) for fd in os.listdir(fddir))
+    wait_for(lambda: fds() == [0, 1, 2, 7], what="descriptors 0, 1, 2 and 7 only")
     assert os.readlink(os.path.join(fddir, "7")).startswith("pipe:")
     s.send(b"d")
 
