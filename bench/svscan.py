@@ -47,7 +47,40 @@ def start(impl, scandir):
                             start_new_session=True)
 
 
+def descendants(root):
+    """Pids below ROOT in the process tree, from /proc (parents first)."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        ppid = int(data[data.rindex(b")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    out, todo = [], [root]
+    while todo:
+        for pid in children.get(todo.pop(), ()):
+            out.append(pid)
+            todo.append(pid)
+    return out
+
+
 def stop(p):
+    # Services with process-group lead sessions of their own: the group
+    # kill below would miss them, so every descendant goes by pid first.
+    below = descendants(p.pid)
+    try:
+        os.killpg(p.pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        pass
+    for pid in below + descendants(p.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     try:
         os.killpg(p.pid, signal.SIGKILL)
     except ProcessLookupError:

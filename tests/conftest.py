@@ -21,9 +21,12 @@ def pytest_configure(config):
 
 
 @pytest.fixture
-def procs():
+def procs(tmp_path):
     p = Procs()
     try:
         yield p
     finally:
         p.cleanup()
+        # What escaped the process groups above (a run in a session of its
+        # own, a worker orphaned to init) still works in this test's tmp dir.
+        p.kill_under(str(tmp_path))

@@ -111,6 +111,26 @@ class Procs:
         except ProcessLookupError:
             pass
 
+    def kill_under(self, top):
+        """SIGKILL, by pid, every process whose working directory is TOP or
+        below it (a test's tmp dir: only the test's own processes are there)."""
+        top = os.path.realpath(top)
+        me = os.getpid()
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == me:
+                continue
+            try:
+                cwd = os.readlink("/proc/%s/cwd" % name)
+            except OSError:
+                continue
+            if cwd.endswith(" (deleted)"):
+                cwd = cwd[:-len(" (deleted)")]
+            if cwd == top or cwd.startswith(top + "/"):
+                try:
+                    os.kill(int(name), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
     def cleanup(self):
         for pid in self.pids:
             for kill in (os.killpg, os.kill):
