@@ -44,6 +44,11 @@ stop() {
     exit 0
 }
 trap stop INT TERM EXIT
+# Let svscan start the supervises before the first screen (at most 5 s).
+for i in $(seq 50); do
+    svok "$demo/clock" && svok "$demo/flaky" && svok "$demo/clock/log" && break
+    sleep 0.1
+done
 while :; do
     clear 2>/dev/null || printf '\n\n'
     echo "svtools demo: svscan $demo   (Ctrl-C to stop)"
@@ -51,8 +56,11 @@ while :; do
     echo "    $PWD/.venv/bin/svc -d $demo/clock"
     echo "    $PWD/.venv/bin/svc -u $demo/clock"
     echo "    $PWD/.venv/bin/svc -k $demo/flaky"
+    echo "    $PWD/.venv/bin/svctl -d $demo tail -f clock"
     echo
     svstat "$demo"/* "$demo"/*/log
+    echo
+    svctl -d "$demo" status || true
     echo
     echo "last lines of $demo/clock/log/main/current:"
     tail -n 5 "$demo/clock/log/main/current" 2>/dev/null | tai64nlocal || true
