@@ -18,6 +18,8 @@ import fcntl
 import os
 import stat
 
+from . import _proc
+
 
 def lock_holder(path):
     """Pid holding the flock on PATH; 0 if nobody holds it (or PATH is
@@ -73,12 +75,9 @@ def starttime(pid):
 
 
 def ppid(pid):
-    try:
-        with open(b"/proc/%d/stat" % pid, "rb") as f:
-            data = f.read()
-    except OSError:
-        return 0
-    return int(data[data.rindex(b")") + 2:].split()[1])
+    """PID's parent; 0 if it is gone."""
+    st = _proc.stat(pid)
+    return st[1] if st else 0
 
 
 def children(pid):
