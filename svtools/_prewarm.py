@@ -22,7 +22,7 @@ changes no file and starts nothing; its results are thrown away.
 import os
 import select
 
-from . import _knobs, _status, _supervise_policy, _xstatus
+from . import _knobs, _logevents, _notify, _status, _supervise_policy, _xstatus
 
 _LETTERS = "dupcohaitkq12wox"
 
@@ -40,7 +40,7 @@ def _publish(effects):
 def _errors():
     """The OSErrors supervise's set-up raises and catches at every start
     (no down file, FIFOs that exist), on calls that change nothing."""
-    for call, arg in ((os.stat, ""), (os.mkdir, "/"), (os.mkfifo, "/")):
+    for call, arg in ((os.stat, ""), (os.mkdir, "/"), (os.mkfifo, "/"), (os.unlink, "")):
         try:
             call(arg)
         except FileNotFoundError:
@@ -51,17 +51,90 @@ def _errors():
     poller.poll(0)
 
 
+# A value every knob parser accepts (bench/policy.py's set).
+_KNOB_VALUES = {
+    "timeout-finish": b"5000\n", "down-signal": b"TERM\n", "timeout-kill": b"500\n",
+    "process-group": b"", "notification-fd": b"5\n", "notify-socket": b"",
+    "restart-backoff": b"60\n", "fail-limit": b"5 60\n", "max-death-tally": b"100\n",
+    "log-events": b"",
+}
+
+
+def _all_knobs():
+    """Knobs with every file present, through the parsers supervise uses."""
+    knobs = _knobs.Knobs()
+    knobs.finish = True
+    for name, data in _KNOB_VALUES.items():
+        attr, parse = _knobs.PARSERS[name]
+        value, problem = parse(data)
+        if problem is None:
+            setattr(knobs, attr, value)
+    return knobs
+
+
+def _forward():
+    """log-events' pipe: records and output through a Forwarder that writes
+    into its own pipe, then closed."""
+    f = _logevents.Forwarder()
+    try:
+        f.out = f.w
+        f.read(_logevents.DRAIN)
+        f.record(_logevents.record("start", 100, 0, 0, 0.0), False)
+        f.write()
+        f.read()
+        f.record(_logevents.record("exit", 100, 256, 15, 1.5))
+        f.record(_logevents.record("exit", 100, 3, 0, 1.5))
+        f.write()
+        f.read()
+    finally:
+        os.close(f.r)
+        os.close(f.w)
+
+
+def _knob_paths():
+    """What the knobs bring beyond the policy: log-events' records and
+    pipe, the notify datagram parser, a datagram socket (made and closed,
+    never bound)."""
+    try:
+        _forward()
+    except OSError:
+        pass
+    _notify.parse(b"READY=1\nSTATUS=up\n")
+    os.fsencode(os.getcwd())
+    s = _notify.load_socket()
+    try:
+        sock = s.socket(s.AF_UNIX, s.SOCK_DGRAM)
+    except OSError:
+        return
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(s.SOL_SOCKET, s.SO_PASSCRED, 1)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
 def run():
     """Twice through a service's life, so that the second pass finds the
     bytecode specialised by the first."""
     _errors()
-    for _ in range(2):
-        m = _supervise_policy.Machine(True, _knobs.Knobs())
+    _knob_paths()
+    for knobs in (_knobs.Knobs(), _knobs.Knobs(), _all_knobs(), _all_knobs()):
+        m = _supervise_policy.Machine(True, knobs)
         now = 1000.0
         pid = 100
         _publish(m.boot(now))
         _publish(m.started(pid, now))
+        _publish(m.notice(pid, False, b"up", now + 0.1))
+        _publish(m.ready(pid, now + 0.1))
         _publish(m.child_exited(256, 9, now + 0.5))        # killed at once
+        if m.finishing:
+            _publish(m.finish_started(pid + 50, now + 0.5))
+            _publish(m.finish_exited(0, now + 0.6))
+        if m.pgid:
+            _publish(m.deadline(m.wake))
+            _publish(m.group_gone(m.pgid, now + 0.7))
         _publish(m.deadline(now + 1.0))                    # the throttle ends
         _publish(m.started(pid + 1, now + 1.0))
         _publish(m.child_exited(0, 0, now + 3.0))          # exited after a while
