@@ -1,22 +1,26 @@
-"""A dry run of supervise's pure code, made by svscan before it forks.
+"""A dry run of supervise's code, made by svscan before it forks.
 
 A supervise that svscan forks owns every page it writes to.  Some of those
 writes happen only the first time a piece of code runs in a process:
 CPython fills its type-attribute cache and gives types version tags,
-specialises the bytecode it runs, and caches string hashes.  Run once in
-svscan before the forks, they land in pages every child shares instead of
-in each child.  Measured with `bench/run.py -i svtools memory` (KiB per
-forked supervise at 100 services, interleaved runs): private 1117-1125
-without the dry run, 1077-1093 with the policy and codecs (five runs
-each), 1033-1061 once the OSErrors are added (four runs, against
-1049-1073); PSS after one restart of every service 1225-1249 without,
-1141-1164 with all of it.
+quickens a code object after 8 calls (3.11) and specialises its bytecode,
+and caches string hashes; code that runs unquickened also takes and drops
+a reference to every attribute name it looks up, writing the page that
+holds the name.  Run here, in svscan, before the forks, those writes land
+in pages every child shares instead of in each child.
 
-run() raises and catches the OSErrors supervise's set-up meets at every
-start, takes supervise's policy (_supervise_policy.Machine) through a
-service's life (start, crash, throttled restart, every control letter,
-exit) and packs what supervise publishes (status, xstatus, exits).  It
-changes no file and starts nothing; its results are thrown away.
+run() raises and catches the OSErrors supervise's set-up may meet; takes
+supervise's policy (_supervise_policy.Machine) through a service's life
+(start, crash, throttled restart, every control letter, exit), without
+knobs and with every knob; packs what supervise publishes (status,
+xstatus, exits); runs the knobs' own code (parsers, log-events records
+through a pipe, the notify datagram parser and an unbound socket); drives
+a Supervisor without files; and, where a scratch directory can be made,
+rehearses supervise's start-up in it (lock, FIFOs, status, exits, xstatus)
+RUNS times, so that this code is quickened here.  It starts no process,
+leaves svscan's directory, descriptors and signals as they were, and
+removes the scratch directory.  What each part is worth, measured:
+docs/performance.md ("The changes, and what each is worth").
 """
 
 import os
@@ -25,6 +29,11 @@ import select
 from . import _knobs, _logevents, _notify, _status, _supervise_policy, _xstatus
 
 _LETTERS = "dupcohaitkq12wox"
+RUNS = 10       # CPython 3.11 quickens a code object after 8 calls
+# What a rehearsal leaves in its scratch directory.
+_FILES = ("supervise/control", "supervise/ok", "supervise/lock", "supervise/status",
+          "supervise/exits", "supervise/xstatus", "supervise/status.new",
+          "supervise/exits.new", "supervise/xstatus.new", "fifo", "supervise", "")
 
 
 def _publish(effects):
@@ -139,13 +148,76 @@ def _supervisor():
         os.close(w)
 
 
+def _scratch():
+    """A new directory of our own for the rehearsal ($TMPDIR or /tmp), in
+    which FIFOs can be made; None if there is none."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    path = "%s/svscan-prewarm.%d" % (base.rstrip("/"), os.getpid())
+    try:
+        os.mkdir(path, 0o700)      # fails on anything already there
+    except OSError:
+        return None
+    try:
+        os.mkfifo(path + "/fifo", 0o600)
+    except OSError:
+        _remove(path)
+        return None
+    return path
+
+
+def _remove(path):
+    for name in _FILES:
+        try:
+            if name in ("supervise", ""):
+                os.rmdir(path + "/" + name)
+            else:
+                os.unlink(path + "/" + name)
+        except OSError:
+            pass
+
+
+def _rehearse(path):
+    """supervise.main()'s start-up in PATH, RUNS times, less the signals
+    and the spawn; back in the current directory after each."""
+    from . import supervise
+    here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for _ in range(RUNS):
+            fds = []
+            try:
+                want_up, got = supervise._setup(path)
+                fds += got
+                sup = supervise.Supervisor(path, want_up, got[1], {})
+                sup.status(0, False, sup.machine.want)
+                sup._write(supervise._NO_EXITS, "exits")
+                fds.append(supervise._open_fifo("supervise/ok", os.O_RDONLY, "read",
+                                                path + "/supervise/ok"))
+                sup.perform([e for e in sup.machine.boot(1000.0) if e[0] != "spawn"])
+                sup.flush()
+                sup.commands()
+            finally:
+                for fd in fds:
+                    os.close(fd)
+                os.fchdir(here)
+    except SystemExit:
+        pass           # supervise's set-up found something wrong: no matter
+    finally:
+        os.close(here)
+
+
 def run():
-    """Twice through a service's life, so that the second pass finds the
-    bytecode specialised by the first."""
+    """Everything above; the policy twice per knob set, so that the second
+    pass finds the bytecode specialised by the first."""
     _errors()
     _knob_paths()
-    for _ in range(10):     # quickened after 8 calls (CPython 3.11)
+    for _ in range(RUNS):
         _supervisor()
+    path = _scratch()
+    if path is not None:
+        try:
+            _rehearse(path)
+        finally:
+            _remove(path)
     for knobs in (_knobs.Knobs(), _knobs.Knobs(), _all_knobs(), _all_knobs()):
         m = _supervise_policy.Machine(True, knobs)
         now = 1000.0
