@@ -33,7 +33,7 @@ RUNS = 10       # CPython 3.11 quickens a code object after 8 calls
 # What a rehearsal leaves in its scratch directory.
 _FILES = ("supervise/control", "supervise/ok", "supervise/lock", "supervise/status",
           "supervise/exits", "supervise/xstatus", "supervise/status.new",
-          "supervise/exits.new", "supervise/xstatus.new", "fifo", "supervise", "")
+          "supervise/exits.new", "supervise/xstatus.new", "fifo", "down", "supervise", "")
 
 
 def _publish(effects):
@@ -177,27 +177,21 @@ def _remove(path):
 
 
 def _rehearse(path):
-    """supervise.main()'s start-up in PATH, RUNS times, less the signals
-    and the spawn; back in the current directory after each."""
+    """supervise.start() in PATH, RUNS times (a down file there: ./run is
+    not started), then back in the current directory."""
     from . import supervise
+    fd = os.open(path + "/down", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.close(fd)
     here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for _ in range(RUNS):
-            fds = []
             try:
-                want_up, got = supervise._setup(path)
-                fds += got
-                sup = supervise.Supervisor(path, want_up, got[1], {})
-                sup.status(0, False, sup.machine.want)
-                sup._write(supervise._NO_EXITS, "exits")
-                fds.append(supervise._open_fifo("supervise/ok", os.O_RDONLY, "read",
-                                                path + "/supervise/ok"))
-                sup.perform([e for e in sup.machine.boot(1000.0) if e[0] != "spawn"])
+                sup = supervise.start(path, {})
                 sup.flush()
                 sup.commands()
-            finally:
-                for fd in fds:
+                for fd in sup.fds:
                     os.close(fd)
+            finally:
                 os.fchdir(here)
     except SystemExit:
         pass           # supervise's set-up found something wrong: no matter
