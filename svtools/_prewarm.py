@@ -30,10 +30,6 @@ from . import _knobs, _logevents, _notify, _status, _supervise_policy, _xstatus
 
 _LETTERS = "dupcohaitkq12wox"
 RUNS = 10       # CPython 3.11 quickens a code object after 8 calls
-# What a rehearsal leaves in its scratch directory.
-_FILES = ("supervise/control", "supervise/ok", "supervise/lock", "supervise/status",
-          "supervise/exits", "supervise/xstatus", "supervise/status.new",
-          "supervise/exits.new", "supervise/xstatus.new", "fifo", "down", "supervise", "")
 
 
 def _publish(effects):
@@ -67,6 +63,11 @@ _KNOB_VALUES = {
     "restart-backoff": b"60\n", "fail-limit": b"5 60\n", "max-death-tally": b"100\n",
     "log-events": b"",
 }
+# What a rehearsal leaves in its scratch directory.
+_FILES = ("supervise/control", "supervise/ok", "supervise/lock", "supervise/status",
+          "supervise/exits", "supervise/xstatus", "supervise/status.new",
+          "supervise/exits.new", "supervise/xstatus.new", "supervise/notify", "fifo", "down",
+          "finish") + tuple(_KNOB_VALUES) + ("supervise", "")
 
 
 def _all_knobs():
@@ -149,20 +150,23 @@ def _supervisor():
 
 
 def _scratch():
-    """A new directory of our own for the rehearsal ($TMPDIR or /tmp), in
-    which FIFOs can be made; None if there is none."""
-    base = os.environ.get("TMPDIR") or "/tmp"
-    path = "%s/svscan-prewarm.%d" % (base.rstrip("/"), os.getpid())
-    try:
-        os.mkdir(path, 0o700)      # fails on anything already there
-    except OSError:
-        return None
-    try:
-        os.mkfifo(path + "/fifo", 0o600)
-    except OSError:
-        _remove(path)
-        return None
-    return path
+    """A new directory of our own for the rehearsal ($TMPDIR, else
+    /dev/shm or /tmp), in which FIFOs can be made; None if there is none."""
+    for base in (os.environ.get("TMPDIR"), "/dev/shm", "/tmp"):
+        if not base:
+            continue
+        path = "%s/svscan-prewarm.%d" % (base.rstrip("/"), os.getpid())
+        try:
+            os.mkdir(path, 0o700)      # fails on anything already there
+        except OSError:
+            continue
+        try:
+            os.mkfifo(path + "/fifo", 0o600)
+        except OSError:
+            _remove(path)
+            continue
+        return path
+    return None
 
 
 def _remove(path):
@@ -176,27 +180,57 @@ def _remove(path):
             pass
 
 
+def _write(path, data, mode=0o600):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 def _rehearse(path):
-    """supervise.start() in PATH, RUNS times (a down file there: ./run is
-    not started), then back in the current directory."""
+    """supervise.start() in PATH (with a down file there: ./run is not
+    started), RUNS times without knob files, then RUNS times with every
+    knob but schedule, with what spawning ./run would set up for them
+    (notify socket, log-events pipe); back in svscan's directory after
+    each."""
     from . import supervise
-    fd = os.open(path + "/down", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    os.close(fd)
+    _write(path + "/down", b"")
     here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for _ in range(RUNS):
+        for k in range(2 * RUNS):
+            if k == RUNS:
+                for name, data in _KNOB_VALUES.items():
+                    _write(path + "/" + name, data)
+                _write(path + "/finish", b"#!/bin/sh\n", 0o700)
+            sup = None
             try:
                 sup = supervise.start(path, {})
                 sup.flush()
                 sup.commands()
-                for fd in sup.fds:
-                    os.close(fd)
+                if k >= RUNS:
+                    sup.notify_env()
+                    sup.forwarder()
+                    sup.log("start", 1, 0, 0, 0.0)
+                    sup.forward_sync()
             finally:
                 os.fchdir(here)
+                if sup is not None:
+                    _close(sup)
     except SystemExit:
         pass           # supervise's set-up found something wrong: no matter
     finally:
         os.close(here)
+
+
+def _close(sup):
+    fds = list(sup.fds)
+    if sup.notify is not None and sup.notify.sock is not None:
+        sup.notify.sock.close()
+    if sup.forward is not None:
+        fds += [sup.forward.r, sup.forward.w]
+    for fd in fds:
+        os.close(fd)
 
 
 def run():
