@@ -25,6 +25,7 @@ docs/performance.md ("The changes, and what each is worth").
 
 import os
 import select
+import time
 
 from . import _knobs, _logevents, _notify, _status, _supervise_policy, _xstatus
 
@@ -66,7 +67,7 @@ _KNOB_VALUES = {
 # What a rehearsal leaves in its scratch directory.
 _FILES = ("supervise/control", "supervise/ok", "supervise/lock", "supervise/status",
           "supervise/exits", "supervise/xstatus", "supervise/status.new",
-          "supervise/exits.new", "supervise/xstatus.new", "supervise/notify", "fifo", "down",
+          "supervise/exits.new", "supervise/xstatus.new", "supervise/notify", "fifo", "down", "run",
           "finish") + tuple(_KNOB_VALUES) + ("supervise", "")
 
 
@@ -196,6 +197,7 @@ def _rehearse(path):
     each."""
     from . import supervise
     _write(path + "/down", b"")
+    _write(path + "/run", b"#!/bin/sh\nexit 0\n", 0o700)
     here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for k in range(2 * RUNS):
@@ -209,7 +211,7 @@ def _rehearse(path):
                 sup.flush()
                 sup.commands()
                 if k < RUNS:
-                    _reap(sup)      # no knobs: no group to signal, no finish
+                    _run_once(sup)
                 if k >= RUNS:
                     sup.notify_env()
                     sup.forwarder()
@@ -233,17 +235,16 @@ def _perform(sup, effects):
     sup.perform([e for e in effects if e[0] in _HARMLESS])
 
 
-def _reap(sup):
-    """A child that exits at once, reaped by sup.reap() as supervise reaps
-    ./run (want down: nothing is started again)."""
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
+def _run_once(sup):
+    """svc -u: ./run (which exits at once) started as supervise starts it;
+    then want down, and the exit reaped as supervise reaps it.  Only
+    without knobs: no group to signal, no finish to run."""
     m = sup.machine
-    _perform(sup, m.command("u", 1000.0))
-    _perform(sup, m.started(pid, 1000.0))
-    _perform(sup, m.command("d", 1000.5))         # want down again
-    sup.run_pid = pid
+    sup.perform(m.command("u", time.monotonic()))
+    pid = sup.run_pid
+    if not pid:
+        return
+    _perform(sup, m.command("d", time.monotonic()))    # no signal: it exits
     try:
         os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)   # a zombie now
     except OSError:
