@@ -5,7 +5,7 @@ writes happen only the first time a piece of code runs in a process:
 CPython fills its type-attribute cache and gives types version tags,
 quickens a code object after 8 calls (3.11) and specialises its bytecode,
 and caches string hashes; code that runs unquickened also takes and drops
-a reference to every attribute name it looks up, writing the page that
+a reference to each attribute name it looks up, writing the page that
 holds the name.  Run here, in svscan, before the forks, those writes land
 in pages every child shares instead of in each child.
 
@@ -15,12 +15,16 @@ supervise's policy (_supervise_policy.Machine) through a service's life
 knobs and with every knob; packs what supervise publishes (status,
 xstatus, exits); runs the knobs' own code (parsers, log-events records
 through a pipe, the notify datagram parser and an unbound socket); drives
-a Supervisor without files; and, where a scratch directory can be made,
-rehearses supervise's start-up in it (lock, FIFOs, status, exits, xstatus)
-RUNS times, so that this code is quickened here.  It starts no process,
-leaves svscan's directory, descriptors and signals as they were, and
-removes the scratch directory.  What each part is worth, measured:
-docs/performance.md ("The changes, and what each is worth").
+a Supervisor without files; and, where a scratch directory can be made
+($TMPDIR, else /dev/shm or /tmp), rehearses supervise's start-up there
+(supervise.start(): lock, FIFOs, status, exits, xstatus) RUNS times with
+one run of a ./run that exits at once, started and reaped as supervise
+does it, then RUNS times with knob files.  Nothing is signalled; the only
+processes started are those ./run's (/bin/sh, reaped at once, skipped
+when the scratch directory is mounted noexec).  svscan's directory,
+descriptors and signals are left as they were and the scratch directory
+is removed.  What each part is worth, measured: docs/performance.md ("The
+changes, and what each is worth").
 """
 
 import os
@@ -198,6 +202,8 @@ def _rehearse(path):
     from . import supervise
     _write(path + "/down", b"")
     _write(path + "/run", b"#!/bin/sh\nexit 0\n", 0o700)
+    # ./run can be started (else its exec error would be printed each time)
+    runs = os.access("/bin/sh", os.X_OK) and not os.statvfs(path).f_flag & os.ST_NOEXEC
     here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for k in range(2 * RUNS):
@@ -210,7 +216,7 @@ def _rehearse(path):
                 sup = supervise.start(path, {})
                 sup.flush()
                 sup.commands()
-                if k < RUNS:
+                if k < RUNS and runs:
                     _run_once(sup)
                 if k >= RUNS:
                     sup.notify_env()
