@@ -1,6 +1,7 @@
 """Supervisors side by side in one run: svtools, daemontools (C), runit, s6.
 
-    .venv/bin/python bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn] [latency] [memory]
+    .venv/bin/python bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn]
+                                  [-r ROUNDS] [--tree DIR] [latency] [memory]
 
 latency  (medians of TRIALS, default 20; the four take turns, the order
          rotating every trial; each supervisor is driven by its own client:
@@ -20,6 +21,11 @@ memory   SERVICES (default 100) services under each scanner (svscan,
          /usr/bin/svscan, runsvdir, s6-svscan); per supervise process:
          PSS (/proc/PID/smaps_rollup) and page tables (VmPTE, not in PSS),
          once settled and again after every service was restarted once.
+         -r ROUNDS: each scanner ROUNDS times, taking turns (the order
+         reversed every round), medians shown (default 1).
+         --tree DIR: also svscan (and so supervise) from the svtools
+         source tree in DIR, e.g. a checkout of main, as "svtools@tree":
+         with -r, an interleaved comparison on one noisy machine.
 
 -i limits the run to the named supervisors (svtools,daemontools,runit,s6).
 --other-spawn adds a column for ours with svtools._spawn's gate flipped:
@@ -62,6 +68,14 @@ IMPLS = {
 # --other-spawn: our programs once more, with svtools._spawn's gate flipped.
 _FLIP = ("import sys; sys.path.insert(0, %r); from svtools import _spawn; "
          "_spawn.CLEAN = not _spawn.CLEAN; from svtools.%%s import main; sys.exit(main())" % ROOT)
+
+
+def tree(path):
+    """Our svscan from the svtools tree in PATH (memory only)."""
+    code = ("import sys; sys.path.insert(0, %r); from svtools.svscan import main; "
+            "sys.exit(main())" % os.path.abspath(path))
+    ours = IMPLS["svtools"]
+    return ours[:4] + ([OURS + "/python", "-I", "-S", "-c", code], ours[5])
 
 
 def flipped():
@@ -398,8 +412,8 @@ def sample(scanner):
             status_field(scanner, "smaps_rollup", "Pss:"), len(sups), sum(own) / len(sups))
 
 
-def memory_one(impl, n, tmp):
-    scan = os.path.join(tmp, "mem-" + impl)
+def memory_one(impl, n, tmp, tag=""):
+    scan = os.path.join(tmp, "mem-%s%s" % (impl.replace("/", "_"), tag))
     dirs = [os.path.join(scan, "s%03d" % i) for i in range(n)]
     run = "#!/bin/sh\ndate +%s.%N > started\nexec sleep 100000\n"
     for d in dirs:
@@ -429,11 +443,20 @@ def memory_one(impl, n, tmp):
             except ProcessLookupError:
                 pass
         os.waitpid(p, 0)
+        shutil.rmtree(scan, ignore_errors=True)
 
 
-def memory(n, tmp, names):
-    got = {k: memory_one(k, n, tmp) for k in names}
-    header(names, "memory, %d services under each scanner, KiB per supervise process" % n)
+def memory(n, tmp, names, rounds=1):
+    runs = {k: [] for k in names}
+    for r in range(rounds):
+        for k in (names if r % 2 == 0 else names[::-1]):
+            runs[k].append(memory_one(k, n, tmp, "-%d" % r))
+    got = {k: tuple(tuple(statistics.median(run[phase][col] for run in runs[k])
+                          for col in range(len(runs[k][0][phase])))
+                    for phase in (0, 1))
+           for k in names}
+    header(names, "memory, %d services under each scanner, KiB per supervise process%s"
+           % (n, " (medians of %d rounds, taking turns)" % rounds if rounds > 1 else ""))
     for label, phase, col in (("PSS per supervise, settled", 0, 0),
                               ("PSS per supervise, after one restart", 1, 0),
                               ("page tables (VmPTE), settled", 0, 1),
@@ -451,7 +474,7 @@ def memory(n, tmp, names):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv[1:]
-    trials, n, parts = 20, 100, []
+    trials, n, parts, rounds = 20, 100, [], 1
     names = [k for k in IMPLS if os.access(IMPLS[k][0][0], os.X_OK)]
     while argv:
         a = argv.pop(0)
@@ -461,15 +484,20 @@ def main(argv=None):
             n = int(argv.pop(0))
         elif a == "-i" and argv:
             keep = argv.pop(0).split(",")
-            names = [k for k in names if k in keep]
+            names = [k for k in names if k in keep or k == "svtools@tree"]
+        elif a == "-r" and argv:
+            rounds = int(argv.pop(0))
+        elif a == "--tree" and argv:
+            IMPLS["svtools@tree"] = tree(argv.pop(0))
+            names.insert(names.index("svtools") + 1 if "svtools" in names else 0, "svtools@tree")
         elif a == "--other-spawn":
             name, IMPLS[name] = flipped()
             names.insert(1, name)
         elif a in ("latency", "memory"):
             parts.append(a)
         else:
-            print("usage: bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn] [latency] [memory]",
-                  file=sys.stderr)
+            print("usage: bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn] "
+                  "[-r ROUNDS] [--tree DIR] [latency] [memory]", file=sys.stderr)
             return 100
     print("bench/run.py: %s UTC, python %s, %d cpus, load %.2f %.2f %.2f; %s"
           % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), sys.version.split()[0],
@@ -477,9 +505,9 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix="svtools-bench-run-")
     try:
         if not parts or "latency" in parts:
-            latency(trials, tmp, names)
+            latency(trials, tmp, [k for k in names if k != "svtools@tree"])
         if not parts or "memory" in parts:
-            memory(n, tmp, names)
+            memory(n, tmp, names, rounds)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
