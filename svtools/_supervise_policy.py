@@ -45,7 +45,7 @@ effect carries everything the loop needs; it never reads the machine back:
   ("xstatus", values)  write supervise/xstatus: values in _xstatus.FIELDS
                       order, times monotonic here
   ("record", at, pid, code, sig, ran, tally)  append to supervise/exits
-  ("log", what, pid, code, sig, ran)  a start/exit record on stdout
+  ("log", what, pid, code, sig, ran)  a start/ready/exit record on stdout
   ("exit",)           write the status once more and exit 0
 
 Rules:
@@ -275,7 +275,8 @@ class Machine:
         if pid != self.pid or not pid or self.ready_at or not self._readiness():
             return []
         self.ready_at = now
-        return self._end(now, self._publish(now, status=False))
+        log = [("log", "ready", pid, 0, 0, now - self.started_at)] if self.run[3] else []
+        return self._end(now, log + self._publish(now, status=False))
 
     def notice(self, pid, stopping, note, now):
         if pid != self.pid or not pid:

@@ -571,6 +571,39 @@ def test_log_events_records():
     assert ("log", "exit", 42, 256, 15, 3.0) in m.child_exited(256, 15, 3.0)
 
 
+# (knobs, events after a start at 1.0) -> the "log" effects of the last event
+READY_LOG = [
+    (dict(log_events=True, notification_fd=5), [("ready", 42, 1.25)],
+     [("log", "ready", 42, 0, 0, 0.25)]),
+    (dict(log_events=True, notify_socket=True), [("ready", 42, 3.0)],
+     [("log", "ready", 42, 0, 0, 2.0)]),
+    # once per run, and only for this run
+    (dict(log_events=True, notification_fd=5), [("ready", 42, 1.5), ("ready", 42, 2.0)], []),
+    (dict(log_events=True, notification_fd=5), [("ready", 43, 1.5)], []),
+    # no readiness knob: no ready state, no record
+    (dict(log_events=True), [("ready", 42, 1.5)], []),
+    # readiness without log-events: the state changes, nothing is logged
+    (dict(notification_fd=5), [("ready", 42, 1.5)], []),
+]
+
+
+@pytest.mark.parametrize("kw,events,logs", READY_LOG)
+def test_ready_record(kw, events, logs):
+    m = Machine(knobs=knobs(**kw))
+    m.boot(0.0)
+    m.deadline(1.0)
+    started = [e for e in m.started(42, 1.0) if e[0] == "log"]
+    assert started == [("log", "start", 42, 0, 0, 0.0)] * bool(kw.get("log_events"))
+    for name, pid, now in events:
+        effects = getattr(m, name)(pid, now)
+    assert [e for e in effects if e[0] == "log"] == logs
+    readiness = "notification_fd" in kw or "notify_socket" in kw
+    assert m.state() == ("ready" if readiness and events[-1][1] == 42 else "up" if not readiness else "starting")
+    if logs:
+        # the record comes before the state it announces is published
+        assert fx(effects) == logs + [X]
+
+
 def test_max_death_tally_travels_with_the_record():
     m = machine(want="up", pid=42, started_at=0.0, max_death_tally=7)
     assert ("record", 1.0, 42, 0, 0, 1.0, 7) in m.child_exited(0, 0, 1.0)
