@@ -12,6 +12,8 @@ The system-wide limit is read, never changed.
 import os
 import signal
 
+import pytest
+
 from helpers import wait_for
 from test_svscan import cmdline, service, up
 from test_svscan_lifecycle import children_all, scan  # noqa: F401 (fixture)
@@ -34,6 +36,8 @@ def test_queue_overflow_rescans_and_finds_the_lost_service(scan, tmp_path):
     wait_for(lambda: up(first), 20, what="a service before the overflow")
     pid = watcher(scan)
     limit = max_queued_events()
+    if limit > 200000:
+        pytest.skip("fs.inotify.max_queued_events is %d: too many entries to make" % limit)
     target = tmp_path / "file"
     target.write_text("")
     real = service(tmp_path / "real")
