@@ -44,7 +44,7 @@ def _publish(effects):
         elif effect[0] == "xstatus":
             _xstatus.pack_values(list(effect[1]))
         elif effect[0] == "record":
-            _xstatus.pack_exits([effect[1:6]])
+            _xstatus.pack_exits([effect[1:7]])   # (at, pid, code, sig, ran, asked)
 
 
 def _errors():
