@@ -194,11 +194,12 @@ def _write(path, data, mode=0o600):
 
 
 def _rehearse(path):
-    """supervise.start() in PATH (with a down file there: ./run is not
-    started), RUNS times without knob files, then RUNS times with every
-    knob but schedule, with what spawning ./run would set up for them
-    (notify socket, log-events pipe); back in svscan's directory after
-    each."""
+    """supervise.start() in PATH (a down file there: ./run is not started
+    at boot) RUNS times without knob files, each followed by one run of
+    ./run (_run_once) where it can be started; then RUNS times with every
+    knob file but schedule, each followed by what starting ./run would set
+    up for them (notify socket, log-events pipe), without starting it.
+    Back in svscan's directory after each."""
     from . import supervise
     _write(path + "/down", b"")
     _write(path + "/run", b"#!/bin/sh\nexit 0\n", 0o700)
