@@ -70,12 +70,17 @@ _FLIP = ("import sys; sys.path.insert(0, %r); from svtools import _spawn; "
          "_spawn.CLEAN = not _spawn.CLEAN; from svtools.%%s import main; sys.exit(main())" % ROOT)
 
 
-def tree(path):
-    """Our svscan from the svtools tree in PATH (memory only)."""
-    code = ("import sys; sys.path.insert(0, %r); from svtools.svscan import main; "
-            "sys.exit(main())" % os.path.abspath(path))
+def tree(path, tmp):
+    """Our svscan from the svtools tree in PATH (memory only), started
+    through a launcher like our console scripts (python -IS, a file)."""
+    launcher = os.path.join(tmp, "svscan-tree")
+    with open(launcher, "w") as f:
+        f.write("#!%s/python -IS\nimport sys\nsys.path.insert(0, %r)\n"
+                "from svtools.svscan import main\nsys.exit(main())\n"
+                % (OURS, os.path.abspath(path)))
+    os.chmod(launcher, 0o755)
     ours = IMPLS["svtools"]
-    return ours[:4] + ([OURS + "/python", "-I", "-S", "-c", code], ours[5])
+    return ours[:4] + ([launcher], ours[5])
 
 
 def flipped():
@@ -474,7 +479,7 @@ def memory(n, tmp, names, rounds=1):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv[1:]
-    trials, n, parts, rounds = 20, 100, [], 1
+    trials, n, parts, rounds, tree_dir = 20, 100, [], 1, None
     names = [k for k in IMPLS if os.access(IMPLS[k][0][0], os.X_OK)]
     while argv:
         a = argv.pop(0)
@@ -488,7 +493,7 @@ def main(argv=None):
         elif a == "-r" and argv:
             rounds = int(argv.pop(0))
         elif a == "--tree" and argv:
-            IMPLS["svtools@tree"] = tree(argv.pop(0))
+            tree_dir = argv.pop(0)
             names.insert(names.index("svtools") + 1 if "svtools" in names else 0, "svtools@tree")
         elif a == "--other-spawn":
             name, IMPLS[name] = flipped()
@@ -503,6 +508,8 @@ def main(argv=None):
           % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), sys.version.split()[0],
              os.cpu_count(), *os.getloadavg(), ", ".join(names)))
     tmp = tempfile.mkdtemp(prefix="svtools-bench-run-")
+    if tree_dir is not None:
+        IMPLS["svtools@tree"] = tree(tree_dir, tmp)
     try:
         if not parts or "latency" in parts:
             latency(trials, tmp, [k for k in names if k != "svtools@tree"])
