@@ -219,13 +219,14 @@ def _rehearse(path):
                 sup.commands()
                 if k < RUNS and runs:
                     _run_once(sup)
-                if k < RUNS:
-                    _loop_once(sup)
                 if k >= RUNS:
                     sup.notify_env()
                     sup.forwarder()
                     sup.log("start", 1, 0, 0, 0.0)
                     sup.forward_sync()
+                    sup.forward.pending.clear()   # never written to our stdout
+                    sup.forward_sync()
+                _loop_once(sup)
             finally:
                 os.fchdir(here)
                 if sup is not None:
@@ -267,7 +268,8 @@ def _loop_once(sup):
     control FIFO ends it, the service being down.  Run only when that is
     certain, as the loop would otherwise wait for ever."""
     m = sup.machine
-    if m.pid or m.exiting or not m.idle() or sup.forward is not None or sup.cron is not None:
+    if m.pid or m.exiting or not m.idle() or sup.cron is not None \
+            or sup.forwarding or (sup.forward is not None and sup.forward.pending):
         return
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     try:
