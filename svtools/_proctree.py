@@ -5,7 +5,8 @@ memory and CPU, and which of them outlive it.  For _svinfo and svctl.
     processes(pid) -> {pid: start time in clock ticks} of PID and below
     survivors(processes) -> sorted pids of those still running, not reused
 
-Children are found through /proc/PID/task/TID/children (Linux 3.5+).
+Children are found through /proc/PID/task/TID/children (Linux 3.5+); each
+/proc/PID/stat is read once per call.
 """
 
 import posix
@@ -17,7 +18,7 @@ _PAGE = posix.sysconf("SC_PAGE_SIZE")
 def _slurp(path, limit=65536):
     fd = posix.open(path, posix.O_RDONLY | posix.O_NONBLOCK)
     try:
-        return posix.read(fd, limit), None
+        return posix.read(fd, limit)
     finally:
         posix.close(fd)
 
@@ -25,31 +26,21 @@ def _slurp(path, limit=65536):
 def usage(pid, pgid=0):
     """(rss bytes, cpu seconds, number of processes) of the process tree
     below PID (and of the process group PGID); None when none is left."""
-    pids = _tree(pid)
+    tree = _walk(pid)
     if pgid:
-        pids |= _group(pgid)
-    rss = ticks = count = 0
-    for pid in pids:
-        try:
-            data, _ = _slurp(b"/proc/%d/stat" % pid, 4096)
-        except OSError:
-            continue
-        f = data[data.rindex(b")") + 2:].split()
+        for p, f in _group(pgid).items():
+            tree.setdefault(p, f)
+    rss = ticks = 0
+    for f in tree.values():
         ticks += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
-        rss += int(f[21]) * _PAGE
-        count += 1
-    return (rss, ticks / _CLK, count) if count else None
+        rss += int(f[21])
+    return (rss * _PAGE, ticks / _CLK, len(tree)) if tree else None
 
 
 def processes(pid):
     """{pid: start time in clock ticks} of PID and the processes below it
     (proc(5) field 22); {} when PID is gone."""
-    out = {}
-    for p in _tree(pid):
-        started = _started(p)
-        if started is not None:
-            out[p] = started
-    return out
+    return {p: int(f[19]) for p, f in _walk(pid).items() if f[0] != b"Z"}
 
 
 def survivors(procs):
@@ -58,42 +49,56 @@ def survivors(procs):
 
 
 def _started(pid):
+    f = _stat(pid)
+    return None if f is None or f[0] == b"Z" else int(f[19])
+
+
+def _stat(pid):
+    """The fields of /proc/PID/stat after the command (f[0] is proc(5)'s
+    field 3, the state), or None when PID is gone."""
     try:
-        data, _ = _slurp(b"/proc/%d/stat" % pid, 4096)
+        data = _slurp(b"/proc/%d/stat" % pid, 4096)
     except OSError:
         return None
-    f = data[data.rindex(b")") + 2:].split()
-    return None if f[0] == b"Z" else int(f[19])
+    return data[data.rindex(b")") + 2:].split()
 
 
-def _tree(pid):
-    seen = set()
+def _walk(pid):
+    """{pid: _stat fields} of PID and the processes below it, each stat
+    read once.  A process with one thread (proc(5) field 20) has its
+    children in task/PID/children alone: no listing of task/."""
+    out = {}
     todo = [pid]
     while todo:
         p = todo.pop()
-        if p in seen:
+        if p in out:
             continue
-        seen.add(p)
-        try:
-            tasks = posix.listdir(b"/proc/%d/task" % p)
-        except OSError:
+        f = _stat(p)
+        if f is None:
             continue
+        out[p] = f
+        tasks = [b"%d" % p] if f[17] == b"1" else _tasks(p)
         for task in tasks:
             try:
-                todo.extend(int(c) for c in _slurp(b"/proc/%d/task/%s/children" % (p, task))[0].split())
+                todo.extend(int(c) for c in _slurp(b"/proc/%d/task/%s/children" % (p, task)).split())
             except OSError:
                 pass
-    return seen
+    return out
+
+
+def _tasks(pid):
+    try:
+        return posix.listdir(b"/proc/%d/task" % pid)
+    except OSError:
+        return []
 
 
 def _group(pgid):
-    out = set()
+    """{pid: _stat fields} of the members of process group PGID."""
+    out = {}
     for name in posix.listdir(b"/proc"):
         if name.isdigit():
-            try:
-                data, _ = _slurp(b"/proc/" + name + b"/stat", 4096)
-            except OSError:
-                continue
-            if int(data[data.rindex(b")") + 2:].split()[2]) == pgid:
-                out.add(int(name))
+            f = _stat(int(name))
+            if f is not None and int(f[2]) == pgid:
+                out[int(name)] = f
     return out

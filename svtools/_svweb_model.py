@@ -91,6 +91,7 @@ class Board:
         self._gen = 0           # bumped by invalidate()
         self._pending = None    # (generation, future) of the scan under way
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self._files = _svinfo.cache()  # used by scan() only, one scan at a time
 
     def entries(self):
         """Names (str) of the services in the scan directory; OSError."""
@@ -103,6 +104,7 @@ class Board:
         raw = {}
         error = None
         base = _raw(self.scandir) + b"/"
+        self._files.rotate()
         try:
             names = _svinfo.service_names(base)
         except OSError as e:
@@ -110,7 +112,7 @@ class Board:
             error = "unable to read scan directory %s: %s" % (self.scandir, errtext(e))
         for name in names:
             key = _str(name)
-            raw[key] = _svinfo.read(base + name, prev=prev.get(key))
+            raw[key] = _svinfo.read(base + name, prev=prev.get(key), cache=self._files)
         snap = Snapshot(self.scandir, time.time(), raw, error)
         snap.taken = started
         snap.body  # encoded here, in the worker, not on the event loop
