@@ -130,9 +130,10 @@ def _blank(path, now):
     }
 
 
-def cache():
-    """A new Cache for read(): see _svinfo_files."""
-    return _svinfo_files.Cache(wall)
+def cache(held=0):
+    """A new Cache for read(), see _svinfo_files; with HELD, it also keeps
+    up to HELD descriptors of /proc files open (_proctree.Held)."""
+    return _svinfo_files.Cache(wall, _proctree.Held(held) if held else None)
 
 
 def read(path, now=None, prev=None, usage=True, cache=None):
@@ -158,7 +159,7 @@ def _read(path, now, prev, usage, cache, logger):
             snap["knobs"][knob] = _knob(path + b"/" + name, knob, cache)
     _supervision(snap, path, now, prev, cache)
     if usage and snap["pid"]:
-        _usage(snap)
+        _usage(snap, cache.procs if cache else None)
     if b"log" in entries:
         snap["log"] = _read(path + b"/log", now, prev.get("log") if prev else None,
                             usage, cache, True)
@@ -278,9 +279,9 @@ def _from_xstatus(snap, xs, exits, now):
     young = (snap["state"] == "down" and xs["next_start"] > 0) or (
         snap["state"] in ("starting", "up", "ready") and snap["uptime"] is not None
         and snap["uptime"] < LOOP)
-    asked = _operator_signals(snap["knobs"])
-    snap["crash_loop"] = (young and snap["want"] == "up" and len(recent) == 3
-                          and all(ran < LOOP and sig not in asked for _, _, _, sig, ran in recent))
+    if young and snap["want"] == "up" and len(recent) == 3:
+        asked = _operator_signals(snap["knobs"])
+        snap["crash_loop"] = all(ran < LOOP and sig not in asked for _, _, _, sig, ran in recent)
 
 
 def _operator_signals(knobs):
@@ -310,9 +311,9 @@ def _from_status(snap, since, now, prev):
         snap["ambiguous"] = False
 
 
-def _usage(snap):
+def _usage(snap, held):
     """rss, cpu, procs of the process tree below pid (and of pgid)."""
-    got = _proctree.usage(snap["pid"], snap["pgid"])
+    got = _proctree.usage(snap["pid"], snap["pgid"], held)
     if got:
         snap["rss"], snap["cpu"], snap["procs"] = got
 

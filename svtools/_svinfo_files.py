@@ -42,14 +42,22 @@ def slurp(path, limit=65536):
 class Cache:
     """Parsed values of files, keyed by path and stat; see the module doc."""
 
-    def __init__(self, clock):
+    def __init__(self, clock, procs=None):
         self.clock = clock  # wall clock, unix seconds (float)
+        self.procs = procs  # a _proctree.Held, or None
         self._old = {}
         self._new = {}
         self.hits = self.misses = 0
 
     def rotate(self):
         self._old, self._new = self._new, {}
+        if self.procs is not None:
+            self.procs.rotate()
+
+    def close(self):
+        """Close the descriptors the cache holds (it stays usable)."""
+        if self.procs is not None:
+            self.procs.close()
 
     def _get(self, path, key):
         hit = self._new.get(path) or self._old.pop(path, None)
