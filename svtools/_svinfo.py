@@ -7,19 +7,27 @@ exits), the knob files, DIR/log, and /proc; it writes only control letters.
         bytes names of the service directories in SCANDIR, sorted; names
         starting with "." skipped.  OSError when SCANDIR cannot be listed.
 
-    read(path, now=None, prev=None, usage=True) -> snapshot (dict)
+    read(path, now=None, prev=None, usage=True, cache=None) -> snapshot (dict)
         one look at the service directory PATH (str or bytes).  Never raises
         for a broken service: the trouble is one line in snapshot["error"].
         PREV, an earlier snapshot of the same directory, lets a 0.76
         supervise's crash loop be seen (see below).  usage=False skips
-        /proc (rss, cpu, procs stay None): for polling loops.
+        /proc (rss, cpu, procs stay None): for polling loops.  CACHE, from
+        cache(), is for a reader that looks again and again (svweb): files
+        that did not change are neither read nor parsed again, and /proc
+        files stay open; every change still shows on the next look
+        (_svinfo_files says why).  The snapshot is the same with or without.
+
+    cache(held=0) -> a cache for read(); rotate() it before each round of
+        reads (it forgets what a round did not read), close() it at the end
 
     logdir(path) -> (directory bytes or None, how str)
     control(path, letters) -> None or the text of the problem
     wanted(snapshot) -> 0 in the wanted state, 3 not, 4 unknown/unsupervised
-    to_json(snapshot) -> plain dict of the documented schema (SCHEMA below)
+    to_json(snapshot) -> plain dict of the documented schema (SCHEMA)
     display(name bytes) -> str, and argument(str) -> bytes, its inverse
     text(value bytes) -> str: a knob's or note's value for people and JSON
+        (these four are _svinfo_view's, pure, re-exported here)
 
 A snapshot has these keys (times are wall-clock unix seconds, floats):
 
