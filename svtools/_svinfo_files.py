@@ -11,15 +11,16 @@ Cache: one per long-running reader (svweb), used by one thread at a time.
 An entry is the parsed value of a file (or a directory's listing) under the
 key (st_ino, st_size, st_mtime_ns, st_ctime_ns) of a stat(2) taken *before*
 the read: if the file changes in between, the value is newer than its key
-and the next look reads again.  A key is only trusted when its mtime and
-ctime are more than GRACE seconds older than the read: a file rewritten
-within one tick of the file system's clock (or its one-second timestamps)
-keeps its mtime, but the rewrite comes after the read, so a value stored
-this way is never older than a later rewrite with the same key.  ctime
-cannot be set from user space, and every write or rename (supervise
-replaces its files by rename, so the inode may be reused) sets it.  So a
-change always shows on the next look; what is saved is open, read, close
-and the parsing, for one stat.
+and the next look reads again.  Timestamps are coarse (a clock tick; one
+second on some file systems), so a file rewritten just after it was read
+may keep its key: a key is therefore only trusted when its mtime and ctime
+are more than GRACE seconds older than the read.  A later rewrite gets a
+later ctime, hence a new key; ctime cannot be set from user space, and
+every write, rename or utime sets it (supervise replaces its files by
+rename, so an inode number may come back).  So a change always shows on
+the next look; what is saved is open, read, close and the parsing, for one
+stat.  (On NFS, stat may answer from the client's attribute cache where
+open would not: there a change may show up to actimeo seconds late.)
 
 rotate() starts a new round: entries not looked at since the previous
 rotate() are dropped (removed services).

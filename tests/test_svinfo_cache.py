@@ -61,10 +61,17 @@ def test_unchanged_files_are_not_read_again(zoo):
 
 def test_recent_files_are_not_trusted(zoo):
     d = zoo.make("s", status=status_bytes(age=50, pid=4242))
-    cache = _svinfo.cache()
+    st = os.stat(os.path.join(d, b"supervise", b"status"))
+    newest = max(st.st_mtime, st.st_ctime, os.stat(d).st_ctime)
+    clock = [newest + _svinfo_files.GRACE - 0.5]
+    cache = _svinfo_files.Cache(lambda: clock[0])
     for _ in range(3):
         _svinfo.read(d, cache=cache, usage=False)
-    assert cache.hits == 0  # everything was written less than GRACE ago
+    assert cache.hits == 0  # written less than GRACE before each read
+    clock[0] = newest + _svinfo_files.GRACE + 0.5
+    for _ in range(2):
+        _svinfo.read(d, cache=cache, usage=False)
+    assert cache.hits == 2  # the listing and the status, on the second read
 
 
 def test_every_change_shows_on_the_next_read(zoo):
