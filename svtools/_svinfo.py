@@ -258,7 +258,7 @@ def _extended(sup, status_mtime, seen, cache):
     if st.st_mtime < status_mtime - 0.5:
         return None, [], None  # left over from an svtools supervise; C runs it now
     try:
-        exits = _svinfo_files.parsed(sup + b"exits", 1 << 20, _xstatus.unpack_exits, cache)[0]
+        exits = _svinfo_files.parsed(sup + b"exits", 1 << 20, _xstatus.unpack_exit_records, cache)[0]
     except (OSError, ValueError):
         exits = []
     return xs, exits, None
@@ -288,14 +288,18 @@ def _from_xstatus(snap, xs, exits, now):
         snap["state"] in ("starting", "up", "ready") and snap["uptime"] is not None
         and snap["uptime"] < LOOP)
     if young and snap["want"] == "up" and len(recent) == 3:
-        asked = _operator_signals(snap["knobs"])
-        snap["crash_loop"] = all(ran < LOOP and sig not in asked for _, _, _, sig, ran in recent)
+        # A stop the operator asked for (svc -d, -t, -k) is not a crash; a
+        # version 1 exits file does not say, so the signal is the guess there.
+        guess = _operator_signals(snap["knobs"])
+        snap["crash_loop"] = all(
+            ran < LOOP and not (asked if asked is not None else sig in guess)
+            for _, _, _, sig, ran, asked in recent)
 
 
 def _operator_signals(knobs):
     """The signals a run dies of when the operator stops or kills it: TERM,
-    KILL, and the down-signal knob's.  (exits does not record who asked;
-    a run that traps the down signal and exits with a code still counts.)"""
+    KILL, and the down-signal knob's: the guess for exits recorded by a
+    supervise whose exits file (version 1) does not say who asked."""
     import _signal
     name = knobs.get("down-signal", b"").strip().upper().decode("ascii", "replace")
     name = name if name.startswith("SIG") else "SIG" + name

@@ -105,8 +105,9 @@ def to_json(snap):
     out["pid"] = snap["pid"] or None
     out["pgid"] = snap["pgid"] or None
     out["note"] = None if snap["note"] is None else text(snap["note"])
-    out["exits"] = [{"at": at, "pid": pid, "code": code, "signal": sig, "ran": ran}
-                    for at, pid, code, sig, ran in snap["exits"]]
+    out["exits"] = [{"at": at, "pid": pid, "code": code, "signal": sig, "ran": ran,
+                     "asked": asked}
+                    for at, pid, code, sig, ran, asked in snap["exits"]]
     out["knobs"] = {k: text(v) for k, v in snap["knobs"].items()}
     out["log"] = to_json(snap["log"]) if snap["log"] else None
     return out
