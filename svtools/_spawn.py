@@ -15,9 +15,8 @@ must get (below):
    signal to its default (with sigaction, which leaves glibc's internal
    signals alone, so exec defaults them), SIGPIPE and SIGXFSZ too, and
    restores the parent's mask.  So it is taken only when nothing of ours
-   would reach the child that way: none of RESET ignored here, no signal
-   blocked, and every descriptor to be moved onto 0, 1, 2, itself, or a
-   number free here.
+   would reach the child that way: none of RESET ignored here and no
+   signal blocked.
 3. fork and execve (the fallback, and the path of IN_CHILD): Python code in
    a forked copy of the supervisor.
 
@@ -36,13 +35,14 @@ signal mask; every descriptor of ours is close-on-exec, so the child
 inherits 0, 1, 2 and the FDS it is given, and nothing else.
 """
 
+import fcntl
 import os
 import sys
 # The C core of the signal module: the same calls without the enum wrappers,
 # which would cost a long-running process 0.8 MB and every start-up 5 ms.
 import _signal as signal
 
-from . import _strerr
+from . import _loop, _strerr
 from ._pathexec import reset_signals
 
 RESET = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT,
@@ -121,9 +121,11 @@ def vfork_exec(argv, env, setsid=False, fds=()):
     OSError when the exec (or a step before it) fails in the child, which
     has then been reaped; NotImplementedError when this interpreter is not
     VERIFIED or the child would inherit our state: a signal of RESET
-    ignored here (fork_exec restores only SIGPIPE and SIGXFSZ), a signal
-    blocked here (the child gets our mask), or a descriptor to be moved to
-    a number above 2 that is in use here."""
+    ignored here (fork_exec restores only SIGPIPE and SIGXFSZ), or a signal
+    blocked here (the child gets our mask); or when a TARGET above 2 is
+    also a SOURCE or the wake-up pipe (_loop).  fork_exec itself moves
+    descriptors only onto 0, 1 and 2: SOURCE goes to a higher TARGET in
+    this process for the call, and what TARGET held is put back after it."""
     if not VFORK:
         raise NotImplementedError("fork_exec's arguments not verified")
     for sig in _MUST_NOT_BE_IGNORED:
@@ -131,23 +133,30 @@ def vfork_exec(argv, env, setsid=False, fds=()):
             raise NotImplementedError("signal %d ignored" % sig)
     if signal.pthread_sigmask(signal.SIG_BLOCK, ()):
         raise NotImplementedError("signals blocked")
-    std, keep, moved = [-1, -1, -1], set(), []
+    std, keep, saved = [-1, -1, -1], set(), []
+    sources = {source for source, target in fds}
+    above = 1 + max([target for source, target in fds] + [2])
     try:
         for source, target in fds:
             if target <= 2:
                 std[target] = source
             elif source != target:
-                # The child only keeps what it finds at TARGET: put SOURCE
-                # there in this process for the call, if TARGET is free.
-                # (Single-threaded; signal handlers write only to the
-                # wake-up pipe, which is in use, so not TARGET.)
+                # The child keeps what it finds at TARGET: put SOURCE there
+                # in this process for the call, and what TARGET held (if
+                # anything) aside, above every TARGET.  Not over the wake-up
+                # pipe, which a C-level signal handler may write to at any
+                # moment (and no signal may be blocked: the child gets the
+                # mask).
+                if target in sources or target == _loop.wakeup_fd:
+                    raise NotImplementedError("descriptor %d busy" % target)
                 try:
-                    os.get_inheritable(target)
+                    held = os.get_inheritable(target)
                 except OSError:
                     os.dup2(source, target, inheritable=False)
-                    moved.append(target)
+                    saved.append((target, -1, False))
                 else:
-                    raise NotImplementedError("descriptor %d in use" % target)
+                    saved.append((target, fcntl.fcntl(target, fcntl.F_DUPFD_CLOEXEC, above), held))
+                    os.dup2(source, target, inheritable=False)
             keep.add(target)
         envlist = [name + b"=" + value for name, value in env.items()]
         # After the moves, so that the pipe cannot take a TARGET.
@@ -171,8 +180,12 @@ def vfork_exec(argv, env, setsid=False, fds=()):
         finally:
             os.close(r)
     finally:
-        for target in moved:
-            os.close(target)
+        for target, copy, held in reversed(saved):
+            if copy < 0:
+                os.close(target)
+            else:
+                os.dup2(copy, target, inheritable=held)
+                os.close(copy)
     if report:
         try:
             os.waitpid(pid, 0)
