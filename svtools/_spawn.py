@@ -77,6 +77,11 @@ VFORK = (_c_spawn is not None and sys.platform.startswith("linux")
 # spawn() without IN_CHILD runs no Python code in a child (when the state
 # of this process allows it; see vfork_exec).
 FAST = CLEAN or VFORK
+# The last ENV (supervise passes the same dict for every ./run) and its
+# NAME=VALUE list: made again at each start, the list would cost a forked
+# supervise the pages its 30-odd new strings land in.
+_envlist = [None, None]
+_FS = sys.getfilesystemencoding()
 # Caught or ignored here, and not restored by fork_exec's restore_signals.
 _MUST_NOT_BE_IGNORED = tuple(sig for sig in RESET
                              if sig not in (signal.SIGPIPE, signal.SIGXFSZ))
@@ -133,44 +138,32 @@ def vfork_exec(argv, env, setsid=False, fds=()):
             raise NotImplementedError("signal %d ignored" % sig)
     if signal.pthread_sigmask(signal.SIG_BLOCK, ()):
         raise NotImplementedError("signals blocked")
-    std, keep, saved = [-1, -1, -1], set(), []
-    sources = {source for source, target in fds}
-    above = 1 + max([target for source, target in fds] + [2])
+    # Written for the common case (one or two descriptors, none moved):
+    # each object this touches is a page a forked supervise makes its own.
+    std, keep, saved = [-1, -1, -1], [], []
     try:
         for source, target in fds:
             if target <= 2:
                 std[target] = source
-            elif source != target:
-                # The child keeps what it finds at TARGET: put SOURCE there
-                # in this process for the call, and what TARGET held (if
-                # anything) aside, above every TARGET.  Not over the wake-up
-                # pipe, which a C-level signal handler may write to at any
-                # moment (and no signal may be blocked: the child gets the
-                # mask).
-                if target in sources or target == _loop.wakeup_fd:
-                    raise NotImplementedError("descriptor %d busy" % target)
-                try:
-                    held = os.get_inheritable(target)
-                except OSError:
-                    os.dup2(source, target, inheritable=False)
-                    saved.append((target, -1, False))
-                else:
-                    saved.append((target, fcntl.fcntl(target, fcntl.F_DUPFD_CLOEXEC, above), held))
-                    os.dup2(source, target, inheritable=False)
-            keep.add(target)
-        envlist = [name + b"=" + value for name, value in env.items()]
+                continue
+            if source != target:
+                _move(fds, source, target, saved)
+            keep.append(target)
+        if env is not _envlist[0]:
+            _envlist[:] = [env, [name + b"=" + value for name, value in env.items()]]
         # After the moves, so that the pipe cannot take a TARGET.
         r, w = os.pipe()
         try:
-            keep.add(w)
+            keep.append(w)
             try:
                 # 3.11's 23 arguments: args, executable_list, close_fds,
                 # pass_fds, cwd, env, p2cread, p2cwrite, c2pread, c2pwrite,
                 # errread, errwrite, errpipe_read, errpipe_write,
                 # restore_signals, call_setsid, pgid_to_set, gid,
                 # extra_groups, uid, child_umask, preexec_fn, allow_vfork
-                pid = _c_spawn(argv, (os.fsencode(argv[0]),), False, tuple(sorted(keep)),
-                               None, envlist, std[0], -1, -1, std[1], -1, std[2], r, w,
+                exe = argv[0] if type(argv[0]) is bytes else argv[0].encode(_FS, "surrogateescape")
+                pid = _c_spawn(argv, (exe,), False, tuple(sorted(set(keep))),
+                               None, _envlist[1], std[0], -1, -1, std[1], -1, std[2], r, w,
                                True, setsid, -1, None, None, None, -1, None, True)
             finally:
                 os.close(w)
@@ -199,6 +192,26 @@ def vfork_exec(argv, env, setsid=False, fds=()):
             code = 0
         raise OSError(code, os.strerror(code) if code else report.decode("ascii", "replace"))
     return pid
+
+
+def _move(fds, source, target, saved):
+    """Put SOURCE at TARGET (above 2) in this process for a vfork_exec call,
+    and what TARGET held (if anything) aside, above every TARGET; SAVED
+    gets (TARGET, copy or -1, its inheritable flag).  Not over another
+    SOURCE, nor over the wake-up pipe, which a C-level signal handler may
+    write to at any moment (no signal may be blocked instead: the child
+    would get the mask)."""
+    if target == _loop.wakeup_fd or any(target == s for s, t in fds):
+        raise NotImplementedError("descriptor %d busy" % target)
+    try:
+        held = os.get_inheritable(target)
+    except OSError:
+        os.dup2(source, target, inheritable=False)
+        saved.append((target, -1, False))
+    else:
+        above = 1 + max(t for s, t in fds)
+        saved.append((target, fcntl.fcntl(target, fcntl.F_DUPFD_CLOEXEC, above), held))
+        os.dup2(source, target, inheritable=False)
 
 
 def fork_exec(argv, env, setsid=False, fds=(), message=None, in_child=None):
