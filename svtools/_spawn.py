@@ -90,7 +90,9 @@ _MUST_NOT_BE_IGNORED = tuple(sig for sig in RESET
 def spawn(argv, env, setsid=False, fds=(), message=None, in_child=None):
     """Start ARGV[0] (a path; PATH is not searched) with ARGV and ENV.
 
-    ENV is a mapping of bytes.  SETSID runs the child in a session (and
+    ENV is a mapping of bytes, not changed after it has been given here
+    (the fork_exec path keeps its NAME=VALUE list for the last dict it
+    saw; a new dict is a new list).  SETSID runs the child in a session (and
     process group) of its own.  FDS are (source, target) pairs: the child
     gets SOURCE as TARGET (SOURCE == TARGET just passes it on).  MESSAGE
     (str) prefixes the error text the fallback child prints when the exec
