@@ -29,7 +29,10 @@ def test_service_names(tmp_path):
     put(str(tmp_path), "plainfile", b"")
     os.symlink("/nonexistent/svc", os.path.join(str(tmp_path), "dangling"))
     os.symlink(os.path.join(str(tmp_path), "a"), os.path.join(str(tmp_path), "link"))
-    assert _svinfo.service_names(str(tmp_path)) == [b"a", b"b", b"c d", b"dangling", b"link", os.fsencode("x\xff")]
+    os.symlink(os.path.join(str(tmp_path), "plainfile"), os.path.join(str(tmp_path), "filelink"))
+    os.symlink("loop", os.path.join(str(tmp_path), "loop"))
+    assert _svinfo.service_names(str(tmp_path)) == [b"a", b"b", b"c d", b"dangling", b"link", b"loop",
+                                                    os.fsencode("x\xff")]
 
 
 def test_service_names_missing_dir(tmp_path):
