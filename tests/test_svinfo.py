@@ -239,7 +239,8 @@ def test_to_json_schema(zoo):
     check_schema(back, schema["$defs"]["service"], schema)
     assert back["name"] == "j\\xff" and back["knobs"] == {"timeout-kill": "7\\xff"}
     assert back["exits"] == [{"at": pytest.approx(time.time() - 5, abs=2), "pid": 41, "code": 2,
-                              "signal": 0, "ran": 1.5}]
+                              "signal": 0, "ran": 1.5,
+                              "asked": None}]
     assert back["log"]["pid"] == 43 and back["log"]["log"] is None
 
 
