@@ -1,0 +1,69 @@
+"""A dry run of the in-child multilog's code, made by svscan before it forks.
+
+A multilog that `supervise log` runs in its forked child
+(_multilog_inchild) owns every page it writes.  Some of those writes happen
+only the first time a piece of code runs in a process (CPython 3.11
+quickens and specialises bytecode, gives types version tags, fills its
+type cache; glibc reads the time zone once): run once in svscan, before
+any fork, they land in pages every supervise and logger shares.  See
+_prewarm for supervise's own dry run, docs/logging.md for the figures.
+
+run() recognises a plain log/run, parses scripts, frames, selects and
+stamps lines, plans where C multilog would cut, and writes one read to
+/dev/null through a LogDir.  It opens nothing but /dev/null, changes no
+file, starts nothing and keeps nothing.
+"""
+
+import os
+
+from . import _logdir, _multilog_inchild, _multilog_policy, multilog
+
+REPEAT = 10     # CPython 3.11 quickens a function after 8 calls or loops
+RUN = b"#!/bin/sh\nexec 2>&1\nexec multilog t s999999 n5 ./main\n"
+SCRIPTS = (["t", "./main"],
+           ["t", "T", "s4096", "n2", "R3600", "d", "-*x", "+*x*", "./a", "1", "./b"])
+READS = (b"a line\nanother line\na part", b"ial line\n" + b"x" * 1100 + b"\nlast\n")
+
+
+class _Null:
+    """A sink that takes what a LogDir or the `1` sink would, and drops it."""
+
+    size = _multilog_policy.SIZE_MAX
+    bytes = 0
+
+    def writev(self, pieces, total):
+        pass
+
+    def put(self, out, units):
+        _multilog_policy.plan(out, units(), 0, 4096)
+
+
+def _logdir_write(out, units):
+    """LogDir's write path, on /dev/null."""
+    try:
+        fd = os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        d = _logdir.LogDir(_multilog_policy.Dir("./null", _multilog_policy.SIZE_MAX, 2, None))
+        d.cur = fd
+        d.put(out, units)
+        d.writev([out, out], 2 * len(out))
+    finally:
+        os.close(fd)
+
+
+def run():
+    """REPEAT times through what a logger does up to its loop and per read."""
+    _multilog_inchild._found(os.environ._data)   # stat()s along PATH
+    for _ in range(REPEAT):
+        _multilog_inchild.plan(RUN)
+        for args in SCRIPTS:
+            m = multilog.Multilog(_multilog_policy.parse(args))
+            m.sinks = [_Null() for _ in m.script.sinks]
+            for data in READS:
+                m.feed(data)
+            m.eof()
+        f = multilog.Multilog(_multilog_policy.parse(SCRIPTS[1])).framer
+        batch = f.lines(READS[0] + READS[1], b"")
+        _logdir_write(b"".join(batch.outs[0]), lambda: batch.units(0))
