@@ -190,16 +190,30 @@ def _retitle(argv):
     return True
 
 
-def _adopt_environ(environ):
-    """Make ENVIRON (dict of bytes) this process's environment, C and Python.
+def _fresh(data, environ):
+    """DATA (os.environ's dict) is what a fresh interpreter given ENVIRON
+    would have: ENVIRON, plus the LC_CTYPE that PEP 538 makes CPython add
+    to its own environment when the locale is C."""
+    extra = len(data) - len(environ)
+    if extra == 0:
+        return data == environ
+    if extra != 1 or b"LC_CTYPE" not in data or b"LC_CTYPE" in environ:
+        return False
+    for key, value in environ.items():
+        if data.get(key) != value:
+            return False
+    return True
 
-    Key by key on os.environ's dict of bytes, not through os.environb's
-    MutableMapping methods: run for the first time in this child, those
-    dirtied about 190 KiB (bench/logmem.py).  The usual difference is
-    PEP 538's LC_CTYPE, which CPython adds to its own environment only.
+
+def _adopt_environ(environ):
+    """Make this process's environment, C and Python, the one an exec'd
+    multilog would have been given ENVIRON (dict of bytes).
+
+    Usually it already is (_fresh); then nothing is touched: adopting
+    ENVIRON key by key dirtied 64 to 190 KiB in this child (bench/logmem.py).
     """
     data = os.environ._data   # bytes to bytes on POSIX
-    if data == environ:
+    if _fresh(data, environ):
         return
     tz = data.get(b"TZ")
     for key in data:

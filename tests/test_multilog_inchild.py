@@ -131,6 +131,18 @@ def test_the_logger_takes_the_environment_run_would_get(tmp_path):
     assert (r.returncode, r.stderr) == (0, b"")
 
 
+@pytest.mark.parametrize("data,environ,fresh", [
+    ({b"A": b"1"}, {b"A": b"1"}, True),
+    ({b"A": b"1", b"LC_CTYPE": b"C.UTF-8"}, {b"A": b"1"}, True),     # PEP 538
+    ({b"A": b"1", b"LC_CTYPE": b"C.UTF-8"}, {b"A": b"2"}, False),
+    ({b"A": b"1", b"B": b"2"}, {b"A": b"1"}, False),
+    ({b"A": b"1", b"LC_CTYPE": b"C"}, {b"A": b"1", b"LC_CTYPE": b"C.UTF-8"}, False),
+    ({b"A": b"1"}, {b"A": b"1", b"NOTIFY_SOCKET": b"x"}, False),
+])
+def test_the_environment_is_left_alone_when_exec_would_give_the_same(data, environ, fresh):
+    assert mi._fresh(data, environ) is fresh
+
+
 def test_in_child_stamps_follow_the_services_time_zone(tmp_path, procs):
     p, w, log, pid = _start(procs, tmp_path, "exec multilog T ./main\n", TZ="XYZ-9")
     os.write(w, b"zoned\n")
