@@ -110,6 +110,7 @@ def _identity():
 
 
 IDENTITY = _identity()
+FS_CODEC = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 
 
 def _found(environ):
@@ -249,7 +250,9 @@ def become(environ, argv):
     _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
     _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)
     _adopt_environ(environ)
-    argv = [os.fsdecode(a) for a in argv]
+    # os.fsdecode's code is deep-frozen in libpython: running it would copy
+    # libpython's pages that hold it; the decode itself is the same.
+    argv = [a.decode(*FS_CODEC) for a in argv]
     sys.argv = argv
     code = 111
     try:
