@@ -9,14 +9,17 @@ any fork, they land in pages every supervise and logger shares.  See
 _prewarm for supervise's own dry run, docs/logging.md for the figures.
 
 run() recognises a plain log/run, parses scripts, frames, selects and
-stamps lines, plans where C multilog would cut, and writes one read to
-/dev/null through a LogDir.  It opens nothing but /dev/null, changes no
-file, starts nothing and keeps nothing.
+stamps lines, plans where C multilog would cut, writes one read to
+/dev/null through a LogDir and names an archive for `z`.  It opens
+nothing but /dev/null, changes no file, starts nothing and keeps nothing.
 """
 
 import os
 
-from . import _logdir, _multilog_inchild, _multilog_policy, multilog
+# _multilog_gzip is imported here, that is in svscan, for `z`: imported by
+# each logger that needs it, it cost that logger about 490 KiB (importlib
+# run in the child; bench/logmem.py --script 't z ./main').
+from . import _logdir, _multilog_gzip, _multilog_inchild, _multilog_policy, multilog
 
 REPEAT = 10     # CPython 3.11 quickens a function after 8 calls or loops
 RUN = b"#!/bin/sh\nexec 2>&1\nexec multilog t s999999 n5 ./main\n"
@@ -67,3 +70,4 @@ def run():
         f = multilog.Multilog(_multilog_policy.parse(SCRIPTS[1])).framer
         batch = f.lines(READS[0] + READS[1], b"")
         _logdir_write(b"".join(batch.outs[0]), lambda: batch.units(0))
+        _multilog_gzip._candidate("@400000006b0ce89c3a49322c.s")

@@ -37,5 +37,14 @@ def test_dry_run_exercises_what_the_logger_runs():
         sys.setprofile(None)
     for name in ("plan", "_found", "parse", "Multilog.__init__", "Multilog.feed",
                  "Multilog.stamp", "Framer.fast", "Framer.lines", "Framer.select", "Framer.eof",
-                 "IsoStamp.__call__", "stamp_bytes", "match", "LogDir.put", "LogDir.writev"):
+                 "IsoStamp.__call__", "stamp_bytes", "match", "LogDir.put", "LogDir.writev", "_candidate"):
         assert name in seen, name
+
+
+def test_svscan_has_what_a_logger_imports_late():
+    """`z` imports _multilog_gzip when a LogDir asks for it: svscan has it
+    already, so a logger run in supervise's child finds it in sys.modules."""
+    code = ("import sys\nimport svtools.svscan\n"
+            "print('svtools._multilog_gzip' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert r.stdout == b"True\n", r.stderr
