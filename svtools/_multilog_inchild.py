@@ -153,6 +153,20 @@ def _arg_area():
     return int(fields[45]), int(fields[46])   # fields 48 and 49: arg_start, arg_end
 
 
+def _inherited_arg_area():
+    """_arg_area() read once at import, that is in svscan (or a supervise
+    run by hand) before it forks: a forked child has its parent's argument
+    area, and reading /proc/self/stat in each logger cost it about 40 KiB
+    (bench/logmem.py).  None if it cannot be read (then each child tries)."""
+    try:
+        return _arg_area()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+ARG_AREA = _inherited_arg_area()
+
+
 def maybe_run(environ):
     """In supervise's forked child, in the service directory, signals reset
     and descriptors in place: returns if ./run must be exec'd; otherwise
@@ -166,7 +180,7 @@ def _retitle(argv):
     """Make /proc/self/cmdline ARGV and comm `multilog`; False if ARGV does
     not fit or the argument area cannot be written."""
     try:
-        start, end = _arg_area()
+        start, end = ARG_AREA or _arg_area()
     except (OSError, ValueError, IndexError):
         return False
     title = b"\0".join(argv) + b"\0"

@@ -150,3 +150,17 @@ def test_in_child_stamps_follow_the_services_time_zone(tmp_path, procs):
     wait_for(lambda: cur.exists() and cur.read_bytes().endswith(b" zoned\n"), timeout=15, what="line")
     assert cur.read_bytes().endswith(b"+09:00 zoned\n")
     os.close(w)
+
+
+def test_a_forked_child_has_the_argument_area_read_at_import():
+    """ARG_AREA, read once where the module is imported, is the forked
+    child's own (what _retitle writes over)."""
+    code = ("import os\n"
+            "from svtools import _multilog_inchild as mi\n"
+            "assert mi.ARG_AREA is not None and mi.ARG_AREA[0] < mi.ARG_AREA[1]\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    os._exit(0 if mi._arg_area() == mi.ARG_AREA else 1)\n"
+            "assert os.waitpid(pid, 0)[1] == 0\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert (r.returncode, r.stderr) == (0, b"")
