@@ -1,7 +1,7 @@
 """Memory of logged services: supervise + `supervise log` + logger, PSS per service.
 
     .venv/bin/python bench/logmem.py [--n 100] [--only C,exec,in-child]
-        [--script 't ./main'] [--other DIR] [--rounds 1]
+        [--script 't ./main'] [--lines 0] [--other DIR] [--rounds 1]
 
 N services (default 100), each `exec sleep` with a log/run, under svscan.
 Three set-ups in one run:
@@ -10,7 +10,9 @@ Three set-ups in one run:
            so supervise execs it: a new interpreter per logger, as before
   in-child ours, log/run `exec multilog t ./main`: multilog runs in the child
            supervise forked (svtools/_multilog_inchild.py)
---script is multilog's script in every log/run (plain words).  --other DIR
+--script is multilog's script in every log/run (plain words).  --lines N
+has every service write N lines of 80 bytes first (a busy logger: its read
+and line buffers, rotations; 30000 lines rotate `current` about 24 times).  --other DIR
 adds the in-child set-up of another checkout (its DIR/.venv, e.g. main),
 and --rounds N runs every set-up N times, taking turns, so that two trees
 are compared under the same load.
@@ -39,12 +41,13 @@ SETUPS = {
 }
 
 
-def make(scan, n, logline):
+def make(scan, n, logline, lines=0):
+    busy = ('yes "%s" | head -n %d\n' % ("x" * 79, lines)) if lines else ""
     for i in range(n):
         d = os.path.join(scan, "s%d" % i)
         os.makedirs(os.path.join(d, "log"))
         with open(os.path.join(d, "run"), "w") as f:
-            f.write("#!/bin/sh\necho started\nexec sleep 100000\n")
+            f.write("#!/bin/sh\n%secho started\nexec sleep 100000\n" % busy)
         with open(os.path.join(d, "log", "run"), "w") as f:
             f.write("#!/bin/sh\n%s\n" % logline)
         os.chmod(os.path.join(d, "run"), 0o755)
@@ -83,12 +86,12 @@ def logged(d):
         return False
 
 
-def measure(name, n, script):
+def measure(name, n, script, lines=0):
     svscan, path, logline = SETUPS[name]
     logline = logline % script.replace(" ", '" "' if name == "exec" else " ")
     tmp = tempfile.mkdtemp(prefix="bench-logmem-")
     scan = os.path.join(tmp, "scan")
-    make(scan, n, logline)
+    make(scan, n, logline, lines)
     p = subprocess.Popen([svscan, scan], env={"PATH": path}, cwd=tmp, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -131,13 +134,15 @@ def main(argv):
     script = opt(argv, "--script", "t ./main")
     rounds = int(opt(argv, "--rounds", "1"))
     other = opt(argv, "--other", None)
+    lines = int(opt(argv, "--lines", "0"))
     names = ["C", "exec", "in-child"]
     if other:
         obin = os.path.join(os.path.abspath(other), ".venv", "bin")
         SETUPS["other"] = (os.path.join(obin, "svscan"), obin + ":/usr/bin:/bin", "exec multilog %s")
         names.append("other")
     only = opt(argv, "--only", ",".join(names)).split(",")
-    print("%d logged services, log/run 'exec multilog %s'; MiB per logged service" % (n, script))
+    print("%d logged services, log/run 'exec multilog %s', %d lines each first; MiB per logged service"
+          % (n, script, lines))
     print("%-9s %8s %20s %12s %15s" % ("set-up", "total", "svscan+2 supervise", "one logger",
                                        "logger private"))
     rows = {}
@@ -145,7 +150,7 @@ def main(argv):
         for name in names:
             if name not in only or name == "C" and not os.path.exists(SETUPS["C"][0]):
                 continue
-            total, sup, logger, private, count = measure(name, n, script)
+            total, sup, logger, private, count = measure(name, n, script, lines)
             rows.setdefault(name, []).append(total)
             print("%-9s %8.2f %20.2f %12.2f %15.2f  (%d loggers)"
                   % (name, total, sup, logger, private, count), flush=True)

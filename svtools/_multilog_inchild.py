@@ -267,7 +267,8 @@ def become(environ, argv):
     # os.fsdecode's code is deep-frozen in libpython: running it would copy
     # libpython's pages that hold it; the decode itself is the same.
     argv = [a.decode(*FS_CODEC) for a in argv]
-    sys.argv = argv
+    # sys.argv is left alone: multilog.main takes ARGV, and freeing the
+    # list svscan made would write the pages that hold it and its objects.
     code = 111
     try:
         code = multilog.main(argv)

@@ -59,8 +59,11 @@ def _logdir_write(out, units):
 def run():
     """REPEAT times through what a logger does up to its loop and per read."""
     _multilog_inchild._found(os.environ._data)   # stat()s along PATH
+    environ = dict(os.environ._data)
+    environ.pop(b"LC_CTYPE", None)
     for _ in range(REPEAT):
         _multilog_inchild.plan(RUN)
+        _multilog_inchild._fresh(os.environ._data, environ)
         for args in SCRIPTS:
             m = multilog.Multilog(_multilog_policy.parse(args))
             m.sinks = [_Null() for _ in m.script.sinks]
