@@ -4,7 +4,8 @@ A `log/run` is nearly always `#!/bin/sh` and `exec multilog ARGS`.  Exec'd,
 that costs a new interpreter: 3.0 MiB of PSS per logger (bench/logmem.py,
 100 logged services).  Run in the child that supervise has just forked,
 which shares its pages with supervise and svscan, multilog.main costs only
-what it dirties: 1.5 MiB.  The process is the one an exec would have
+what it dirties: 1.25 MiB of PSS, 1.14 MiB of it private (docs/logging.md,
+Memory, says where it goes).  The process is the one an exec would have
 replaced (same pid, so svc and svstat see no difference); its command line
 becomes `multilog ARGS`, NUL-separated as an exec would leave it (so that
 ps, pgrep and svctl's logger lookup see a multilog), written over the
