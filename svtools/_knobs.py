@@ -16,7 +16,7 @@ and meaning where s6 has one).  A parser takes the file's bytes and returns
   restart-backoff  SECS: the longest wait before a restart after a short run
   fail-limit       "N SECS": N exits within SECS seconds -> failed
   max-death-tally  how many exits supervise/exits keeps (100; at most 4096)
-  log-events       (any content) start/exit records on supervise's stdout
+  log-events       (any content) start/ready/exit records on supervise's stdout
   schedule         a cron line: start ./run once at each firing (_schedule_policy)
 """
 

@@ -1,4 +1,4 @@
-"""log-events: start/exit records on supervise's stdout, each on a line of its own.
+"""log-events: start/ready/exit records on supervise's stdout, each on a line of its own.
 
 With log-events, ./run's stdout is a pipe that supervise reads and copies to
 its own stdout (under svscan, the pipe to the logger), remembering whether
@@ -11,6 +11,7 @@ it would be writing to the logger's pipe itself.  When the stdout is gone
 (EPIPE, closed), what the service writes is dropped.
 
 Records:  "svtools: start pid PID"
+          "svtools: ready pid PID after SECS s"   (SECS since the start)
           "svtools: exit pid PID code CODE after SECS s"
           "svtools: exit pid PID signal NAME after SECS s"
 """
@@ -38,6 +39,8 @@ def record(what, pid, code, sig, ran):
     """The record line (bytes, with its newline)."""
     if what == "start":
         return b"svtools: start pid %d\n" % pid
+    if what == "ready":
+        return ("svtools: ready pid %d after %.3f s\n" % (pid, ran)).encode("ascii")
     how = ("signal " + signame(sig)) if code == 256 else "code %d" % code
     return ("svtools: exit pid %d %s after %.3f s\n" % (pid, how, ran)).encode("ascii")
 

@@ -131,6 +131,8 @@ def line_time(line):
             rest = rest[1 + len(digits):]
         if rest[:1] in (b"+", b"-") and rest[3:4] == b":" and rest[1:3].isdigit() and rest[4:6].isdigit():
             off = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
+            if rest[6:7] == b":" and rest[7:9].isdigit():     # +HH:MM:SS (multilog T)
+                off += int(rest[7:9])
             t -= off if rest[:1] == b"+" else -off
         return t
     return None

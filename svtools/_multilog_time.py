@@ -33,7 +33,9 @@ class IsoStamp:
     """`T` stamps: b'2026-11-29T23:59:59.123456+09:00 ' for wall-clock nanoseconds.
 
     The date, time and offset are those of localtime(); the text of one
-    second is computed once.
+    second is computed once.  An offset with seconds (TZ=LMT-0:19:32,
+    zoneinfo's local mean times before standard time) is written
+    +HH:MM:SS, as ISO 8601's extended format allows; +HH:MM otherwise.
     """
 
     def __init__(self):
@@ -44,13 +46,19 @@ class IsoStamp:
         sec, usec = divmod(ns // 1000, 1000000)
         if sec != self.sec:
             tm = time.localtime(sec)
-            off = tm.tm_gmtoff // 60
-            sign = "-" if off < 0 else "+"
-            off = abs(off)
             self.head = time.strftime("%Y-%m-%dT%H:%M:%S.", tm).encode("ascii")
-            self.tail = ("%s%02d:%02d " % (sign, off // 60, off % 60)).encode("ascii")
+            self.tail = utc_offset(tm.tm_gmtoff) + b" "
             self.sec = sec
         return self.head + b"%06d" % usec + self.tail
+
+
+def utc_offset(seconds):
+    """East of UTC in seconds -> b'+09:00', b'-03:30', b'+00:19:32', b'-00:44:30'."""
+    sign = "-" if seconds < 0 else "+"
+    h, rest = divmod(abs(seconds), 3600)
+    m, s = divmod(rest, 60)
+    text = "%s%02d:%02d:%02d" % (sign, h, m, s) if s else "%s%02d:%02d" % (sign, h, m)
+    return text.encode("ascii")
 
 
 def local_date(wall):

@@ -44,8 +44,9 @@ effect carries everything the loop needs; it never reads the machine back:
   ("status", pid, paused, want)  write the 18-byte supervise/status
   ("xstatus", values)  write supervise/xstatus: values in _xstatus.FIELDS
                       order, times monotonic here
-  ("record", at, pid, code, sig, ran, tally)  append to supervise/exits
-  ("log", what, pid, code, sig, ran)  a start/exit record on stdout
+  ("record", at, pid, code, sig, ran, asked, tally)  append to supervise/exits
+                      (asked: the run had been told to stop by 'd', 't' or 'k')
+  ("log", what, pid, code, sig, ran)  a start/ready/exit record on stdout
   ("exit",)           write the status once more and exit 0
 
 Rules:
@@ -70,7 +71,8 @@ Rules:
     before the next start, from 1 s up to the maximum; a longer run resets it.
     The backoff is a deadline of its own (`held`) beside the throttle and
     the fork retry (`next_start`); a start waits for both.
-  * fail-limit N SECS: the Nth unexpected exit (want up) within SECS fails
+  * fail-limit N SECS: the Nth unexpected exit (want up; not asked for
+    by 'd', 't' or 'k') within SECS fails
     the service: want becomes down (the 18-byte status stays truthful) until
     'u' or 'o'.
   * 'u' and 'o' are the operator's word: they clear failed, empty the
@@ -133,6 +135,7 @@ class Machine:
     giveup_at = None
     run = None              # the spawn options of the current run
     signalled = False       # the down signal went to this run
+    asked = False           # so did 't' or 'k'
     stopping_note = False
     started_at = 0.0
     ready_at = 0.0
@@ -198,6 +201,7 @@ class Machine:
             return self._end(now, handler(self, now))
         sig = SIGNALS.get(letter)
         if sig is not None and self.pid:
+            self.asked = self.asked or letter in "tk"
             return [("kill", self._target() if sig == _KILL else self.pid, sig)]
         return []
 
@@ -205,7 +209,7 @@ class Machine:
         self.pid = pid
         self.pgid = pid if self.run[0] else 0
         self.due = False
-        self.paused = self.signalled = self.stopping_note = False
+        self.paused = self.signalled = self.stopping_note = self.asked = False
         self.starts += 1
         self.started_at = now
         self.ready_at = 0.0
@@ -222,13 +226,13 @@ class Machine:
         return self._end(now, self._publish(now, status=False))
 
     def child_exited(self, code, sig, now):
-        pid, k, asked = self.pid, self.knobs, self.signalled
+        pid, k, asked = self.pid, self.knobs, self.signalled or self.asked
         ran = now - self.started_at
         self.pid = 0
-        self.paused = self.signalled = self.stopping_note = False
+        self.paused = self.signalled = self.stopping_note = self.asked = False
         self.ready_at = 0.0
         self.last_exit = (code, sig, now, ran)
-        effects = [("touch",), ("record", now, pid, code, sig, ran, k.max_death_tally)]
+        effects = [("touch",), ("record", now, pid, code, sig, ran, asked, k.max_death_tally)]
         if self.run[3]:
             effects.append(("log", "exit", pid, code, sig, ran))
         if self.want == "up" and not self.exiting and not self.failed:
@@ -275,7 +279,8 @@ class Machine:
         if pid != self.pid or not pid or self.ready_at or not self._readiness():
             return []
         self.ready_at = now
-        return self._end(now, self._publish(now, status=False))
+        log = [("log", "ready", pid, 0, 0, now - self.started_at)] if self.run[3] else []
+        return self._end(now, log + self._publish(now, status=False))
 
     def notice(self, pid, stopping, note, now):
         if pid != self.pid or not pid:

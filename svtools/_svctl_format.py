@@ -205,9 +205,12 @@ def _status_rows(s, now, utc, add):
         add("crash loop", "./run keeps exiting within seconds of its start")
     if s["exits"]:
         add("exits", "(oldest first)")
-        for at, pid, code, sig, ran in s["exits"]:
+        # (at, pid, code, signal, ran[, asked]): asked True when a stop (svc
+        # -d, -t, -k) came before the exit, None when supervise did not say
+        for at, pid, code, sig, ran, *asked in s["exits"]:
             what = SIGNAMES.get(sig, "signal %d" % sig) if sig else "exit %d" % code
-            add("  %s  pid %-7d %-8s after %s" % (stamp(at, utc), pid, what, duration(ran)), None)
+            add("  %s  pid %-7d %-8s after %s%s" % (stamp(at, utc), pid, what, duration(ran),
+                                                     ", asked" if asked and asked[0] else ""), None)
     elif s["exit"]:
         add("last exit", exit_text(s["exit"], now))
 

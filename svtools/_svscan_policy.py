@@ -23,6 +23,8 @@ call is given `now` (monotonic seconds) where time matters and returns what
 the loop must do:
 
   changed(events, now) -> (rescan?, [name])  what inotify said, sorted out
+                                  (this and the other calls about names:
+                                  _svscan_policy_names)
   add(key, name, haslog, r, w, dirfd)  a new directory, its descriptors made
   seen(e, name, now)              a scan or an event found E under NAME
   take_starts()      -> [(e, i)]  supervise to fork now, in one tight loop
@@ -57,11 +59,8 @@ Rules:
     may be a zombie that nobody reaps).
   * An entry the latest scan did not see is dropped once both of its
     supervise and its orphans are gone; a running one is left alone.
-  * A name removed or moved away, or trouble with the watch itself, means
-    a full rescan; any other change is looked at by name alone.
-  * Names that could not be taken up are looked at again every RETRY
-    seconds; a directory made in place is taken up after SETTLE seconds;
-    without inotify everything is rescanned every POLL seconds.
+  * What inotify events mean, and when names are looked at again (retry,
+    settle, poll): _svscan_policy_names, whose Names the Table extends.
   * With nothing held back or pending, next_deadline() is None: svscan
     sleeps until something happens.
   * A pid or an entry the table does not know changes nothing.
@@ -79,15 +78,14 @@ This module performs no I/O and never reads a clock.
 # The C core of the signal module: no enum wrappers (see supervise).
 import _signal as signal
 
-# inotify(7) event bits (the kernel ABI; the watcher child reports them)
-IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x40, 0x80, 0x100, 0x200
-IN_DELETE_SELF, IN_MOVE_SELF, IN_Q_OVERFLOW, IN_IGNORED = 0x400, 0x800, 0x4000, 0x8000
-IN_ISDIR = 0x40000000
+# Names, its timings and the inotify bits it sorts out are part of this
+# policy; they are imported here so that svscan and the tests find them here.
+from ._svscan_policy_names import (IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_IGNORED,  # noqa: F401
+                                   IN_ISDIR, IN_MOVE_SELF, IN_MOVED_FROM, IN_MOVED_TO,
+                                   IN_Q_OVERFLOW, POLL, RETRY, SETTLE, WATCH, Names)
+
 THROTTLE = 1.0     # between two starts of one supervise
 FAILED = 5.0       # pause after a supervise that exits 100 or 111
-RETRY = 5.0        # look again at names that could not be taken up
-POLL = 5.0         # rescan interval without inotify
-SETTLE = 0.5       # a directory made in place gets time for its log/
 GRACE = 10.0       # an orphaned service gets SIGKILL after this
 PROBE = 0.05       # how often a leaderless orphaned group is looked at
 KILL_GRACE = 1.0   # a group sent SIGKILL is waited for this long at most
@@ -95,9 +93,6 @@ MAXSERVICES = 1000
 INF = float("inf")
 
 SIGTERM, SIGCONT, SIGKILL = signal.SIGTERM, signal.SIGCONT, signal.SIGKILL
-
-# the changes to DIR that svscan asks inotify for
-WATCH = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF
 
 
 class Entry:
@@ -144,80 +139,17 @@ class Orphan:
         return -self.pgid if self.pgid else self.pid
 
 
-class Table:
+class Table(Names):
 
     def __init__(self):
+        Names.__init__(self)
         self.entries = {}        # (dev, ino) -> Entry
         self.children = {}       # supervise pid -> Entry
         self.orphans = {}        # service pid -> Orphan
         self.signals = []        # effects for expired() to hand out
         self.pending = set()     # entries with a start held back
         self.starts = []         # (Entry, i) for take_starts()
-        self.warned = {}         # name -> what we last warned about it
-        self.retry = set()       # names to look at again
-        self.retry_at = None
-        self.settle = {}         # name -> when to take it up
-        self.poll_at = None
         self.stopping = False
-
-    # -- names -------------------------------------------------------------
-
-    def looking(self, name):
-        """NAME is being looked at now: no later look is owed."""
-        self.retry.discard(name)
-        self.settle.pop(name, None)
-
-    def trouble(self, name, what):
-        """NAME could not be taken up because of WHAT; True if that is news."""
-        self.retry.add(name)
-        if self.warned.get(name) == what:
-            return False
-        self.warned[name] = what
-        return True
-
-    def fine(self, name):
-        """NAME is no trouble (gone, not a directory, or taken up)."""
-        self.warned.pop(name, None)
-
-    def changed(self, events, now):
-        """inotify reported EVENTS, (mask, name) pairs; new directories are
-        put to settle.  Returns (rescan everything?, names to look at now)."""
-        full = False
-        names = []
-        for mask, name in events:
-            if mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED):
-                full = True
-            elif name.startswith(b"."):
-                continue
-            elif mask & (IN_DELETE | IN_MOVED_FROM):
-                full = True
-            elif mask & IN_CREATE and mask & IN_ISDIR:
-                self.settle[name] = now + SETTLE
-            else:
-                names.append(name)
-        return full, names
-
-    def settled(self, now):
-        return [name for name, t in self.settle.items() if t <= now]
-
-    def retry_due(self, now):
-        if self.retry_at is None or self.retry_at > now:
-            return []
-        self.retry_at = None
-        return list(self.retry)
-
-    def arm_retry(self, now):
-        if self.retry and self.retry_at is None:
-            self.retry_at = now + RETRY
-
-    def start_polling(self, now):
-        self.poll_at = now + POLL
-
-    def poll_due(self, now):
-        if self.poll_at is None or self.poll_at > now:
-            return False
-        self.poll_at = now + POLL
-        return True
 
     # -- entries -------------------------------------------------------------
 
@@ -236,7 +168,7 @@ class Table:
         self.want(e, now)
 
     def begin_scan(self):
-        self.retry = set()
+        self.retry = set()       # the scan looks at every name again
         for e in self.entries.values():
             e.active = False
 
@@ -318,9 +250,7 @@ class Table:
                 e.pid[i] = 0
         self.starts = []
         self.pending = set()
-        self.retry = set()
-        self.settle = {}
-        self.retry_at = self.poll_at = None
+        self.stop_looking()
 
     # -- reaping -------------------------------------------------------------
 
@@ -414,9 +344,6 @@ class Table:
         times = [e.waiting(i) for e in self.pending for i in (0, 1)]
         times.extend(o.kill_at for o in self.orphans.values())
         times.extend(o.probe_at for o in self.orphans.values() if not o.leader)
-        times.extend(self.settle.values())
-        for t in (self.retry_at, self.poll_at):
-            if t is not None:
-                times.append(t)
+        times.extend(self.looks())
         t = min(times, default=INF)
         return None if t == INF else t

@@ -31,13 +31,18 @@ monotonic clock never leaves supervise.
   skipped      firings of schedule skipped because a run was still going
   note         the last STATUS= text from the notify socket (escaped)
 
-exits is ASCII text: "svtools-exits VERSION", then one line per exit, oldest
-first, at most max-death-tally lines:
+exits is ASCII text: "svtools-exits EXITS_VERSION", then one line per exit,
+oldest first, at most max-death-tally lines:
 
-  AT PID CODE SIGNAL RAN
+  AT PID CODE SIGNAL RAN ASKED
 
 with the meanings of exit_at, the pid, exit_code, exit_signal and exit_ran
-above (CODE and SIGNAL are the two arguments ./finish gets).
+above (CODE and SIGNAL are the two arguments ./finish gets); ASKED is 1 when
+the run had been told to stop ('d': svc -d, svctl stop, svscan's shutdown;
+or 't' or 'k') before it exited, 0 when not, "-" when the writer did not
+know.  Readers ignore words after the sixth, so words may be added within
+a version.  Version 1 (svtools before ASKED) had the first five words only;
+unpack_exit_records() reads it with ASKED unknown.
 
 Text values (only "note" today) are escaped: bytes outside 0x21..0x7e and
 the backslash become \\xHH, so a value is one word of printable ASCII.
@@ -46,6 +51,7 @@ This module performs no I/O.
 """
 
 VERSION = 1
+EXITS_VERSION = 2
 HEADER = b"svtools-xstatus"
 EXITS_HEADER = b"svtools-exits"
 
@@ -170,25 +176,50 @@ def unpack(data):
 
 
 def pack_exits(exits):
-    """[(at, pid, code, signal, ran), ...] oldest first -> file bytes."""
-    lines = [EXITS_HEADER + b" %d" % VERSION]
-    for at, pid, code, sig, ran in exits:
-        lines.append(b"%s %d %d %d %.3f" % (_time(at), pid, code, sig, ran))
+    """[(at, pid, code, signal, ran, asked), ...] oldest first -> file bytes.
+
+    ASKED True or False; None, or a 5-tuple without it, writes "-" (unknown).
+    """
+    lines = [EXITS_HEADER + b" %d" % EXITS_VERSION]
+    for rec in exits:
+        asked = rec[5] if len(rec) > 5 else None
+        lines.append(b"%s %d %d %d %.3f %s" % (_time(rec[0]), rec[1], rec[2], rec[3], rec[4],
+                                                b"-" if asked is None else b"1" if asked else b"0"))
     return b"\n".join(lines) + b"\n"
 
 
-def unpack_exits(data):
-    """file bytes -> [(at, pid, code, signal, ran), ...]; ValueError if not ours."""
+_ASKED = {b"1": True, b"0": False, b"-": None}
+
+
+def unpack_exit_records(data):
+    """file bytes -> [(at, pid, code, signal, ran, asked), ...], ASKED True,
+    False or None (unknown: a version 1 file, or "-").  ValueError if the
+    file is not ours or a line does not parse."""
     lines = data.split(b"\n")
     head = lines[0].split(b" ")
     if len(head) != 2 or head[0] != EXITS_HEADER:
         raise ValueError("not an svtools exits file")
-    if int(head[1]) != VERSION:
+    version = int(head[1])
+    if version not in (1, EXITS_VERSION):
         raise ValueError("unsupported exits version")
     out = []
     for line in lines[1:]:
         if not line:
             continue
-        at, pid, code, sig, ran = line.split(b" ")
-        out.append((float(at), int(pid), int(code), int(sig), float(ran)))
+        words = line.split(b" ")
+        if version == 1:
+            at, pid, code, sig, ran = words
+            asked = None
+        else:
+            at, pid, code, sig, ran, asked = words[:6]
+            if asked not in _ASKED:
+                raise ValueError("bad ASKED in exits")
+            asked = _ASKED[asked]
+        out.append((float(at), int(pid), int(code), int(sig), float(ran), asked))
     return out
+
+
+def unpack_exits(data):
+    """file bytes -> [(at, pid, code, signal, ran), ...]: unpack_exit_records
+    without ASKED (the shape readers had before version 2)."""
+    return [rec[:5] for rec in unpack_exit_records(data)]

@@ -242,8 +242,8 @@ class Supervisor:
         except PermissionError:
             pass
 
-    def record(self, at, pid, code, sig, ran, tally):
-        self.exits.append((at + self.offset, pid, code, sig, ran))
+    def record(self, at, pid, code, sig, ran, asked, tally):
+        self.exits.append((at + self.offset, pid, code, sig, ran, asked))
         del self.exits[:len(self.exits) - tally]
         self.exits_dirty = True
 

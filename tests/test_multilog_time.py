@@ -1,7 +1,10 @@
 """Pure tests: `T` stamps and rotation by age and by local date, driven by given times."""
 
+import calendar
 import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -45,6 +48,43 @@ def test_iso_stamp(tz, zone, ns, text):
     stamp = mt.IsoStamp()
     assert stamp(ns) == text
     assert re.fullmatch(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d ", stamp(ns + 10 ** 9))
+
+
+@pytest.mark.parametrize("seconds,text", [
+    (0, b"+00:00"), (32400, b"+09:00"), (-12600, b"-03:30"), (19800, b"+05:30"),
+    (1172, b"+00:19:32"), (-2670, b"-00:44:30"), (4772, b"+01:19:32"), (-59, b"-00:00:59"),
+    (-1521, b"-00:25:21"), (50400, b"+14:00"),
+])
+def test_utc_offset(seconds, text):
+    assert mt.utc_offset(seconds) == text
+
+
+@pytest.mark.parametrize("zone,ns,text", [
+    # POSIX TZ strings with seconds in the offset (west is positive there)
+    ("LMT-0:19:32", 1796083199000000000, b"2026-12-01T00:19:31.000000+00:19:32 "),
+    ("LMT+0:44:30", 1796083199000000000, b"2026-11-30T23:15:29.000000-00:44:30 "),
+    # zoneinfo: Monrovia kept -0:44:30 until 1972, Amsterdam +0:19:32 (summer +1:19:32) until 1937
+    ("Africa/Monrovia", 0, b"1969-12-31T23:15:30.000000-00:44:30 "),
+    ("Europe/Amsterdam", -1500000000 * 10 ** 9, b"1922-06-20T22:39:32.000000+01:19:32 "),
+])
+def test_iso_stamp_keeps_the_seconds_of_an_offset(tz, zone, ns, text):
+    if "/" in zone:
+        tz(zone)
+    else:
+        os.environ["TZ"] = zone
+        time.tzset()
+    assert mt.IsoStamp()(ns) == text
+
+
+def test_multilog_T_under_an_offset_with_seconds(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "svtools.multilog", "T", "e"], input=b"x\n",
+                       capture_output=True, cwd=str(tmp_path), env=dict(os.environ, TZ="LMT+0:44:30"),
+                       timeout=20)
+    assert p.returncode == 0
+    assert re.fullmatch(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}-00:44:30 x\n", p.stderr), p.stderr
+    stamped = time.strptime(p.stderr[:19].decode(), "%Y-%m-%dT%H:%M:%S")
+    # the local time is UTC minus 44 min 30 s: within a minute of now so computed
+    assert abs(calendar.timegm(stamped) + 2670 - time.time()) < 60
 
 
 def test_iso_stamp_follows_dst_within_one_cached_second(tz):

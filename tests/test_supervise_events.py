@@ -3,11 +3,13 @@
 import os
 import re
 import subprocess
+import sys
 
 from helpers import prog, run, wait_for, write_script
 from supervisekit import service  # noqa: F401 (fixture)
 
 START = re.compile(rb"^svtools: start pid (\d+)$")
+READY = re.compile(rb"^svtools: ready pid (\d+) after \d+\.\d{3} s$")
 EXIT = re.compile(rb"^svtools: exit pid (\d+) (code \d+|signal [A-Z0-9]+) after \d+\.\d{3} s$")
 
 
@@ -54,6 +56,60 @@ def test_signal_exit_record_and_output_passes_through(service):
     lines = out().splitlines()
     assert lines[:2] == [b"svtools: start pid %d" % pid, b"hello"]
     assert re.match(rb"svtools: exit pid %d signal TERM after \d+\.\d{3} s$" % pid, lines[2])
+
+
+def test_ready_record_after_what_came_before_on_a_line_of_its_own(service):
+    # 'partial' has no newline and is written before the readiness newline:
+    # the record follows it on a new line, and 'after' follows the record.
+    s = service("printf partial; echo $$ > pid; while ! test -e go; do sleep 0.01; done\n"
+                "echo >&5; while ! test -e go2; do sleep 0.01; done; echo after;"
+                " exec sleep 1000\n", down=True)
+    os.makedirs(s.path, exist_ok=True)
+    s.knob("log-events", "")
+    s.knob("notification-fd", "5")
+    out = start_logged(s)
+    s.send(b"o")
+    pid = s.wait_up()
+    s.wait_state("starting", pid=pid)
+    open(s.file("go"), "w").close()
+    s.wait_state("ready", pid=pid)
+    wait_for(lambda: b"svtools: ready" in out(), what="the ready record")
+    open(s.file("go2"), "w").close()
+    wait_for(lambda: b"after\n" in out(), what="the output after readiness")
+    s.send(b"d")
+    s.wait_state("down", want="down")
+    wait_for(lambda: b"svtools: exit" in out(), what="the exit record")
+    lines = out().splitlines()
+    assert lines[:2] == [b"svtools: start pid %d" % pid, b"partial"], lines
+    assert READY.match(lines[2]) and READY.match(lines[2]).group(1) == b"%d" % pid, lines
+    assert lines[3] == b"after" and EXIT.match(lines[4]) and len(lines) == 5, lines
+
+
+def test_ready_record_from_the_notify_socket(service):
+    s = service(None, down=True)
+    os.makedirs(s.path, exist_ok=True)
+    write_script(s.file("run"), "exec %s -c \"$(cat run.py)\"\n" % sys.executable)
+    with open(s.file("run.py"), "w") as f:
+        f.write("import os, socket, time\n"
+                "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                "s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])\n"
+                "s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])\n"
+                "time.sleep(1000)\n")
+    s.knob("log-events", "")
+    s.knob("notify-socket", "")
+    out = start_logged(s)
+    s.send(b"o")
+    pid = s.wait_up()
+    s.wait_state("ready", pid=pid)
+    wait_for(lambda: b"svtools: ready" in out(), what="the ready record")
+    s.send(b"d")
+    s.wait_state("down", want="down")
+    wait_for(lambda: b"svtools: exit" in out(), what="the exit record")
+    lines = out().splitlines()
+    # one record although READY=1 came twice
+    assert lines[0] == b"svtools: start pid %d" % pid and READY.match(lines[1]), lines
+    assert READY.match(lines[1]).group(1) == b"%d" % pid and EXIT.match(lines[2]), lines
+    assert len(lines) == 3, lines
 
 
 def test_records_through_multilog(service, tmp_path):

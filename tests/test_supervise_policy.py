@@ -139,7 +139,7 @@ def test_started_clears_paused_and_touches():
 
 def test_exit_of_long_lived_child_restarts_at_once():
     m = machine(want="up", pid=42, started_at=0.0)
-    assert fx(m.child_exited(0, 0, 10.0)) == [TOUCH, ("record", 10.0, 42, 0, 0, 10.0, 100), ST(), X, SPAWN]
+    assert fx(m.child_exited(0, 0, 10.0)) == [TOUCH, ("record", 10.0, 42, 0, 0, 10.0, False, 100), ST(), X, SPAWN]
     assert m.pid == 0 and m.wake is None
     assert m.last_exit == (0, 0, 10.0, 10.0)
 
@@ -147,7 +147,7 @@ def test_exit_of_long_lived_child_restarts_at_once():
 def test_exit_within_a_second_of_start_is_throttled():
     m = machine(want="up", pid=42, started_at=10.0)
     effects = m.child_exited(256, 9, 10.2)
-    assert fx(effects) == [TOUCH, ("record", 10.2, 42, 256, 9, pytest.approx(0.2), 100), ST(), X]
+    assert fx(effects) == [TOUCH, ("record", 10.2, 42, 256, 9, pytest.approx(0.2), False, 100), ST(), X]
     f = xfields(effects)
     assert (f["state"], f["next_start"], f["exit_code"], f["exit_signal"]) == ("down", 11.0, 256, 9)
     assert m.wake == 10.0 + THROTTLE
@@ -177,7 +177,7 @@ def test_once_does_not_restart():
     m = machine(want="down")
     m.command("o", 1.0)
     m.started(42, 1.0)
-    assert fx(m.child_exited(0, 0, 5.0)) == [TOUCH, ("record", 5.0, 42, 0, 0, 4.0, 100), ST(0, "once"), X]
+    assert fx(m.child_exited(0, 0, 5.0)) == [TOUCH, ("record", 5.0, 42, 0, 0, 4.0, False, 100), ST(0, "once"), X]
     assert m.pid == 0 and m.wake is None
 
 
@@ -263,7 +263,7 @@ def test_timeout_kill_cancelled_by_the_exit():
 def test_group_leader_exit_cleans_up_the_group_before_a_restart():
     m = machine(want="up", pid=42, started_at=0.0, process_group=True)
     effects = m.child_exited(1, 0, 50.0)
-    assert fx(effects) == [TOUCH, ("record", 50.0, 42, 1, 0, 50.0, 100),
+    assert fx(effects) == [TOUCH, ("record", 50.0, 42, 1, 0, 50.0, False, 100),
                            ("kill", -42, TERM), ("kill", -42, CONT), ST(), X]
     assert m.state() == "stopping" and m.pgid == 42 and xfields(effects)["pgid"] == 42
     assert m.wake == pytest.approx(50.01)
@@ -527,6 +527,46 @@ def test_asked_stops_do_not_count_as_failures():
     assert not m.failed
 
 
+# (letters sent to the running pid 42, then its exit) -> asked in the record
+ASKED = [
+    ("", (1, 0), False),
+    ("d", (256, 15), True),
+    ("du", (256, 15), True),      # asked although up again: the exit follows the stop
+    ("t", (256, 15), True),       # svc -t: the restart was asked for
+    ("k", (256, 9), True),
+    ("t", (0, 0), True),          # a run that traps TERM and exits 0
+    ("h", (256, 1), False),       # HUP, ALRM, INT, QUIT, USR1/2, WINCH: not a stop
+    ("aiq12w", (256, 3), False),
+    ("x", (0, 0), False),         # x never signals: the run ended on its own
+    ("p", (256, 9), False),       # pause, killed by someone else
+]
+
+
+@pytest.mark.parametrize("letters,how,asked", ASKED)
+def test_exit_record_says_whether_the_exit_was_asked_for(letters, how, asked):
+    m = machine(want="up", pid=42, started_at=0.0, fail_limit=(1, 60.0))
+    for letter in letters:
+        m.command(letter, 1.0)
+    wanted_up = m.want == "up" and not m.exiting
+    record = [e for e in m.child_exited(how[0], how[1], 2.0) if e[0] == "record"]
+    assert record == [("record", 2.0, 42, how[0], how[1], 2.0, asked, 100)]
+    # fail-limit 1 fails the service on an exit nobody asked for, wanted up
+    assert m.failed == (not asked and wanted_up)
+
+
+def test_asked_is_forgotten_by_the_next_run():
+    m = machine(want="up", pid=42, started_at=0.0)
+    m.command("t", 1.0)
+    m.child_exited(256, 15, 2.0)
+    m.deadline(m.wake)
+    m.started(43, 3.0)
+    assert ("record", 20.0, 43, 1, 0, 17.0, False, 100) in m.child_exited(1, 0, 20.0)
+    m.command("k", 21.0)   # to nobody: no run
+    m.deadline(m.wake)
+    m.started(44, 22.0)
+    assert ("record", 40.0, 44, 1, 0, 18.0, False, 100) in m.child_exited(1, 0, 40.0)
+
+
 # -- readiness, notes, states
 
 def test_readiness_states():
@@ -571,6 +611,39 @@ def test_log_events_records():
     assert ("log", "exit", 42, 256, 15, 3.0) in m.child_exited(256, 15, 3.0)
 
 
+# (knobs, events after a start at 1.0) -> the "log" effects of the last event
+READY_LOG = [
+    (dict(log_events=True, notification_fd=5), [("ready", 42, 1.25)],
+     [("log", "ready", 42, 0, 0, 0.25)]),
+    (dict(log_events=True, notify_socket=True), [("ready", 42, 3.0)],
+     [("log", "ready", 42, 0, 0, 2.0)]),
+    # once per run, and only for this run
+    (dict(log_events=True, notification_fd=5), [("ready", 42, 1.5), ("ready", 42, 2.0)], []),
+    (dict(log_events=True, notification_fd=5), [("ready", 43, 1.5)], []),
+    # no readiness knob: no ready state, no record
+    (dict(log_events=True), [("ready", 42, 1.5)], []),
+    # readiness without log-events: the state changes, nothing is logged
+    (dict(notification_fd=5), [("ready", 42, 1.5)], []),
+]
+
+
+@pytest.mark.parametrize("kw,events,logs", READY_LOG)
+def test_ready_record(kw, events, logs):
+    m = Machine(knobs=knobs(**kw))
+    m.boot(0.0)
+    m.deadline(1.0)
+    started = [e for e in m.started(42, 1.0) if e[0] == "log"]
+    assert started == [("log", "start", 42, 0, 0, 0.0)] * bool(kw.get("log_events"))
+    for name, pid, now in events:
+        effects = getattr(m, name)(pid, now)
+    assert [e for e in effects if e[0] == "log"] == logs
+    readiness = "notification_fd" in kw or "notify_socket" in kw
+    assert m.state() == ("ready" if readiness and events[-1][1] == 42 else "up" if not readiness else "starting")
+    if logs:
+        # the record comes before the state it announces is published
+        assert fx(effects) == logs + [X]
+
+
 def test_max_death_tally_travels_with_the_record():
     m = machine(want="up", pid=42, started_at=0.0, max_death_tally=7)
-    assert ("record", 1.0, 42, 0, 0, 1.0, 7) in m.child_exited(0, 0, 1.0)
+    assert ("record", 1.0, 42, 0, 0, 1.0, False, 7) in m.child_exited(0, 0, 1.0)

@@ -100,6 +100,8 @@ def test_line_time():
     assert _logtail.line_time(b"2025-11-30T00:00:00Z x") == t
     assert _logtail.line_time(b"2025-11-30T01:00:00.5+01:00 x") == t + 0.5
     assert _logtail.line_time(b"2025-11-29T19:00:00-05:00 x") == t
+    assert _logtail.line_time(b"2025-11-30T00:19:32.5+00:19:32 x") == t + 0.5   # LMT offsets
+    assert _logtail.line_time(b"2025-11-29T23:15:30-00:44:30 x") == t
     assert _logtail.line_time(b"2025-11-30_00:00:00.25000 svlogd") == t + 0.25
     for line in (b"", b"plain", b"@4000zz", b"2025-11-30 00:00:00 space", b"@" + b"0" * 23):
         assert _logtail.line_time(line) is None

@@ -121,7 +121,8 @@ def test_term_during_start_up_leaves_nothing(procs, tmp_path):
 def test_ignored_down_signal_gets_sigkill_and_second_term_is_harmless(scan):
     d = service(scan.dir / "stubborn", "trap '' TERM\nwhile :; do sleep 0.1; done\n")
     quick = service(scan.dir / "quick")
-    wait_for(lambda: up(d) and up(quick) and (d / "started").exists(), 10, what="up")
+    wait_for(lambda: up(d) and up(quick) and (d / "started").exists()
+             and (d / "started").read_text().strip(), 10, what="up")
     shell = int((d / "started").read_text())
     os.kill(scan.pid, signal.SIGTERM)
     wait_for(lambda: not up(quick), 10, what="quick stopped")

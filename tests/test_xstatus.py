@@ -42,10 +42,27 @@ def test_bad_input_raises_valueerror(data):
 
 
 def test_exits_roundtrip():
-    exits = [(1764460790.25, 4121, 3, 0, 12.408), (1764460800.5, 4130, 256, 9, 0.002)]
+    exits = [(1764460790.25, 4121, 3, 0, 12.408, False), (1764460800.5, 4130, 256, 9, 0.002, True),
+             (1764460801.5, 4131, 256, 15, 1.0, None)]
     data = _xstatus.pack_exits(exits)
-    assert data.split(b"\n")[1] == b"1764460790.250000 4121 3 0 12.408"
-    assert _xstatus.unpack_exits(data) == exits
+    assert data.split(b"\n")[:4] == [b"svtools-exits 2", b"1764460790.250000 4121 3 0 12.408 0",
+                                      b"1764460800.500000 4130 256 9 0.002 1",
+                                      b"1764460801.500000 4131 256 15 1.000 -"]
+    assert _xstatus.unpack_exit_records(data) == exits
+    assert _xstatus.unpack_exits(data) == [e[:5] for e in exits]
+    # a 5-tuple (a writer that does not know) is written as unknown
+    assert _xstatus.pack_exits([e[:5] for e in exits]).split(b"\n")[1].endswith(b" 12.408 -")
+
+
+def test_exits_version_1_is_still_read():
+    data = b"svtools-exits 1\n1764460790.250000 4121 3 0 12.408\n"
+    assert _xstatus.unpack_exits(data) == [(1764460790.25, 4121, 3, 0, 12.408)]
+    assert _xstatus.unpack_exit_records(data) == [(1764460790.25, 4121, 3, 0, 12.408, None)]
+
+
+def test_exits_words_after_the_sixth_are_ignored():
+    data = b"svtools-exits 2\n1764460790.250000 4121 3 0 12.408 1 later words\n"
+    assert _xstatus.unpack_exit_records(data) == [(1764460790.25, 4121, 3, 0, 12.408, True)]
 
 
 def test_exits_bad():
@@ -53,6 +70,10 @@ def test_exits_bad():
         _xstatus.unpack_exits(b"svtools-xstatus 1\n")
     with pytest.raises(ValueError):
         _xstatus.unpack_exits(b"svtools-exits 1\n1 2 3\n")
+    for bad in (b"svtools-exits 2\n1 2 3 4 5\n", b"svtools-exits 2\n1 2 3 4 5 yes\n",
+                b"svtools-exits 1\n1 2 3 4 5 1\n", b"svtools-exits 3\n1 2 3 4 5 1\n"):
+        with pytest.raises(ValueError):
+            _xstatus.unpack_exit_records(bad)
 
 
 def test_pack_values_is_pack_in_field_order():
