@@ -10,8 +10,9 @@ _prewarm for supervise's own dry run, docs/logging.md for the figures.
 
 run() recognises a plain log/run, parses scripts, frames, selects and
 stamps lines, plans where C multilog would cut, writes one read to
-/dev/null through a LogDir and names an archive for `z`.  It opens
-nothing but /dev/null, changes no file, starts nothing and keeps nothing.
+/dev/null through a LogDir, names an archive for `z`, and makes the
+os calls a LogDir makes with keywords, on empty names.  It opens nothing
+but /dev/null, changes no file, starts nothing and keeps nothing.
 """
 
 import os
@@ -56,9 +57,35 @@ def _logdir_write(out, units):
         os.close(fd)
 
 
+# The calls a LogDir makes with keywords, on paths where they change nothing
+# (empty names fail with ENOENT): CPython sets up a C function's keyword
+# parser (static data in libpython, and a tuple of names) at its first call
+# with keywords.
+_KEYWORD_CALLS = (
+    (os.stat, ("/",), {"dir_fd": None}),
+    (os.unlink, ("",), {"dir_fd": None}),
+    (os.chmod, ("", 0o744), {"dir_fd": None}),
+    (os.rename, ("", ""), {"src_dir_fd": None, "dst_dir_fd": None}),
+    (os.link, ("", ""), {"src_dir_fd": None, "dst_dir_fd": None, "follow_symlinks": False}),
+)
+
+
+def _keywords():
+    for call, args, kwargs in _KEYWORD_CALLS:
+        try:
+            call(*args, **kwargs)
+        except OSError:
+            pass
+    try:
+        os.close(os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC, 0o600, dir_fd=None))
+    except OSError:
+        pass
+
+
 def run():
     """REPEAT times through what a logger does up to its loop and per read."""
     _multilog_inchild._found(os.environ._data)   # stat()s along PATH
+    _keywords()
     environ = dict(os.environ._data)
     environ.pop(b"LC_CTYPE", None)
     for _ in range(REPEAT):

@@ -37,7 +37,7 @@ def test_dry_run_exercises_what_the_logger_runs():
         sys.setprofile(None)
     for name in ("plan", "_found", "parse", "Multilog.__init__", "Multilog.feed",
                  "Multilog.stamp", "Framer.fast", "Framer.lines", "Framer.select", "Framer.eof",
-                 "IsoStamp.__call__", "stamp_bytes", "_fresh", "match", "LogDir.put", "LogDir.writev", "_candidate"):
+                 "IsoStamp.__call__", "stamp_bytes", "_fresh", "_keywords", "match", "LogDir.put", "LogDir.writev", "_candidate"):
         assert name in seen, name
 
 
