@@ -52,6 +52,7 @@ def _logdir_write(out, units):
         d = _logdir.LogDir(_multilog_policy.Dir("./null", _multilog_policy.SIZE_MAX, 2, None))
         d.cur = fd
         d.put(out, units)
+        d.rot.active
         d.writev([out, out], 2 * len(out))
     finally:
         os.close(fd)
@@ -84,18 +85,21 @@ def _keywords():
 
 def run():
     """REPEAT times through what a logger does up to its loop and per read."""
-    _multilog_inchild._found(os.environ._data)   # stat()s along PATH
     _keywords()
     environ = dict(os.environ._data)
     environ.pop(b"LC_CTYPE", None)
     for _ in range(REPEAT):
         _multilog_inchild.plan(RUN)
+        _multilog_inchild._found(os.environ._data)   # stat()s along PATH
         _multilog_inchild._fresh(os.environ._data, environ)
         for args in SCRIPTS:
             m = multilog.Multilog(_multilog_policy.parse(args))
             m.sinks = [_Null() for _ in m.script.sinks]
+            m.script.dirs
             for data in READS:
                 m.feed(data)
+                m._rotate_due()
+                m._timeout()
             m.eof()
         f = multilog.Multilog(_multilog_policy.parse(SCRIPTS[1])).framer
         batch = f.lines(READS[0] + READS[1], b"")
