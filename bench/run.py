@@ -22,9 +22,9 @@ memory   SERVICES (default 100) services under each scanner (svscan,
          once settled and again after every service was restarted once.
 
 -i limits the run to the named supervisors (svtools,daemontools,runit,s6).
---other-spawn adds a column for ours with svtools._spawn's gate flipped:
-"svtools/posix" where spawn() forks (glibc < 2.38: see _spawn), else
-"svtools/fork", to show what posix_spawn is worth.
+--other-spawn adds a column "svtools/fork": ours with svtools._spawn's fast
+paths (posix_spawn, fork_exec) switched off, so that ./run is started by
+fork and execve, to show what they are worth.
 
 Figures are printed with the ratio svtools / daemontools and the issue-15
 targets; nothing is asserted.  Each supervise runs in its own session and
@@ -59,16 +59,16 @@ IMPLS = {
     "s6": (["/usr/bin/s6-supervise"], ["/usr/bin/s6-svc", "-u"], ["/usr/bin/s6-svc", "-d"],
            ["/usr/bin/s6-svc", "-dx"], ["/usr/bin/s6-svscan"], "/usr/bin:/bin"),
 }
-# --other-spawn: our programs once more, with svtools._spawn's gate flipped.
+# --other-spawn: our programs once more, with svtools._spawn's fast paths off.
 _FLIP = ("import sys; sys.path.insert(0, %r); from svtools import _spawn; "
-         "_spawn.CLEAN = not _spawn.CLEAN; from svtools.%%s import main; sys.exit(main())" % ROOT)
+         "_spawn.CLEAN = _spawn.VFORK = _spawn.FAST = False; "
+         "from svtools.%%s import main; sys.exit(main())" % ROOT)
 
 
 def flipped():
-    from svtools import _spawn
     py = [OURS + "/python", "-I", "-S", "-c"]
     ours = IMPLS["svtools"]
-    name = "svtools/" + ("fork" if _spawn.CLEAN else "posix")
+    name = "svtools/fork"
     return name, ((py + [_FLIP % "supervise"],) + ours[1:4] + (py + [_FLIP % "svscan"], ours[5]))
 
 

@@ -8,7 +8,8 @@ svtools._spawn, alternating, and prints medians of: the call returning in
 the parent, and ./run executing (its first command writes into a FIFO).
 "fork + check" is what supervise does on the fork path: the child first
 asks _multilog_inchild whether ./run is a plain `exec multilog`.
-posix_spawn is measured even where spawn() does not use it (see _spawn).
+posix_spawn is measured even where spawn() does not use it (see _spawn);
+"fork_exec (C)" is _posixsubprocess.fork_exec (vfork), where VERIFIED.
 """
 
 import os
@@ -38,7 +39,8 @@ def main():
         p = select.poll()
         p.register(fd, select.POLLIN)
         inchild = lambda: _multilog_inchild.maybe_run(env)  # noqa: E731
-        paths = {"posix_spawn": _spawn.posix_spawn_exec, "fork + execve": _spawn.fork_exec,
+        paths = {"posix_spawn": _spawn.posix_spawn_exec, "fork_exec (C)": _spawn.vfork_exec,
+                 "fork + execve": _spawn.fork_exec,
                  "fork + check": lambda argv, env: _spawn.fork_exec(argv, env, in_child=inchild)}
         got = {k: ([], []) for k in paths}
         for i in range(trials):
@@ -52,8 +54,10 @@ def main():
                 os.waitpid(pid, 0)
                 got[name][0].append(t1 - t0)
                 got[name][1].append(t2 - t0)
+        uses = ("posix_spawn" if _spawn.CLEAN else "fork_exec (C)" if _spawn.VFORK
+                else "fork + execve")
         print("spawn ./run from a supervise-sized process, median of %d (spawn() uses %s here)"
-              % (trials, "posix_spawn" if _spawn.CLEAN else "fork + execve"))
+              % (trials, uses))
         for name, (ret, run) in got.items():
             print("  %-14s call returns %6.3f ms   ./run executing %6.3f ms"
                   % (name, statistics.median(ret) * 1000, statistics.median(run) * 1000))

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/svweb.py [poll|metrics|login ...] [--services N]
                                     [--clients N] [--seconds S]
+                                    [--scrapes N] [--before REF]
 
 A real svscan (ours) runs N services (default 200), each `sleep` with a C
 multilog logger (Debian's, if present), in a tmp dir; svweb serves them on
@@ -15,7 +16,9 @@ metrics  GET /metrics, each after the snapshot has expired (a fresh read of
          every service, as for a Prometheus scraping every 15 s): median
          and max.  Target: median <= 30 ms.  Beside
          it: C svstat (and ours) of the same 2N directories, and svweb's
-         cached answer.
+         cached answer.  With --before REF (a git commit), a second svweb
+         from that commit's svtools/ serves the same services, and the two
+         are asked in turn, five scrapes each, for a before/after in one run.
 login    200 wrong logins for a known user and 200 for an unknown one:
          median time of each (the difference should be noise).
 Each figure comes from one run; it is printed, never asserted.
@@ -76,23 +79,23 @@ def wait(pred, timeout, what):
         time.sleep(0.2)
 
 
-class World:
-    def __init__(self, n, extra=()):
-        self.tmp = tempfile.mkdtemp(prefix="svweb-bench-")
-        self.scandir = os.path.join(self.tmp, "scan")
-        os.mkdir(self.scandir)
-        make_services(self.scandir, n)
-        env = dict(os.environ, PATH=BIN + ":/usr/bin:/bin")
-        self.svscan = subprocess.Popen([os.path.join(BIN, "svscan"), self.scandir], env=env,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                       start_new_session=True)
-        wait(lambda: all_up(self.scandir, n), 120, "%d services and loggers up" % n)
-        self.out = open(os.path.join(self.tmp, "svweb.out"), "wb")
-        self.web = subprocess.Popen([os.path.join(BIN, "svweb"), "-d", self.scandir,
-                                     "--listen", "127.0.0.1:0"] + list(extra), env=env,
-                                    stdout=self.out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        wait(self._bound, 30, "svweb")
+def svweb_cmd(src):
+    """The command that runs svweb from the svtools package under SRC."""
+    return [os.path.join(BIN, "python"), "-IS", "-c",  # as .venv/bin/svweb runs
+            "import sys; sys.path.insert(0, %r); from svtools.svweb import main; "
+            "sys.argv[0] = 'svweb'; sys.exit(main())" % src]
+
+
+class Web:
+    """svweb from the source tree SRC serving SCANDIR on a free port."""
+
+    def __init__(self, src, scandir, tmp, tag, extra=(), env=None):
+        self.out = open(os.path.join(tmp, "svweb-%s.out" % tag), "wb")
+        self.proc = subprocess.Popen(svweb_cmd(src) + ["-d", scandir, "--listen", "127.0.0.1:0"]
+                                     + list(extra), env=env, stdout=self.out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid = self.proc.pid
+        wait(self._bound, 30, "svweb (%s)" % tag)
 
     def _bound(self):
         with open(self.out.name) as f:
@@ -102,13 +105,48 @@ class World:
         return m
 
     def close(self):
-        for p in (self.web, self.svscan):
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
         self.out.close()
+
+
+class World:
+    def __init__(self, n, extra=(), before=None):
+        self.tmp = tempfile.mkdtemp(prefix="svweb-bench-")
+        self.scandir = os.path.join(self.tmp, "scan")
+        os.mkdir(self.scandir)
+        make_services(self.scandir, n)
+        env = dict(os.environ, PATH=BIN + ":/usr/bin:/bin")
+        self.svscan = subprocess.Popen([os.path.join(BIN, "svscan"), self.scandir], env=env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
+        self.webs = []
+        try:
+            wait(lambda: all_up(self.scandir, n), 120, "%d services and loggers up" % n)
+            self.webs.append(Web(os.path.dirname(HERE), self.scandir, self.tmp, "now", extra, env))
+            self.web, self.port = self.webs[0], self.webs[0].port
+            if before:
+                src = os.path.join(self.tmp, "before")
+                os.mkdir(src)
+                archive = subprocess.run(["git", "-C", os.path.dirname(HERE), "archive", before,
+                                          "svtools"], stdout=subprocess.PIPE, check=True).stdout
+                subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
+                self.webs.append(Web(src, self.scandir, self.tmp, "before", extra, env))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        for web in self.webs:
+            web.close()
+        try:
+            os.killpg(self.svscan.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.svscan.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -221,17 +259,31 @@ def svstat_ms(impl, dirs, n=10):
 
 
 def metrics(args):
-    w = World(args.services)
+    w = World(args.services, before=args.before)
     try:
         # 1.6 s apart: past TTL (0.5 s) and the stale window (1 s), so that
         # each request waits for a read of every service, as a lone scraper does.
-        fresh = timed_get(w.port, "/metrics", 20, 1.6)
+        # With --before, blocks of 5 scrapes of one svweb, then 5 of the
+        # other, the order alternating: a scrape right after the other
+        # svweb's finds caches and CPU clocks warmed by it (much faster
+        # than a lone scrape every 15 s would be), so it never does.
+        fresh = {web: [] for web in w.webs}
+        for i in range(0, args.scrapes, 5):
+            for web in (w.webs if i % 10 == 0 else w.webs[::-1]):
+                fresh[web] += timed_get(web.port, "/metrics", min(5, args.scrapes - i), 1.6)
         cached = timed_get(w.port, "/metrics", 30, 0.0)
         names = sorted(os.listdir(w.scandir))
         dirs = [os.path.join(w.scandir, x) + s for x in names for s in ("", "/log")]
-        print("metrics: %d services (+%d loggers)" % (args.services, args.services))
+        print("metrics: %d services (+%d loggers), %d scrapes each"
+              % (args.services, args.services, args.scrapes))
+        now = fresh[w.web]
         print("  /metrics, fresh read: median %.1f ms  max %.1f ms   (target median <= 30)"
-              % (statistics.median(fresh), max(fresh)))
+              % (statistics.median(now), max(now)))
+        if args.before:
+            old = fresh[w.webs[1]]
+            print("  /metrics, fresh read, svtools of %s: median %.1f ms  max %.1f ms;"
+                  " now / before = %.2f" % (args.before, statistics.median(old), max(old),
+                                            statistics.median(now) / statistics.median(old)))
         print("  /metrics, cached snapshot: median %.1f ms" % statistics.median(cached))
         line = "  svstat of the same %d dirs: " % len(dirs)
         if os.path.exists("/usr/bin/svstat"):
@@ -240,7 +292,7 @@ def metrics(args):
         ours = svstat_ms(os.path.join(BIN, "svstat"), dirs)
         line += "ours %.1f ms" % ours
         if os.path.exists("/usr/bin/svstat"):
-            line += "; /metrics (fresh) / C svstat = %.1fx" % (statistics.median(fresh) / c)
+            line += "; /metrics (fresh) / C svstat = %.1fx" % (statistics.median(now) / c)
         print(line)
     finally:
         w.close()
@@ -295,6 +347,8 @@ def main():
     p.add_argument("--services", type=int, default=200)
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--seconds", type=int, default=60)
+    p.add_argument("--scrapes", type=int, default=20, help="fresh /metrics requests (metrics)")
+    p.add_argument("--before", metavar="REF", help="also run svweb from this git commit (metrics)")
     args = p.parse_args()
     sys.path.insert(0, os.path.dirname(HERE))
     for what in args.what:

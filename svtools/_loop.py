@@ -13,6 +13,11 @@ import os
 import _signal as signal
 
 
+# The write end given to set_wakeup_fd (-1: none): the one descriptor a
+# C-level signal handler writes to at any moment (_spawn keeps off it).
+wakeup_fd = -1
+
+
 def _ignore(signum, frame):
     pass
 
@@ -20,8 +25,10 @@ def _ignore(signum, frame):
 def wakeup(signals=()):
     """Install the wake-up pipe and no-op handlers for SIGNALS; returns the
     read end (poll it for POLLIN).  OSError when the pipe cannot be made."""
+    global wakeup_fd
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    wakeup_fd = w
     for sig in signals:
         signal.signal(sig, _ignore)
     return r

@@ -1,31 +1,48 @@
 """Start a user program (./run, ./finish) from a long-running supervisor.
 
-spawn() uses os.posix_spawn where the C library makes it clean: glibc
-clones with CLONE_VM|CLONE_VFORK, so the child borrows the parent's memory
-until it execs, and no Python code runs in it.  Measured (bench/spawn.py,
-docs/performance.md) from a supervise-sized process: ./run executes
-0.56-0.73 ms after the call instead of 1.35-1.76 ms through fork.
+spawn() takes the first of three paths that gives the child exactly what it
+must get (below):
 
-"Clean" means glibc 2.38 or later on Linux 5.5 or later: older glibc (and
-musl) set their internal signals (32 and 33) to SIG_IGN in the child,
-and exec keeps an ignored signal, which the C supervise never does.
-Everywhere else, and whenever posix_spawn fails, the same start goes
-through fork and execve (the fallback); a program that cannot be executed
-is then reported by the child, as daemontools' supervise does: MESSAGE and
-the errno text on stderr, exit 111.
+1. os.posix_spawn, where the C library makes it clean: glibc 2.38 or later
+   on Linux 5.5 or later.  Older glibc (and musl) set their internal
+   signals (32 and 33) to SIG_IGN in the child, and exec keeps an ignored
+   signal, which the C supervise never does.
+2. CPython's own C spawner, _posixsubprocess.fork_exec (what subprocess
+   uses), on the interpreter versions whose argument list was checked
+   (VFORK; tests/test_spawn.py checks it against subprocess.py).  Without a
+   preexec_fn it vforks: the child borrows the parent's memory until it
+   execs, and runs no Python code.  In the child it resets every caught
+   signal to its default (with sigaction, which leaves glibc's internal
+   signals alone, so exec defaults them), SIGPIPE and SIGXFSZ too, and
+   restores the parent's mask.  So it is taken only when nothing of ours
+   would reach the child that way: none of RESET ignored here and no
+   signal blocked.
+3. fork and execve (the fallback, and the path of IN_CHILD): Python code in
+   a forked copy of the supervisor.
 
-Either way the child starts with the signals CPython touches (and SIGCHLD,
+Measured (bench/spawn.py, docs/performance.md) from a supervise-sized
+process on glibc 2.36: ./run executes about 0.6 ms after the call through
+posix_spawn or fork_exec, 1.4-1.8 ms through fork.
+
+A program that cannot be executed is reported by a child, as daemontools'
+supervise does: MESSAGE and the errno text on stderr, exit 111.  Paths 1
+and 2 learn of the failure in the parent (and reap their child); spawn()
+then takes path 3, whose child says why.
+
+Every path starts the child with the signals CPython touches (and SIGCHLD,
 SIGALRM, which the supervisors catch) at their defaults and an empty
 signal mask; every descriptor of ours is close-on-exec, so the child
 inherits 0, 1, 2 and the FDS it is given, and nothing else.
 """
 
+import fcntl
 import os
+import sys
 # The C core of the signal module: the same calls without the enum wrappers,
 # which would cost a long-running process 0.8 MB and every start-up 5 ms.
 import _signal as signal
 
-from . import _strerr
+from . import _loop, _strerr
 from ._pathexec import reset_signals
 
 RESET = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGQUIT,
@@ -47,11 +64,35 @@ def _clean():
 _posix_spawn = getattr(os, "posix_spawn", None)
 CLEAN = _posix_spawn is not None and _clean()
 
+try:
+    from _posixsubprocess import fork_exec as _c_spawn
+except ImportError:
+    _c_spawn = None
+# The argument list vfork_exec() passes is the one of these versions'
+# Lib/subprocess.py (Popen._execute_child); a version not listed here keeps
+# the fork path until its list has been checked the same way.
+VERIFIED = ((3, 11),)
+VFORK = (_c_spawn is not None and sys.platform.startswith("linux")
+         and sys.version_info[:2] in VERIFIED)
+# spawn() without IN_CHILD runs no Python code in a child (when the state
+# of this process allows it; see vfork_exec).
+FAST = CLEAN or VFORK
+# The last ENV (supervise passes the same dict for every ./run) and its
+# NAME=VALUE list: made again at each start, the list would cost a forked
+# supervise the pages its 30-odd new strings land in.
+_envlist = [None, None]
+_FS = sys.getfilesystemencoding()
+# Caught or ignored here, and not restored by fork_exec's restore_signals.
+_MUST_NOT_BE_IGNORED = tuple(sig for sig in RESET
+                             if sig not in (signal.SIGPIPE, signal.SIGXFSZ))
+
 
 def spawn(argv, env, setsid=False, fds=(), message=None, in_child=None):
     """Start ARGV[0] (a path; PATH is not searched) with ARGV and ENV.
 
-    ENV is a mapping of bytes.  SETSID runs the child in a session (and
+    ENV is a mapping of bytes, not changed after it has been given here
+    (the fork_exec path keeps its NAME=VALUE list for the last dict it
+    saw; a new dict is a new list).  SETSID runs the child in a session (and
     process group) of its own.  FDS are (source, target) pairs: the child
     gets SOURCE as TARGET (SOURCE == TARGET just passes it on).  MESSAGE
     (str) prefixes the error text the fallback child prints when the exec
@@ -60,12 +101,15 @@ def spawn(argv, env, setsid=False, fds=(), message=None, in_child=None):
     it means fork.  Returns the child's pid; OSError when no process could
     be made.
     """
-    if CLEAN and in_child is None:
+    if in_child is None and (CLEAN or VFORK):
         try:
-            return posix_spawn_exec(argv, env, setsid, fds)
+            if CLEAN:
+                return posix_spawn_exec(argv, env, setsid, fds)
+            return vfork_exec(argv, env, setsid, fds)
         except (OSError, NotImplementedError):
-            # The exec failed (ENOENT, EACCES, ENOEXEC...) or this libc cannot
-            # setsid: the fork path reports the first and does the second.
+            # The exec failed (ENOENT, EACCES, ENOEXEC...), or this libc cannot
+            # setsid, or the child would inherit something of ours: the fork
+            # path reports the first and does the others.
             pass
     return fork_exec(argv, env, setsid, fds, message, in_child)
 
@@ -76,6 +120,100 @@ def posix_spawn_exec(argv, env, setsid=False, fds=(), message=None):
     actions = [(os.POSIX_SPAWN_DUP2, source, target) for source, target in fds]
     return _posix_spawn(argv[0], argv, env, setsid=setsid, setsigdef=RESET,
                         setsigmask=(), file_actions=actions or None)
+
+
+def vfork_exec(argv, env, setsid=False, fds=()):
+    """spawn() through _posixsubprocess.fork_exec alone.
+
+    OSError when the exec (or a step before it) fails in the child, which
+    has then been reaped; NotImplementedError when this interpreter is not
+    VERIFIED or the child would inherit our state: a signal of RESET
+    ignored here (fork_exec restores only SIGPIPE and SIGXFSZ), or a signal
+    blocked here (the child gets our mask); or when a TARGET above 2 is
+    also a SOURCE or the wake-up pipe (_loop).  fork_exec itself moves
+    descriptors only onto 0, 1 and 2: SOURCE goes to a higher TARGET in
+    this process for the call, and what TARGET held is put back after it."""
+    if not VFORK:
+        raise NotImplementedError("fork_exec's arguments not verified")
+    for sig in _MUST_NOT_BE_IGNORED:
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            raise NotImplementedError("signal %d ignored" % sig)
+    if signal.pthread_sigmask(signal.SIG_BLOCK, ()):
+        raise NotImplementedError("signals blocked")
+    # Written for the common case (one or two descriptors, none moved):
+    # each object this touches is a page a forked supervise makes its own.
+    std, keep, saved = [-1, -1, -1], [], []
+    try:
+        for source, target in fds:
+            if target <= 2:
+                std[target] = source
+                continue
+            if source != target:
+                _move(fds, source, target, saved)
+            keep.append(target)
+        if env is not _envlist[0]:
+            _envlist[:] = [env, [name + b"=" + value for name, value in env.items()]]
+        # After the moves, so that the pipe cannot take a TARGET.
+        r, w = os.pipe()
+        try:
+            keep.append(w)
+            try:
+                # 3.11's 23 arguments: args, executable_list, close_fds,
+                # pass_fds, cwd, env, p2cread, p2cwrite, c2pread, c2pwrite,
+                # errread, errwrite, errpipe_read, errpipe_write,
+                # restore_signals, call_setsid, pgid_to_set, gid,
+                # extra_groups, uid, child_umask, preexec_fn, allow_vfork
+                exe = argv[0] if type(argv[0]) is bytes else argv[0].encode(_FS, "surrogateescape")
+                pid = _c_spawn(argv, (exe,), False, tuple(sorted(set(keep))),
+                               None, _envlist[1], std[0], -1, -1, std[1], -1, std[2], r, w,
+                               True, setsid, -1, None, None, None, -1, None, True)
+            finally:
+                os.close(w)
+            # EOF when the exec closed the child's copy (close-on-exec); with
+            # vfork the child has already exec'd or died when the call returns.
+            report = os.read(r, 512)
+        finally:
+            os.close(r)
+    finally:
+        for target, copy, held in reversed(saved):
+            if copy < 0:
+                os.close(target)
+            else:
+                os.dup2(copy, target, inheritable=held)
+                os.close(copy)
+    if report:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        # "OSError:HEX_ERRNO:" ("noexec" after it: before the exec)
+        parts = report.split(b":", 2)
+        try:
+            code = int(parts[1], 16)
+        except (IndexError, ValueError):
+            code = 0
+        raise OSError(code, os.strerror(code) if code else report.decode("ascii", "replace"))
+    return pid
+
+
+def _move(fds, source, target, saved):
+    """Put SOURCE at TARGET (above 2) in this process for a vfork_exec call,
+    and what TARGET held (if anything) aside, above every TARGET; SAVED
+    gets (TARGET, copy or -1, its inheritable flag).  Not over another
+    SOURCE, nor over the wake-up pipe, which a C-level signal handler may
+    write to at any moment (no signal may be blocked instead: the child
+    would get the mask)."""
+    if target == _loop.wakeup_fd or any(target == s for s, t in fds):
+        raise NotImplementedError("descriptor %d busy" % target)
+    try:
+        held = os.get_inheritable(target)
+    except OSError:
+        os.dup2(source, target, inheritable=False)
+        saved.append((target, -1, False))
+    else:
+        above = 1 + max(t for s, t in fds)
+        saved.append((target, fcntl.fcntl(target, fcntl.F_DUPFD_CLOEXEC, above), held))
+        os.dup2(source, target, inheritable=False)
 
 
 def fork_exec(argv, env, setsid=False, fds=(), message=None, in_child=None):

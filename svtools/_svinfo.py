@@ -7,19 +7,27 @@ exits), the knob files, DIR/log, and /proc; it writes only control letters.
         bytes names of the service directories in SCANDIR, sorted; names
         starting with "." skipped.  OSError when SCANDIR cannot be listed.
 
-    read(path, now=None, prev=None, usage=True) -> snapshot (dict)
+    read(path, now=None, prev=None, usage=True, cache=None) -> snapshot (dict)
         one look at the service directory PATH (str or bytes).  Never raises
         for a broken service: the trouble is one line in snapshot["error"].
         PREV, an earlier snapshot of the same directory, lets a 0.76
         supervise's crash loop be seen (see below).  usage=False skips
-        /proc (rss, cpu, procs stay None): for polling loops.
+        /proc (rss, cpu, procs stay None): for polling loops.  CACHE, from
+        cache(), is for a reader that looks again and again (svweb): files
+        that did not change are neither read nor parsed again, and /proc
+        files stay open; every change still shows on the next look
+        (_svinfo_files says why).  The snapshot is the same with or without.
+
+    cache(held=0) -> a cache for read(); rotate() it before each round of
+        reads (it forgets what a round did not read), close() it at the end
 
     logdir(path) -> (directory bytes or None, how str)
     control(path, letters) -> None or the text of the problem
     wanted(snapshot) -> 0 in the wanted state, 3 not, 4 unknown/unsupervised
-    to_json(snapshot) -> plain dict of the documented schema (SCHEMA below)
+    to_json(snapshot) -> plain dict of the documented schema (SCHEMA)
     display(name bytes) -> str, and argument(str) -> bytes, its inverse
     text(value bytes) -> str: a knob's or note's value for people and JSON
+        (these four are _svinfo_view's, pure, re-exported here)
 
 A snapshot has these keys (times are wall-clock unix seconds, floats):
 
@@ -82,16 +90,18 @@ _status); xstatus and exits are _xstatus's; /proc/PID/stat is proc(5) (read by _
 import errno
 import posix  # not os: see _strerr
 
-from . import _proctree, _status, _tai64, _xstatus
+from . import _proctree, _status, _svinfo_files, _tai64, _xstatus
 from ._strerr import errtext
+from ._svinfo_files import slurp as _slurp  # noqa: F401 (_logtail reads through it)
+from ._svinfo_view import SCHEMA, argument, display, text, to_json, wanted  # noqa: F401
 
-SCHEMA = 1
 LOOP = 2.0
 RETRIES = 6
 KNOBS = ("down", "finish", "timeout-finish", "down-signal", "timeout-kill",
          "process-group", "notification-fd", "notify-socket",
          "restart-backoff", "fail-limit", "max-death-tally", "log-events",
          "schedule", "reload-signal")
+_KNOBS = tuple((k, k.encode()) for k in KNOBS if k != "down")
 _WANT = {_status.WANT_UP: "up", _status.WANT_DOWN: "down", _status.WANT_NONE: "once"}
 
 
@@ -114,14 +124,6 @@ def service_names(scandir):
     return names
 
 
-def _slurp(path, limit=65536):
-    fd = posix.open(path, posix.O_RDONLY | posix.O_NONBLOCK)
-    try:
-        return posix.read(fd, limit), posix.fstat(fd)
-    finally:
-        posix.close(fd)
-
-
 def _blank(path, now):
     return {
         "path": path, "name": path.rstrip(b"/").rsplit(b"/", 1)[-1], "time": now,
@@ -136,27 +138,39 @@ def _blank(path, now):
     }
 
 
-def read(path, now=None, prev=None, usage=True):
+def cache(held=0):
+    """A new Cache for read(), see _svinfo_files; with HELD, it also keeps
+    up to HELD descriptors of /proc files open (_proctree.Held)."""
+    return _svinfo_files.Cache(wall, _proctree.Held(held) if held else None)
+
+
+def read(path, now=None, prev=None, usage=True, cache=None):
     path = _b(path)
     if now is None:
         now = wall()
+    return _read(path, now, prev, usage, cache, False)
+
+
+def _read(path, now, prev, usage, cache, logger):
     snap = _blank(path, now)
-    prevlog = prev.get("log") if prev else None
     try:
-        entries = posix.listdir(path)
+        entries = _svinfo_files.listing(path, cache)
     except OSError as e:
+        if logger and e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
         snap["error"] = "unable to open %s: %s" % (display(path), errtext(e))
         return snap
     if b"down" in entries:
         snap["normally"] = "down"
-    for knob in KNOBS:
-        if knob != "down" and knob.encode() in entries:
-            snap["knobs"][knob] = _knob(path + b"/" + knob.encode(), knob)
-    _supervision(snap, path, now, prev)
+    for knob, name in _KNOBS:
+        if name in entries:
+            snap["knobs"][knob] = _knob(path + b"/" + name, knob, cache)
+    _supervision(snap, path, now, prev, cache)
     if usage and snap["pid"]:
-        _usage(snap)
-    if b"log" in entries and posix.access(path + b"/log/.", posix.F_OK):
-        snap["log"] = read(path + b"/log", now, prevlog, usage)
+        _usage(snap, cache.procs if cache else None)
+    if b"log" in entries:
+        snap["log"] = _read(path + b"/log", now, prev.get("log") if prev else None,
+                            usage, cache, True)
     return snap
 
 
@@ -166,17 +180,20 @@ def wall():
     return now[0] + now[1] / 1e9
 
 
-def _knob(path, knob):
+def _knob(path, knob, cache):
     if knob == "finish":
         return b""
     try:
-        data, _ = _slurp(path, 256)
+        return _svinfo_files.parsed(path, 256, _first_line, cache)[0]
     except OSError as e:
         return ("(unreadable: %s)" % errtext(e)).encode()
+
+
+def _first_line(data):
     return data.split(b"\n", 1)[0].strip()
 
 
-def _supervision(snap, path, now, prev):
+def _supervision(snap, path, now, prev, cache=None):
     sup = path + b"/supervise/"
     try:
         # ENXIO: the FIFO exists but supervise (its only reader) is gone.
@@ -201,15 +218,16 @@ def _supervision(snap, path, now, prev):
             import time
             time.sleep(0.002)
         try:
-            data, st = _slurp(sup + b"status", _status.SIZE)
-            secs, nanos, pid, paused, want = _status.unpack(data)
+            got, st = _svinfo_files.parsed(sup + b"status", _status.SIZE, _status.unpack, cache)
+            secs, nanos, pid, paused, want = got
         except OSError as e:
             snap["error"] = "unable to read supervise/status: " + errtext(e)
             return
         except ValueError:
             snap["error"] = "unable to read supervise/status: bad format"
             return
-        xs, exits, problem = _extended(sup, st.st_mtime, (pid, bool(paused and pid), _WANT.get(want)))
+        seen = (pid, bool(paused and pid), _WANT.get(want))
+        xs, exits, problem = _extended(sup, st.st_mtime, seen, cache)
         if xs is not False:
             break
     snap["want"] = _WANT.get(want, "up")
@@ -224,17 +242,15 @@ def _supervision(snap, path, now, prev):
             snap["error"] = problem
 
 
-def _extended(sup, status_mtime, seen):
+def _extended(sup, status_mtime, seen, cache):
     """(xstatus dict, exits, None), (None, [], problem or None) when there is
     none to trust, or (False, ...) when it disagrees with status (retry)."""
     try:
-        data, st = _slurp(sup + b"xstatus")
+        xs, st = _svinfo_files.parsed(sup + b"xstatus", 65536, _xstatus.unpack, cache)
     except OSError as e:
         if e.errno == errno.ENOENT:
             return None, [], None
         return None, [], "unable to read supervise/xstatus: " + errtext(e)
-    try:
-        xs = _xstatus.unpack(data)
     except ValueError as e:
         return None, [], "unable to read supervise/xstatus: %s" % e
     if (xs["pid"], xs["state"] == "paused", xs["want"]) != seen:
@@ -242,7 +258,7 @@ def _extended(sup, status_mtime, seen):
     if st.st_mtime < status_mtime - 0.5:
         return None, [], None  # left over from an svtools supervise; C runs it now
     try:
-        exits = _xstatus.unpack_exits(_slurp(sup + b"exits", 1 << 20)[0])
+        exits = _svinfo_files.parsed(sup + b"exits", 1 << 20, _xstatus.unpack_exit_records, cache)[0]
     except (OSError, ValueError):
         exits = []
     return xs, exits, None
@@ -271,15 +287,19 @@ def _from_xstatus(snap, xs, exits, now):
     young = (snap["state"] == "down" and xs["next_start"] > 0) or (
         snap["state"] in ("starting", "up", "ready") and snap["uptime"] is not None
         and snap["uptime"] < LOOP)
-    asked = _operator_signals(snap["knobs"])
-    snap["crash_loop"] = (young and snap["want"] == "up" and len(recent) == 3
-                          and all(ran < LOOP and sig not in asked for _, _, _, sig, ran in recent))
+    if young and snap["want"] == "up" and len(recent) == 3:
+        # A stop the operator asked for (svc -d, -t, -k) is not a crash; a
+        # version 1 exits file does not say, so the signal is the guess there.
+        guess = _operator_signals(snap["knobs"])
+        snap["crash_loop"] = all(
+            ran < LOOP and not (asked if asked is not None else sig in guess)
+            for _, _, _, sig, ran, asked in recent)
 
 
 def _operator_signals(knobs):
     """The signals a run dies of when the operator stops or kills it: TERM,
-    KILL, and the down-signal knob's.  (exits does not record who asked;
-    a run that traps the down signal and exits with a code still counts.)"""
+    KILL, and the down-signal knob's: the guess for exits recorded by a
+    supervise whose exits file (version 1) does not say who asked."""
     import _signal
     name = knobs.get("down-signal", b"").strip().upper().decode("ascii", "replace")
     name = name if name.startswith("SIG") else "SIG" + name
@@ -303,32 +323,11 @@ def _from_status(snap, since, now, prev):
         snap["ambiguous"] = False
 
 
-def _usage(snap):
+def _usage(snap, held):
     """rss, cpu, procs of the process tree below pid (and of pgid)."""
-    got = _proctree.usage(snap["pid"], snap["pgid"])
+    got = _proctree.usage(snap["pid"], snap["pgid"], held)
     if got:
         snap["rss"], snap["cpu"], snap["procs"] = got
-
-
-def wanted(snap):
-    """The svctl status exit code of one snapshot and its logger's."""
-    code = _wanted1(snap)
-    if snap.get("log"):
-        code = max(code, _wanted1(snap["log"]))
-    return code
-
-
-def _wanted1(snap):
-    if snap["error"] or not snap["supervised"]:
-        return 4
-    state, want = snap["state"], snap["want"]
-    if snap["crash_loop"]:
-        return 3
-    if want == "up":
-        return 0 if state in ("up", "ready", "paused") else 3
-    if want == "down":
-        return 0 if state == "down" else 3
-    return 0 if state not in ("failed", "unknown") else 3
 
 
 def control(path, letters):
@@ -363,81 +362,6 @@ def control(path, letters):
     finally:
         posix.close(fd)
     return None
-
-
-def display(name):
-    """bytes -> str for people: bytes that are not printable UTF-8, spaces
-    and backslashes become \\xHH.  argument() reverses it."""
-    if isinstance(name, str):
-        name = _b(name)
-    text = name.decode("utf-8", "surrogateescape")
-    if text.isprintable() and " " not in text and "\\" not in text:
-        return text
-    out = []
-    for ch in text:
-        if ch.isprintable() and ch not in " \\":
-            out.append(ch)
-        else:
-            out.extend("\\x%02x" % b for b in ch.encode("utf-8", "surrogateescape"))
-    return "".join(out)
-
-
-def argument(text):
-    """display() form (str) -> the bytes it stands for; ValueError if a
-    \\x escape is malformed."""
-    raw = _b(text)
-    if b"\\" not in raw:
-        return raw
-    out = bytearray()
-    i = 0
-    while i < len(raw):
-        if raw[i] == 0x5c:
-            if raw[i + 1:i + 2] != b"x" or len(raw) < i + 4:
-                raise ValueError("bad escape")
-            digits = raw[i + 2:i + 4]
-            if digits.strip(b"0123456789abcdefABCDEF"):
-                raise ValueError("bad escape")
-            out.append(int(digits, 16))
-            i += 4
-        else:
-            out.append(raw[i])
-            i += 1
-    return bytes(out)
-
-
-def text(value):
-    """A value (bytes) as text: UTF-8 decoded; only control characters
-    and bytes that are not UTF-8 become \\xHH.  Unlike display(), blanks
-    and backslashes stay as they are: the result is for reading, not an
-    argument to give back."""
-    out = []
-    for ch in value.decode("utf-8", "surrogateescape"):
-        if ch.isprintable() or ch == " ":
-            out.append(ch)
-        else:
-            out.extend("\\x%02x" % c for c in ch.encode("utf-8", "surrogateescape"))
-    return "".join(out)
-
-
-def to_json(snap):
-    """SNAPSHOT -> dict of str, int, float, bool, None, lists and dicts
-    (the svctl --json schema, version SCHEMA; docs/svctl-json.md)."""
-    out = {"schema": SCHEMA, "name": display(snap["name"]), "path": display(snap["path"])}
-    for key in ("supervised", "source", "state", "crash_loop", "want", "normally",
-                "paused", "since", "uptime", "ready_since", "restarts", "exit",
-                "next_start", "fails", "fail_limit", "fail_secs", "next_fire",
-                "skipped", "scheduled", "rss", "cpu", "procs", "error"):
-        out[key] = snap[key]
-    for key in ("ready_since", "next_start", "next_fire"):
-        out[key] = snap[key] or None  # 0 in xstatus means none
-    out["pid"] = snap["pid"] or None
-    out["pgid"] = snap["pgid"] or None
-    out["note"] = None if snap["note"] is None else text(snap["note"])
-    out["exits"] = [{"at": at, "pid": pid, "code": code, "signal": sig, "ran": ran}
-                    for at, pid, code, sig, ran in snap["exits"]]
-    out["knobs"] = {k: text(v) for k, v in snap["knobs"].items()}
-    out["log"] = to_json(snap["log"]) if snap["log"] else None
-    return out
 
 
 def logdir(path):

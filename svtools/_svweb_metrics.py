@@ -82,35 +82,50 @@ _COUNTERS = (
 )
 
 
-class _Services:
-    """A prometheus_client collector over one _svweb_model.Snapshot."""
+_FAMILIES = tuple((GaugeMetricFamily, "svtools_service_" + key, doc, get)
+                  for key, doc, get in _GAUGES) + tuple(
+    (CounterMetricFamily, "svtools_service_" + key, doc, get) for key, doc, get in _COUNTERS)
 
-    def __init__(self, snap):
-        self.snap = snap
 
-    def _entries(self):
-        for js in self.snap.services:
-            yield js["name"], js
-            if js["log"]:
-                yield js["name"] + "/log", js["log"]
+class _One:
+    """A collector of one ready-made family, for generate_latest."""
+
+    def __init__(self, family):
+        self.family = family
 
     def collect(self):
-        entries = list(self._entries())
-        for key, doc, get in _GAUGES:
-            fam = GaugeMetricFamily("svtools_service_" + key, doc, labels=["service"])
-            _fill(fam, entries, get)
-            yield fam
-        for key, doc, get in _COUNTERS:
-            fam = CounterMetricFamily("svtools_service_" + key, doc, labels=["service"])
-            _fill(fam, entries, get)
-            yield fam
+        yield self.family
 
 
-def _fill(fam, entries, get):
-    for name, js in entries:
-        value = get(js)
-        if value is not None:
-            fam.add_metric([name], value)
+class _Services:
+    """The services' families in the text format, each encoded by
+    prometheus_client again only when one of its samples changed."""
+
+    def __init__(self):
+        self._memo = {}  # family name -> (samples, encoded bytes)
+
+    def encode(self, snap):
+        """Bytes of every family for the services of SNAP (a Snapshot)."""
+        entries = []
+        for js in snap.services:
+            entries.append((js["name"], js))
+            if js["log"]:
+                entries.append((js["name"] + "/log", js["log"]))
+        out = []
+        for kind, name, doc, get in _FAMILIES:
+            samples = []
+            for label, js in entries:
+                value = get(js)
+                if value is not None:
+                    samples.append((label, value))
+            memo = self._memo.get(name)
+            if memo is None or memo[0] != samples:
+                fam = kind(name, doc, labels=["service"])
+                for label, value in samples:
+                    fam.add_metric([label], value)
+                memo = self._memo[name] = (samples, generate_latest(_One(fam)))
+            out.append(memo[1])
+        return b"".join(out)
 
 
 # Counters without their *_created twins: fewer series, same meaning.
@@ -119,7 +134,9 @@ prometheus_client.disable_created_metrics()
 
 class Metrics:
     """What /metrics renders: the services of the board's snapshot (encoded
-    once per snapshot, about 3 us a sample), then svweb's own counters and
+    once per snapshot; a family whose samples are all as in the previous
+    snapshot is not encoded again: prometheus_client costs about 2 us a
+    sample, and most families rarely change), then svweb's own counters and
     the process_* of svweb itself (encoded per request)."""
 
     def __init__(self, board):
@@ -134,6 +151,7 @@ class Metrics:
             registry=self.registry)
         self.last = None
         self.registry.register(_Own(board, self))
+        self.services = _Services()
 
     def render(self, snap):
         """(body bytes, content type) in the Prometheus text format 0.0.4,
@@ -141,9 +159,7 @@ class Metrics:
         self.last = snap
         body = snap.cache.get("metrics")
         if body is None:
-            registry = prometheus_client.CollectorRegistry(auto_describe=False)
-            registry.register(_Services(snap))
-            body = snap.cache["metrics"] = generate_latest(registry)
+            body = snap.cache["metrics"] = self.services.encode(snap)
         return body + generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 

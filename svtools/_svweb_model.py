@@ -4,7 +4,10 @@ Board is the scan directory as svweb sees it: one snapshot of every service
 (and its logger), read through _svinfo in a worker thread and shared for TTL
 seconds, so that 50 browsers polling once a second cost two scans a second,
 not fifty, and never wait for one.  Its JSON body is encoded once per
-snapshot.  A control command makes the next look wait for a new scan, so
+snapshot, and only when the previous one's was asked for.  The board keeps
+an _svinfo cache across scans: files that did not change are not read or
+parsed again (a change always shows on the next scan; see _svinfo_files).
+A control command makes the next look wait for a new scan, so
 that it shows the command's effect.  Control and the log location are
 _svinfo's, reading the log and its local times _logtail's, reload's signal
 svctl's: svweb and svctl agree because they share the code.
@@ -18,6 +21,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import resource
 import time
 import urllib.parse
 
@@ -91,6 +95,11 @@ class Board:
         self._gen = 0           # bumped by invalidate()
         self._pending = None    # (generation, future) of the scan under way
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        # Used by scan() only, one scan at a time.  Half the descriptors
+        # svweb may open (at most 4096) keep /proc files open between scans.
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        held = 4096 if soft == resource.RLIM_INFINITY else min(4096, soft // 2)
+        self._files = _svinfo.cache(held)
 
     def entries(self):
         """Names (str) of the services in the scan directory; OSError."""
@@ -103,6 +112,7 @@ class Board:
         raw = {}
         error = None
         base = _raw(self.scandir) + b"/"
+        self._files.rotate()
         try:
             names = _svinfo.service_names(base)
         except OSError as e:
@@ -110,10 +120,14 @@ class Board:
             error = "unable to read scan directory %s: %s" % (self.scandir, errtext(e))
         for name in names:
             key = _str(name)
-            raw[key] = _svinfo.read(base + name, prev=prev.get(key))
+            raw[key] = _svinfo.read(base + name, prev=prev.get(key), cache=self._files)
         snap = Snapshot(self.scandir, time.time(), raw, error)
         snap.taken = started
-        snap.body  # encoded here, in the worker, not on the event loop
+        if self._snap is not None and self._snap._body is not None:
+            # Someone reads the JSON (browsers, API pollers): encode it
+            # here, in the worker, not on the event loop.  A lone
+            # Prometheus never waits for it.
+            snap.body
         return snap
 
     async def snapshot(self):

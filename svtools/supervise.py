@@ -260,7 +260,7 @@ class Supervisor:
         target) descriptors for the child.  Returns the pid; OSError when
         no process could be made.  The one place that starts a program."""
         in_child = None
-        if argv == ["./run"] and (not _spawn.CLEAN or _multilog_inchild.find(env)):
+        if argv == ["./run"] and (not _spawn.FAST or _multilog_inchild.find(env)):
             # returns unless it ran multilog in the forked child
             in_child = lambda: _multilog_inchild.maybe_run(env)
         return _spawn.spawn(argv, env, setsid, fds, "%s: fatal: unable to start %s/%s"

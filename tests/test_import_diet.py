@@ -22,7 +22,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The modules behind the daemons' own work.
 SUPERVISE = {"errno", "fcntl", "select", "stat", "time", "os", "os.path", "posixpath",
-             "genericpath", "_collections_abc", "_stat", "_signal"}
+             "genericpath", "_collections_abc", "_stat", "_signal",
+             # _spawn: CPython's C spawner (vfork), ~40 KiB private in a
+             # process of its own, shared by the supervises svscan forks
+             "_posixsubprocess"}
 # svscan adds what it needs before the forks: process titles (the C
 # extension alone, found through site), inotify and the subreaper through
 # ctypes, resource limits, gc.freeze.  _distutils_hack is setuptools' .pth

@@ -1,14 +1,19 @@
 """_spawn: what a program started by a supervisor inherits, on both paths."""
 
+import inspect
 import os
 import signal
+import subprocess
 
 import pytest
 
 from helpers import wait_for
-from svtools import _spawn
+from svtools import _loop, _spawn
 
-PATHS = {"posix_spawn": _spawn.posix_spawn_exec, "fork fallback": _spawn.fork_exec}
+PATHS = {"posix_spawn": _spawn.posix_spawn_exec, "fork fallback": _spawn.fork_exec,
+         "fork_exec": _spawn.vfork_exec}
+needs_vfork = pytest.mark.skipif(not _spawn.VFORK, reason="fork_exec's arguments not verified "
+                                 "for this interpreter (_spawn.VERIFIED)")
 REPORT = ("grep -E '^Sig(Ign|Blk)' /proc/self/status; "
           "for f in /proc/self/fd/*; do echo fd ${f##*/}; done; "
           "echo sid $(cut -d' ' -f6 /proc/self/stat)\n")
@@ -58,6 +63,25 @@ def _inheritable(fd):
         return False
 
 
+def _caught(signum, frame):
+    pass
+
+
+@pytest.fixture
+def caught():
+    """What a supervise is like: its signals caught (CPython ignores
+    SIGPIPE and SIGXFSZ itself), none blocked: fork_exec takes it."""
+    saved = {sig: signal.signal(sig, _caught) for sig in _spawn.RESET
+             if sig not in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ)}
+    saved.update({sig: signal.signal(sig, signal.SIG_IGN)
+                  for sig in (signal.SIGPIPE, signal.SIGXFSZ)})
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 @pytest.fixture
 def hostile():
     """Our process ignores what a shell's & and CPython ignore, and blocks
@@ -74,8 +98,20 @@ def hostile():
             signal.signal(sig, handler)
 
 
-@pytest.mark.parametrize("how", PATHS)
-def test_child_gets_default_signals_empty_mask_and_only_its_fds(how, hostile, tmp_path):
+@pytest.fixture(params=["posix_spawn", "fork fallback", "spawn", "fork_exec"])
+def unclean(request):
+    """A path and the worst state of ours it must keep from the child."""
+    if request.param == "fork_exec":
+        if not _spawn.VFORK:
+            pytest.skip("fork_exec not verified here")
+        request.getfixturevalue("caught")
+    else:
+        request.getfixturevalue("hostile")
+    return request.param
+
+
+def test_child_gets_default_signals_empty_mask_and_only_its_fds(unclean, tmp_path):
+    how = unclean
     # Descriptors our own parent let us inherit go on, as with C supervise.
     inherited = {name for name in os.listdir("/proc/self/fd")
                  if int(name) > 2 and _inheritable(int(name))}
@@ -95,8 +131,14 @@ def test_child_gets_default_signals_empty_mask_and_only_its_fds(how, hostile, tm
     assert set(child.fields("fd")) - {"3"} - inherited == {"0", "1", "2", "7"}
 
 
+def _need(how):
+    if how == "fork_exec" and not _spawn.VFORK:
+        pytest.skip("fork_exec not verified here")
+
+
 @pytest.mark.parametrize("how", PATHS)
 def test_descriptor_passed_as_itself_is_inherited(how, tmp_path):
+    _need(how)
     r, w = os.pipe()
     high = os.dup(w)     # close-on-exec
     os.close(w)
@@ -115,6 +157,7 @@ def test_descriptor_passed_as_itself_is_inherited(how, tmp_path):
 @pytest.mark.parametrize("how", PATHS)
 @pytest.mark.parametrize("setsid", [False, True])
 def test_setsid(how, setsid):
+    _need(how)
     child = Child(how, ["/bin/sh", "-c", "echo sid $(cut -d' ' -f6 /proc/self/stat)"],
                   setsid=setsid)
     sid = int(child.fields("sid")[0])
@@ -148,7 +191,7 @@ def test_posix_spawn_runs_no_python_in_the_child():
     """The trick itself: no at-fork hook (no Python at all) runs in the child
     of posix_spawn, while the fallback's child runs them."""
     seen = {}
-    for how in PATHS:
+    for how in [h for h in PATHS if h != "fork_exec" or _spawn.VFORK]:
         r, w = os.pipe()
         _hook["fd"] = w
         try:
@@ -162,5 +205,108 @@ def test_posix_spawn_runs_no_python_in_the_child():
         except BlockingIOError:
             seen[how] = b""
         os.close(r)
-    assert seen == {"posix_spawn": b"", "fork fallback": b"python ran in the child\n"}
+    assert seen.pop("fork fallback") == b"python ran in the child\n"
+    assert set(seen.values()) == {b""}
 
+
+
+@needs_vfork
+@pytest.mark.parametrize("busy", [False, True])
+def test_fork_exec_moves_a_descriptor_above_2_and_puts_ours_back(busy, tmp_path):
+    """notification-fd: SOURCE reaches the child as TARGET; what TARGET was
+    here before the call is there again after it, with its flag."""
+    target = 40
+    if busy:
+        held = os.open(tmp_path, os.O_RDONLY)
+        os.dup2(held, target, inheritable=True)
+        os.close(held)
+        before = os.fstat(target)
+    r, w = os.pipe()
+    try:
+        child = Child("fork_exec", ["/bin/sh", "-c", "echo ready > /proc/self/fd/%d" % target],
+                      fds=[(w, target)])
+        os.close(w)
+        assert child.status == 0 and os.read(r, 100) == b"ready\n"
+        if busy:
+            after = os.fstat(target)
+            assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+            assert os.get_inheritable(target)
+        else:
+            with pytest.raises(OSError):
+                os.fstat(target)
+    finally:
+        os.close(r)
+        if busy:
+            os.close(target)
+
+
+@needs_vfork
+def test_fork_exec_declines_what_would_reach_the_child(hostile, monkeypatch):
+    """An ignored signal, a blocked one, the wake-up pipe as a TARGET: not
+    fork_exec's to do (spawn() then forks: see the test above)."""
+    with pytest.raises(NotImplementedError):
+        _spawn.vfork_exec(["/bin/true"], {})
+    for sig in _spawn.RESET:
+        if sig != signal.SIGCHLD:
+            signal.signal(sig, _caught)
+    with pytest.raises(NotImplementedError):   # SIGUSR1 still blocked
+        _spawn.vfork_exec(["/bin/true"], {})
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    r, w = os.pipe()
+    try:
+        monkeypatch.setattr(_loop, "wakeup_fd", 41)
+        with pytest.raises(NotImplementedError):
+            _spawn.vfork_exec(["/bin/true"], {}, fds=[(w, 41)])
+        monkeypatch.undo()
+        child = Child("fork_exec", ["/bin/true"])
+        assert child.status == 0
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def _zombies():
+    me = str(os.getpid())
+    found = set()
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == "Z" and fields[1] == me:
+            found.add(pid)
+    return found
+
+
+@needs_vfork
+def test_fork_exec_reports_an_exec_failure_and_reaps_its_child(tmp_path):
+    script = tmp_path / "run"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o644)
+    before = _zombies()
+    with pytest.raises(PermissionError):
+        _spawn.vfork_exec([str(script)], {})
+    assert _zombies() <= before
+
+
+@needs_vfork
+def test_fork_exec_arguments_are_this_interpreters():
+    """The gate (VERIFIED) against this interpreter: the 23 arguments
+    vfork_exec passes are, in order, the ones subprocess passes."""
+    source = inspect.getsource(subprocess.Popen._execute_child)
+    call = source[source.index("self.pid = _fork_exec("):]
+    call = call[call.index("(") + 1:]
+    depth, end = 1, 0
+    while depth:
+        depth += {"(": 1, ")": -1}.get(call[end], 0)
+        end += 1
+    args = [a.strip() for a in call[:end - 1].replace("\n", " ").split(",")]
+    # fds_to_keep's expression holds commas of its own
+    args = [a for a in args if a]
+    joined = ",".join(args).replace("tuple(sorted(map(int,fds_to_keep)))", "fds_to_keep")
+    assert joined.split(",") == [
+        "args", "executable_list", "close_fds", "fds_to_keep", "cwd", "env_list",
+        "p2cread", "p2cwrite", "c2pread", "c2pwrite", "errread", "errwrite",
+        "errpipe_read", "errpipe_write", "restore_signals", "start_new_session",
+        "process_group", "gid", "gids", "uid", "umask", "preexec_fn", "_USE_VFORK"]

@@ -125,6 +125,7 @@ def test_control_verbs_wait(scan):
     out, _, code = scan.svctl("once", "web")
     assert code == 0 and out.startswith("web: up (pid ")
     assert scan.snap("web")["want"] == "once"
+    scan.trapping("web")        # the new run has written its pid (up comes first)
     pids = scan.lines("web", "pids")
 
     def logged():

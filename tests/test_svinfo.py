@@ -29,7 +29,10 @@ def test_service_names(tmp_path):
     put(str(tmp_path), "plainfile", b"")
     os.symlink("/nonexistent/svc", os.path.join(str(tmp_path), "dangling"))
     os.symlink(os.path.join(str(tmp_path), "a"), os.path.join(str(tmp_path), "link"))
-    assert _svinfo.service_names(str(tmp_path)) == [b"a", b"b", b"c d", b"dangling", b"link", os.fsencode("x\xff")]
+    os.symlink(os.path.join(str(tmp_path), "plainfile"), os.path.join(str(tmp_path), "filelink"))
+    os.symlink("loop", os.path.join(str(tmp_path), "loop"))
+    assert _svinfo.service_names(str(tmp_path)) == [b"a", b"b", b"c d", b"dangling", b"link", b"loop",
+                                                    os.fsencode("x\xff")]
 
 
 def test_service_names_missing_dir(tmp_path):
@@ -236,7 +239,8 @@ def test_to_json_schema(zoo):
     check_schema(back, schema["$defs"]["service"], schema)
     assert back["name"] == "j\\xff" and back["knobs"] == {"timeout-kill": "7\\xff"}
     assert back["exits"] == [{"at": pytest.approx(time.time() - 5, abs=2), "pid": 41, "code": 2,
-                              "signal": 0, "ran": 1.5}]
+                              "signal": 0, "ran": 1.5,
+                              "asked": None}]
     assert back["log"]["pid"] == 43 and back["log"]["log"] is None
 
 

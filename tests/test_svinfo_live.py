@@ -69,7 +69,7 @@ def test_crash_loop_seen(tmp_path, procs, impl):
     assert _svinfo.wanted(first) == 3
     if impl == "ours":
         assert first["exit"]["code"] == 3 and first["restarts"] >= 2
-        assert all(code == 3 for _, _, code, _, _ in first["exits"])
+        assert all(code == 3 for _, _, code, _, _, _ in first["exits"])
     _svinfo.control(d, "dx")
 
 

@@ -49,7 +49,7 @@ def test_finishing_stopping_and_exits(tmp_path, procs):
     open(os.path.join(d, "done"), "w").close()
     snap = settled(d, lambda s: s["state"] == "down", "down")
     assert _svinfo.wanted(snap) == 0
-    assert [(pid, sig) for _, pid, _, sig, _ in snap["exits"]] == [(first["pid"], 9)]
+    assert [(pid, sig) for _, pid, _, sig, _, _ in snap["exits"]] == [(first["pid"], 9)]
     assert snap["knobs"] == {"timeout-kill": b"300", "finish": b""}
     _svinfo.control(d, "x")
 
