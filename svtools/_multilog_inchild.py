@@ -149,7 +149,16 @@ def find(environ):
     args = plan(script)
     if args is None or not _found(environ):
         return None
-    return [b"multilog"] + args
+    argv = [b"multilog"] + args
+    _LAST[:] = [environ, argv]
+    return argv
+
+
+# What find() last said yes to, and for which environment: a supervise that
+# checks in its own process (_spawn.FAST) and then forks has just asked,
+# and the child's maybe_run() takes that answer instead of reading and
+# parsing ./run again (each page that does so writes is the child's own).
+_LAST = [None, None]
 
 
 def _arg_area():
@@ -177,7 +186,7 @@ def maybe_run(environ):
     """In supervise's forked child, in the service directory, signals reset
     and descriptors in place: returns if ./run must be exec'd; otherwise
     runs multilog and exits."""
-    argv = find(environ)
+    argv = _LAST[1] if _LAST[0] is environ else find(environ)
     if argv is not None and _retitle(argv):
         become(environ, argv)
 

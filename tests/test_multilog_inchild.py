@@ -164,3 +164,18 @@ def test_a_forked_child_has_the_argument_area_read_at_import():
             "assert os.waitpid(pid, 0)[1] == 0\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert (r.returncode, r.stderr) == (0, b"")
+
+
+def test_find_leaves_its_answer_for_the_child_it_forks(tmp_path, monkeypatch):
+    """A supervise that checks in its own process forks right after find():
+    maybe_run() in the child takes that answer for the same environment
+    object, and only for it."""
+    monkeypatch.chdir(tmp_path)
+    write_script(str(tmp_path / "run"), "exec multilog t ./main\n")
+    environ = {b"PATH": os.fsencode(env()["PATH"])}
+    argv = mi.find(environ)
+    assert argv == [b"multilog", b"t", b"./main"]
+    assert mi._LAST[0] is environ and mi._LAST[1] == argv
+    write_script(str(tmp_path / "run"), "exec multilog t ./other\n")
+    assert mi.find(dict(environ)) == [b"multilog", b"t", b"./other"]
+    assert mi._LAST[0] is not environ
