@@ -4,7 +4,8 @@ A `log/run` is nearly always `#!/bin/sh` and `exec multilog ARGS`.  Exec'd,
 that costs a new interpreter: 3.0 MiB of PSS per logger (bench/logmem.py,
 100 logged services).  Run in the child that supervise has just forked,
 which shares its pages with supervise and svscan, multilog.main costs only
-what it dirties: 1.5 MiB.  The process is the one an exec would have
+what it dirties: 1.25 MiB of PSS, 1.14 MiB of it private (docs/logging.md,
+Memory, says where it goes).  The process is the one an exec would have
 replaced (same pid, so svc and svstat see no difference); its command line
 becomes `multilog ARGS`, NUL-separated as an exec would leave it (so that
 ps, pgrep and svctl's logger lookup see a multilog), written over the
@@ -110,6 +111,7 @@ def _identity():
 
 
 IDENTITY = _identity()
+FS_CODEC = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 
 
 def _found(environ):
@@ -147,7 +149,16 @@ def find(environ):
     args = plan(script)
     if args is None or not _found(environ):
         return None
-    return [b"multilog"] + args
+    argv = [b"multilog"] + args
+    _LAST[:] = [environ, argv]
+    return argv
+
+
+# What find() last said yes to, and for which environment: a supervise that
+# checks in its own process (_spawn.FAST) and then forks has just asked,
+# and the child's maybe_run() takes that answer instead of reading and
+# parsing ./run again (each page that does so writes is the child's own).
+_LAST = [None, None]
 
 
 def _arg_area():
@@ -157,11 +168,25 @@ def _arg_area():
     return int(fields[45]), int(fields[46])   # fields 48 and 49: arg_start, arg_end
 
 
+def _inherited_arg_area():
+    """_arg_area() read once at import, that is in svscan (or a supervise
+    run by hand) before it forks: a forked child has its parent's argument
+    area, and reading /proc/self/stat in each logger cost it about 40 KiB
+    (bench/logmem.py).  None if it cannot be read (then each child tries)."""
+    try:
+        return _arg_area()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+ARG_AREA = _inherited_arg_area()
+
+
 def maybe_run(environ):
     """In supervise's forked child, in the service directory, signals reset
     and descriptors in place: returns if ./run must be exec'd; otherwise
     runs multilog and exits."""
-    argv = find(environ)
+    argv = _LAST[1] if _LAST[0] is environ else find(environ)
     if argv is not None and _retitle(argv):
         become(environ, argv)
 
@@ -170,7 +195,7 @@ def _retitle(argv):
     """Make /proc/self/cmdline ARGV and comm `multilog`; False if ARGV does
     not fit or the argument area cannot be written."""
     try:
-        start, end = _arg_area()
+        start, end = ARG_AREA or _arg_area()
     except (OSError, ValueError, IndexError):
         return False
     title = b"\0".join(argv) + b"\0"
@@ -195,6 +220,43 @@ def _retitle(argv):
     return True
 
 
+def _fresh(data, environ):
+    """DATA (os.environ's dict) is what a fresh interpreter given ENVIRON
+    would have: ENVIRON, plus the LC_CTYPE that PEP 538 makes CPython add
+    to its own environment when the locale is C."""
+    extra = len(data) - len(environ)
+    if extra == 0:
+        return data == environ
+    if extra != 1 or b"LC_CTYPE" not in data or b"LC_CTYPE" in environ:
+        return False
+    for key, value in environ.items():
+        if data.get(key) != value:
+            return False
+    return True
+
+
+def _adopt_environ(environ):
+    """Make this process's environment, C and Python, the one an exec'd
+    multilog would have been given ENVIRON (dict of bytes).
+
+    Usually it already is (_fresh); then nothing is touched: adopting
+    ENVIRON key by key dirtied 64 to 190 KiB in this child (bench/logmem.py).
+    """
+    data = os.environ._data   # bytes to bytes on POSIX
+    if _fresh(data, environ):
+        return
+    tz = data.get(b"TZ")
+    for key in data:
+        os.unsetenv(key)
+    for key, value in environ.items():   # in ENVIRON's order, as exec would
+        os.putenv(key, value)
+    data.clear()
+    data.update(environ)
+    if environ.get(b"TZ") != tz:
+        import time
+        time.tzset()
+
+
 def become(environ, argv):
     """Be `multilog ARGV[1:]` in this forked child; never returns.
 
@@ -216,13 +278,12 @@ def become(environ, argv):
             _signal.signal(sig, _signal.SIG_DFL)
     _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
     _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)
-    if os.environ._data != environ:  # bytes to bytes on POSIX; no copy made
-        os.environb.clear()
-        os.environb.update(environ)
-        import time
-        time.tzset()
-    argv = [os.fsdecode(a) for a in argv]
-    sys.argv = argv
+    _adopt_environ(environ)
+    # os.fsdecode's code is deep-frozen in libpython: running it would copy
+    # libpython's pages that hold it; the decode itself is the same.
+    argv = [a.decode(*FS_CODEC) for a in argv]
+    # sys.argv is left alone: multilog.main takes ARGV, and freeing the
+    # list svscan made would write the pages that hold it and its objects.
     code = 111
     try:
         code = multilog.main(argv)

@@ -61,6 +61,7 @@ from . import supervise     # (import order: no measured effect on memory per se
 from . import _getopt, _pathexec, _prewarm, _strerr, _svscan_policy, _svscan_watch
 from ._svscan_procs import PROG, STOP, Processes, _kill, title
 from . import _loop
+from . import _multilog_prewarm
 
 MAXNAME = 255
 PR_SET_CHILD_SUBREAPER = 36
@@ -380,6 +381,7 @@ def main(argv=None) -> int:
     if "e" not in letters:
         supervise.preload()     # _socket, once here rather than in each supervise
         _prewarm.run()          # one-time writes made here, shared by every child
+        _multilog_prewarm.run()  # the same for loggers run in supervise's child
     gc.collect()
     gc.freeze()
     try:

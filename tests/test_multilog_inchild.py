@@ -4,6 +4,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 
 import pytest
 
@@ -44,12 +45,12 @@ def _sigmask(pid, field):
                 return int(line.split()[1], 16)
 
 
-def _start(procs, tmp_path, script, path=None):
+def _start(procs, tmp_path, script, path=None, **extra):
     log = tmp_path / "svc" / "log"
     log.mkdir(parents=True)
     write_script(str(log / "run"), script)
     r, w = os.pipe()
-    e = env() if path is None else env(PATH=path)
+    e = env(**extra) if path is None else env(PATH=path, **extra)
     p = procs.start([prog("supervise"), str(log)], stdin=r, stdout=subprocess.DEVNULL, env=e)
     os.close(r)
     status = log / "supervise" / "status"
@@ -111,3 +112,70 @@ def test_a_multilog_that_is_not_ours_is_execd(tmp_path, procs):
              timeout=15, what="their multilog")
     assert int((tmp_path / "theirs").read_bytes()) == pid
     os.close(w)
+
+
+def test_the_logger_takes_the_environment_run_would_get(tmp_path):
+    """_adopt_environ: C and Python environment become exactly ENVIRON, in
+    its order (a program started without an explicit environment sees it),
+    and a new TZ is in force for `T` stamps."""
+    code = ("import os, subprocess, time\n"
+            "from svtools import _multilog_inchild as mi\n"
+            "env = {b'ZED': b'1', b'PATH': b'/usr/bin:/bin', b'TZ': b'XYZ-9'}\n"
+            "mi._adopt_environ(env)\n"
+            "assert os.environb == env, os.environb\n"
+            "assert time.localtime().tm_gmtoff == 9 * 3600\n"
+            "out = subprocess.run(['/usr/bin/env'], stdout=subprocess.PIPE).stdout\n"
+            "assert out == b'ZED=1\\nPATH=/usr/bin:/bin\\nTZ=XYZ-9\\n', out\n")
+    e = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "JUNK": "x"}   # no TZ
+    r = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, timeout=60)
+    assert (r.returncode, r.stderr) == (0, b"")
+
+
+@pytest.mark.parametrize("data,environ,fresh", [
+    ({b"A": b"1"}, {b"A": b"1"}, True),
+    ({b"A": b"1", b"LC_CTYPE": b"C.UTF-8"}, {b"A": b"1"}, True),     # PEP 538
+    ({b"A": b"1", b"LC_CTYPE": b"C.UTF-8"}, {b"A": b"2"}, False),
+    ({b"A": b"1", b"B": b"2"}, {b"A": b"1"}, False),
+    ({b"A": b"1", b"LC_CTYPE": b"C"}, {b"A": b"1", b"LC_CTYPE": b"C.UTF-8"}, False),
+    ({b"A": b"1"}, {b"A": b"1", b"NOTIFY_SOCKET": b"x"}, False),
+])
+def test_the_environment_is_left_alone_when_exec_would_give_the_same(data, environ, fresh):
+    assert mi._fresh(data, environ) is fresh
+
+
+def test_in_child_stamps_follow_the_services_time_zone(tmp_path, procs):
+    p, w, log, pid = _start(procs, tmp_path, "exec multilog T ./main\n", TZ="XYZ-9")
+    os.write(w, b"zoned\n")
+    cur = log / "main" / "current"
+    wait_for(lambda: cur.exists() and cur.read_bytes().endswith(b" zoned\n"), timeout=15, what="line")
+    assert cur.read_bytes().endswith(b"+09:00 zoned\n")
+    os.close(w)
+
+
+def test_a_forked_child_has_the_argument_area_read_at_import():
+    """ARG_AREA, read once where the module is imported, is the forked
+    child's own (what _retitle writes over)."""
+    code = ("import os\n"
+            "from svtools import _multilog_inchild as mi\n"
+            "assert mi.ARG_AREA is not None and mi.ARG_AREA[0] < mi.ARG_AREA[1]\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    os._exit(0 if mi._arg_area() == mi.ARG_AREA else 1)\n"
+            "assert os.waitpid(pid, 0)[1] == 0\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert (r.returncode, r.stderr) == (0, b"")
+
+
+def test_find_leaves_its_answer_for_the_child_it_forks(tmp_path, monkeypatch):
+    """A supervise that checks in its own process forks right after find():
+    maybe_run() in the child takes that answer for the same environment
+    object, and only for it."""
+    monkeypatch.chdir(tmp_path)
+    write_script(str(tmp_path / "run"), "exec multilog t ./main\n")
+    environ = {b"PATH": os.fsencode(env()["PATH"])}
+    argv = mi.find(environ)
+    assert argv == [b"multilog", b"t", b"./main"]
+    assert mi._LAST[0] is environ and mi._LAST[1] == argv
+    write_script(str(tmp_path / "run"), "exec multilog t ./other\n")
+    assert mi.find(dict(environ)) == [b"multilog", b"t", b"./other"]
+    assert mi._LAST[0] is not environ
