@@ -135,23 +135,36 @@ def find(environ):
 
     In the service directory; ENVIRON is the dict of bytes ./run would get.
     """
-    if not os.access("./run", os.X_OK):
-        return None
+    # A supervise that checks in its own process (_spawn.FAST) does this at
+    # every start, so the usual answer (no) makes no object: ./run is read
+    # into a buffer made at import (in svscan), and a script without the
+    # word cannot qualify.  Reading it into a new bytes object and parsing
+    # it cost about 30 KiB of private memory per supervise (pagemap), and
+    # plan() on every script about 150 KiB.
     try:
-        script = _read("./run")
+        fd = _open(b"./run", _RDONLY)
     except OSError:
         return None
-    # A script without the word cannot qualify; saying so before plan()
-    # spares a supervise that checks in its own process (_spawn.FAST) the
-    # pages plan()'s objects would write: about 150 KiB of private memory.
-    if b"multilog" not in script or len(script) > MAX_SCRIPT:
+    try:
+        size = _readv(fd, _BUFS)
+    except OSError:
         return None
-    args = plan(script)
+    finally:
+        _close(fd)
+    if size > MAX_SCRIPT or _BUF.find(b"multilog", 0, size) < 0 or not _access(b"./run", _X_OK):
+        return None
+    args = plan(bytes(_BUF[:size]))
     if args is None or not _found(environ):
         return None
     argv = [b"multilog"] + args
     _LAST[:] = [environ, argv]
     return argv
+
+
+_BUF = bytearray(MAX_SCRIPT + 1)
+_BUFS = [_BUF]
+_open, _readv, _close, _access = os.open, os.readv, os.close, os.access
+_RDONLY, _X_OK = os.O_RDONLY | os.O_CLOEXEC, os.X_OK
 
 
 # What find() last said yes to, and for which environment: a supervise that

@@ -82,6 +82,18 @@ FAST = CLEAN or VFORK
 # supervise the pages its 30-odd new strings land in.
 _envlist = [None, None]
 _FS = sys.getfilesystemencoding()
+# Not the literal "surrogateescape": that is a deep-frozen string in
+# libpython's data, whose reference count a forked supervise would write.
+_FS_ERRORS = sys.getfilesystemencodeerrors()
+# fork_exec's executable list for supervise's two programs, made here (in
+# svscan, before it forks) rather than at each start.
+_EXES = {"./run": (b"./run",), "./finish": (b"./finish",)}
+# The C calls vfork_exec makes, bound once: a call through the module
+# object looks up its name (a write to the name's page while the caller's
+# bytecode is not quickened).
+_getsignal, _sigmask, _SIG_BLOCK, _SIG_IGN = (signal.getsignal, signal.pthread_sigmask,
+                                              signal.SIG_BLOCK, signal.SIG_IGN)
+_pipe, _read, _close = os.pipe, os.read, os.close
 # Caught or ignored here, and not restored by fork_exec's restore_signals.
 _MUST_NOT_BE_IGNORED = tuple(sig for sig in RESET
                              if sig not in (signal.SIGPIPE, signal.SIGXFSZ))
@@ -96,7 +108,8 @@ def spawn(argv, env, setsid=False, fds=(), message=None, in_child=None):
     process group) of its own.  FDS are (source, target) pairs: the child
     gets SOURCE as TARGET (SOURCE == TARGET just passes it on).  MESSAGE
     (str) prefixes the error text the fallback child prints when the exec
-    fails.  IN_CHILD, if given, is called in a forked child once signals
+    fails, or a function of ARGV that returns it (called only then).
+    IN_CHILD, if given, is called in a forked child once signals
     and descriptors are set, just before the exec (it need not return);
     it means fork.  Returns the child's pid; OSError when no process could
     be made.
@@ -136,51 +149,59 @@ def vfork_exec(argv, env, setsid=False, fds=()):
     if not VFORK:
         raise NotImplementedError("fork_exec's arguments not verified")
     for sig in _MUST_NOT_BE_IGNORED:
-        if signal.getsignal(sig) == signal.SIG_IGN:
+        if _getsignal(sig) == _SIG_IGN:
             raise NotImplementedError("signal %d ignored" % sig)
-    if signal.pthread_sigmask(signal.SIG_BLOCK, ()):
+    if _sigmask(_SIG_BLOCK, ()):
         raise NotImplementedError("signals blocked")
-    # Written for the common case (one or two descriptors, none moved):
-    # each object this touches is a page a forked supervise makes its own.
-    std, keep, saved = [-1, -1, -1], [], []
+    # Written for the common case (one or two descriptors, none moved),
+    # and with no builtin named (set, sorted, tuple, type, reversed): each
+    # object this touches is a page a forked supervise makes its own, and
+    # naming a static type or a deep-frozen string writes a page of
+    # libpython's (docs/performance.md, "The spawn path's own pages").
+    std, keep, saved = [-1, -1, -1], [], None
     try:
         for source, target in fds:
             if target <= 2:
                 std[target] = source
                 continue
             if source != target:
+                if saved is None:
+                    saved = []
                 _move(fds, source, target, saved)
-            keep.append(target)
+            if target not in keep:
+                keep.append(target)
         if env is not _envlist[0]:
             _envlist[:] = [env, [name + b"=" + value for name, value in env.items()]]
+        exe = _EXES.get(argv[0])
+        if exe is None:
+            exe = _exe(argv[0])
         # After the moves, so that the pipe cannot take a TARGET.
-        r, w = os.pipe()
+        r, w = _pipe()
         try:
+            if w in keep:       # a TARGET that was not open
+                raise NotImplementedError("descriptor %d not open" % w)
             keep.append(w)
+            if len(keep) > 1:
+                keep.sort()
             try:
                 # 3.11's 23 arguments: args, executable_list, close_fds,
                 # pass_fds, cwd, env, p2cread, p2cwrite, c2pread, c2pwrite,
                 # errread, errwrite, errpipe_read, errpipe_write,
                 # restore_signals, call_setsid, pgid_to_set, gid,
                 # extra_groups, uid, child_umask, preexec_fn, allow_vfork
-                exe = argv[0] if type(argv[0]) is bytes else argv[0].encode(_FS, "surrogateescape")
-                pid = _c_spawn(argv, (exe,), False, tuple(sorted(set(keep))),
+                pid = _c_spawn(argv, exe, False, (*keep,),
                                None, _envlist[1], std[0], -1, -1, std[1], -1, std[2], r, w,
                                True, setsid, -1, None, None, None, -1, None, True)
             finally:
-                os.close(w)
+                _close(w)
             # EOF when the exec closed the child's copy (close-on-exec); with
             # vfork the child has already exec'd or died when the call returns.
-            report = os.read(r, 512)
+            report = _read(r, 512)
         finally:
-            os.close(r)
+            _close(r)
     finally:
-        for target, copy, held in reversed(saved):
-            if copy < 0:
-                os.close(target)
-            else:
-                os.dup2(copy, target, inheritable=held)
-                os.close(copy)
+        if saved is not None:
+            _restore(saved)
     if report:
         try:
             os.waitpid(pid, 0)
@@ -194,6 +215,23 @@ def vfork_exec(argv, env, setsid=False, fds=()):
             code = 0
         raise OSError(code, os.strerror(code) if code else report.decode("ascii", "replace"))
     return pid
+
+
+def _restore(saved):
+    """Put back what _move set aside, last first."""
+    for target, copy, held in saved[::-1]:
+        if copy < 0:
+            os.close(target)
+        else:
+            os.dup2(copy, target, inheritable=held)
+            os.close(copy)
+
+
+def _exe(path):
+    """fork_exec's executable list for PATH (str or bytes): (bytes,)."""
+    if isinstance(path, str):
+        path = path.encode(_FS, _FS_ERRORS)
+    return (path,)
 
 
 def _move(fds, source, target, saved):
@@ -236,6 +274,8 @@ def fork_exec(argv, env, setsid=False, fds=(), message=None, in_child=None):
             in_child()
         os.execve(argv[0], argv, env)
     except OSError as e:
+        if callable(message):
+            message = message(argv)
         if message is not None:
             _strerr.say("%s: %s\n" % (message, _strerr.errtext(e)))
     finally:

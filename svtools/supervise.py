@@ -264,8 +264,11 @@ class Supervisor:
         if argv == ["./run"] and (not _spawn.FAST or _multilog_inchild.find(env)):
             # returns unless it ran multilog in the forked child
             in_child = lambda: _multilog_inchild.maybe_run(env)
-        return _spawn.spawn(argv, env, setsid, fds, "%s: fatal: unable to start %s/%s"
-                            % (PROG, self.dirname, argv[0][2:]), in_child)
+        return _spawn.spawn(argv, env, setsid, fds, self.unable_to_start, in_child)
+
+    def unable_to_start(self, argv):
+        """The exec error's prefix, made only by the child that reports it."""
+        return "%s: fatal: unable to start %s/%s" % (PROG, self.dirname, argv[0][2:])
 
     def spawn_run(self, pgroup, ready_fd, notify, log):
         env, fds = self.environ, []
