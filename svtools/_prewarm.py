@@ -31,7 +31,7 @@ import os
 import select
 import time
 
-from . import _knobs, _logevents, _notify, _status, _supervise_policy, _xstatus
+from . import _knobs, _logevents, _notify, _spawn, _status, _supervise_policy, _xstatus
 
 _LETTERS = "dupcohaitkq12wox"
 RUNS = 10       # CPython 3.11 quickens a code object after 8 calls
@@ -290,9 +290,13 @@ def _close(sup):
         os.close(fd)
 
 
-def run():
+def run(environ=None):
     """Everything above; the policy twice per knob set, so that the second
-    pass finds the bytecode specialised by the first."""
+    pass finds the bytecode specialised by the first.  ENVIRON, if given,
+    is the dict (of bytes) svscan gives every supervise for ./run; it is
+    handed to _spawn.inherit() first (see there)."""
+    if environ is not None:
+        _spawn.inherit(environ)
     _errors()
     _knob_paths()
     for _ in range(RUNS):

@@ -81,6 +81,8 @@ FAST = CLEAN or VFORK
 # NAME=VALUE list: made again at each start, the list would cost a forked
 # supervise the pages its 30-odd new strings land in.
 _envlist = [None, None]
+# The dict inherit() found to be this process's own environment.
+_inherited = [None]
 _FS = sys.getfilesystemencoding()
 # Not the literal "surrogateescape": that is a deep-frozen string in
 # libpython's data, whose reference count a forked supervise would write.
@@ -127,6 +129,32 @@ def spawn(argv, env, setsid=False, fds=(), message=None, in_child=None):
     return fork_exec(argv, env, setsid, fds, message, in_child)
 
 
+def inherit(env):
+    """Say that ENV (dict of bytes to bytes, never changed afterwards) is
+    the environment every program spawn() starts with it must get; True if
+    this process's own (C) environment is then exactly ENV, same entries in
+    the same order.  The fork_exec path then lets the child keep that
+    environment (execv) instead of making a NAME=VALUE list for it and
+    copying the list at each start: about 30 KiB of private memory per
+    forked supervise (docs/performance.md, "The spawn path's own pages").
+
+    An LC_CTYPE that CPython added to its own environment (PEP 538, C
+    locale) and ENV does not have is removed from it here first: no program
+    started from this process gets it, as none would from the C tools.
+    For a process that forks supervisors (svscan): call it before the
+    forks, and change the environment afterwards only through ENV's copies.
+    """
+    data = os.environ._data     # this process's environment, bytes on POSIX
+    mine = list(data.items())
+    same = mine == list(env.items())
+    if not same and b"LC_CTYPE" in data and b"LC_CTYPE" not in env:
+        same = [item for item in mine if item[0] != b"LC_CTYPE"] == list(env.items())
+        if same:
+            del os.environb[b"LC_CTYPE"]      # unsetenv, and out of os.environ
+    _inherited[0] = env if same else None
+    return same
+
+
 def posix_spawn_exec(argv, env, setsid=False, fds=(), message=None):
     """spawn() through posix_spawn alone; OSError when the exec fails."""
     # A dup2 onto itself clears close-on-exec (Austin Group issue 411).
@@ -170,8 +198,12 @@ def vfork_exec(argv, env, setsid=False, fds=()):
                 _move(fds, source, target, saved)
             if target not in keep:
                 keep.append(target)
-        if env is not _envlist[0]:
-            _envlist[:] = [env, [name + b"=" + value for name, value in env.items()]]
+        if env is _inherited[0]:
+            envp = None         # execv: this process's own environment
+        else:
+            if env is not _envlist[0]:
+                _envlist[:] = [env, [name + b"=" + value for name, value in env.items()]]
+            envp = _envlist[1]
         exe = _EXES.get(argv[0])
         if exe is None:
             exe = _exe(argv[0])
@@ -190,7 +222,7 @@ def vfork_exec(argv, env, setsid=False, fds=()):
                 # restore_signals, call_setsid, pgid_to_set, gid,
                 # extra_groups, uid, child_umask, preexec_fn, allow_vfork
                 pid = _c_spawn(argv, exe, False, (*keep,),
-                               None, _envlist[1], std[0], -1, -1, std[1], -1, std[2], r, w,
+                               None, envp, std[0], -1, -1, std[1], -1, std[2], r, w,
                                True, setsid, -1, None, None, None, -1, None, True)
             finally:
                 _close(w)

@@ -380,7 +380,7 @@ def main(argv=None) -> int:
     _subreaper()
     if "e" not in letters:
         supervise.preload()     # _socket, once here rather than in each supervise
-        _prewarm.run()          # one-time writes made here, shared by every child
+        _prewarm.run(scanner.environ)   # one-time writes made here, shared by every child
         _multilog_prewarm.run()  # the same for loggers run in supervise's child
     gc.collect()
     gc.freeze()
