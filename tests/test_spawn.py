@@ -310,3 +310,52 @@ def test_fork_exec_arguments_are_this_interpreters():
         "p2cread", "p2cwrite", "c2pread", "c2pwrite", "errread", "errwrite",
         "errpipe_read", "errpipe_write", "restore_signals", "start_new_session",
         "process_group", "gid", "gids", "uid", "umask", "preexec_fn", "_USE_VFORK"]
+
+
+_INHERIT = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from svtools import _pathexec, _spawn
+
+def env_of(env):
+    r, w = os.pipe()
+    pid = _spawn.vfork_exec(["/usr/bin/env"], env, fds=[(w, 1)])
+    os.close(w)
+    out = b""
+    while True:
+        data = os.read(r, 65536)
+        if not data:
+            break
+        out += data
+    os.waitpid(pid, 0)
+    return out
+
+env = _pathexec.initial_environ()
+coerced = os.environb.get(b"LC_CTYPE")
+print("inherit", _spawn.inherit(env), _spawn._inherited[0] is env)
+print("coerced", coerced, "left", os.environb.get(b"LC_CTYPE"))
+print("same", env_of(env) == env_of(dict(env)))
+sys.stdout.write(env_of(env).decode())
+other = dict(env, EXTRA=b"1")
+other[b"EXTRA"] = other.pop("EXTRA")
+print("other", _spawn.inherit(other), _spawn._inherited[0])
+sys.stdout.write(env_of(env).decode())
+"""
+
+
+@needs_vfork
+def test_inherited_environment_is_exactly_the_one_given():
+    """_spawn.inherit: a child started with the inherited dict gets exactly
+    that environment (execv), as one started with an equal copy (execve);
+    PEP 538's LC_CTYPE, added by CPython in the C locale, reaches neither;
+    a dict that is not the process's environment is not inherited."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(_spawn.__file__)))
+    out = subprocess.run([os.path.realpath(os.sys.executable), "-I", "-c", _INHERIT, root],
+                         env={"PATH": "/usr/bin:/bin", "FOO": "bar b"}, stdout=subprocess.PIPE,
+                         check=True, timeout=20).stdout.decode().splitlines()
+    assert out[0] == "inherit True True"
+    assert out[1] in ("coerced b'C.UTF-8' left None", "coerced None left None")
+    assert out[2] == "same True"
+    assert out[3:5] == ["PATH=/usr/bin:/bin", "FOO=bar b"]
+    assert out[5] == "other False None"
+    assert out[6:] == ["PATH=/usr/bin:/bin", "FOO=bar b"]
