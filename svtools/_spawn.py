@@ -95,7 +95,10 @@ _EXES = {"./run": (b"./run",), "./finish": (b"./finish",)}
 # bytecode is not quickened).
 _getsignal, _sigmask, _SIG_BLOCK, _SIG_IGN = (signal.getsignal, signal.pthread_sigmask,
                                               signal.SIG_BLOCK, signal.SIG_IGN)
-_pipe, _read, _close = os.pipe, os.read, os.close
+_pipe, _readv, _close = os.pipe, os.readv, os.close
+# What fork_exec's child reports when the exec fails ("OSError:HEX_ERRNO:"
+# and a word or two); nothing is read into it at a start that works.
+_REPORT = [bytearray(256)]
 # Caught or ignored here, and not restored by fork_exec's restore_signals.
 _MUST_NOT_BE_IGNORED = tuple(sig for sig in RESET
                              if sig not in (signal.SIGPIPE, signal.SIGXFSZ))
@@ -228,13 +231,16 @@ def vfork_exec(argv, env, setsid=False, fds=()):
                 _close(w)
             # EOF when the exec closed the child's copy (close-on-exec); with
             # vfork the child has already exec'd or died when the call returns.
-            report = _read(r, 512)
+            # (into a buffer of our own: a new bytes object of 512 would be
+            # taken from, and written to, the C heap at each start)
+            size = _readv(r, _REPORT)
         finally:
             _close(r)
     finally:
         if saved is not None:
             _restore(saved)
-    if report:
+    if size:
+        report = bytes(_REPORT[0][:size])
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
