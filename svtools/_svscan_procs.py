@@ -253,7 +253,11 @@ class Processes:
         try:
             pid = _status.read(self.slot_path(e, i, b"supervise/status"))[2]
         except (OSError, ValueError):
-            return NO_ORPHAN
+            pid = 0
+        if not pid and sup not in self.adopted:
+            # killed before it wrote the pid of the run it had just started,
+            # or while ./finish ran: its child is ours now (subreaper)
+            pid = adopt.left_behind(self.me, self.slot_path(e, i, b"."), self.not_orphan)
         if not pid or self.table.known(pid):
             return NO_ORPHAN
         fd = None
@@ -274,6 +278,9 @@ class Processes:
             if st is not None and st[2] == pid and pid != os.getpgrp():
                 pgid = pid
         return pid, pgid, self.knob(e, i, "down-signal"), self.knob(e, i, "timeout-kill")
+
+    def not_orphan(self, pid):
+        return self.table.known(pid) or bool(self.watcher and pid == self.watcher[0])
 
     def shutdown(self):
         tk = {}
