@@ -1,6 +1,7 @@
 """Supervisors side by side in one run: svtools, daemontools (C), runit, s6.
 
-    .venv/bin/python bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn] [latency] [memory]
+    .venv/bin/python bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn]
+                                  [-r ROUNDS] [--tree DIR] [latency] [memory]
 
 latency  (medians of TRIALS, default 20; the four take turns, the order
          rotating every trial; each supervisor is driven by its own client:
@@ -20,6 +21,11 @@ memory   SERVICES (default 100) services under each scanner (svscan,
          /usr/bin/svscan, runsvdir, s6-svscan); per supervise process:
          PSS (/proc/PID/smaps_rollup) and page tables (VmPTE, not in PSS),
          once settled and again after every service was restarted once.
+         -r ROUNDS: each scanner ROUNDS times, taking turns (the order
+         reversed every round), medians shown (default 1).
+         --tree DIR: also svscan (and so supervise) from the svtools
+         source tree in DIR, e.g. a checkout of main, as "svtools@tree":
+         with -r, an interleaved comparison on one noisy machine.
 
 -i limits the run to the named supervisors (svtools,daemontools,runit,s6).
 --other-spawn adds a column "svtools/fork": ours with svtools._spawn's fast
@@ -63,6 +69,19 @@ IMPLS = {
 _FLIP = ("import sys; sys.path.insert(0, %r); from svtools import _spawn; "
          "_spawn.CLEAN = _spawn.VFORK = _spawn.FAST = False; "
          "from svtools.%%s import main; sys.exit(main())" % ROOT)
+
+
+def tree(path, tmp):
+    """Our svscan from the svtools tree in PATH (memory only), started
+    through a launcher like our console scripts (python -IS, a file)."""
+    launcher = os.path.join(tmp, "svscan-tree")
+    with open(launcher, "w") as f:
+        f.write("#!%s/python -IS\nimport sys\nsys.path.insert(0, %r)\n"
+                "from svtools.svscan import main\nsys.exit(main())\n"
+                % (OURS, os.path.abspath(path)))
+    os.chmod(launcher, 0o755)
+    ours = IMPLS["svtools"]
+    return ours[:4] + ([launcher], ours[5])
 
 
 def flipped():
@@ -398,8 +417,8 @@ def sample(scanner):
             status_field(scanner, "smaps_rollup", "Pss:"), len(sups), sum(own) / len(sups))
 
 
-def memory_one(impl, n, tmp):
-    scan = os.path.join(tmp, "mem-" + impl)
+def memory_one(impl, n, tmp, tag=""):
+    scan = os.path.join(tmp, "mem-%s%s" % (impl.replace("/", "_"), tag))
     dirs = [os.path.join(scan, "s%03d" % i) for i in range(n)]
     run = "#!/bin/sh\ndate +%s.%N > started\nexec sleep 100000\n"
     for d in dirs:
@@ -429,11 +448,20 @@ def memory_one(impl, n, tmp):
             except ProcessLookupError:
                 pass
         os.waitpid(p, 0)
+        shutil.rmtree(scan, ignore_errors=True)
 
 
-def memory(n, tmp, names):
-    got = {k: memory_one(k, n, tmp) for k in names}
-    header(names, "memory, %d services under each scanner, KiB per supervise process" % n)
+def memory(n, tmp, names, rounds=1):
+    runs = {k: [] for k in names}
+    for r in range(rounds):
+        for k in (names if r % 2 == 0 else names[::-1]):
+            runs[k].append(memory_one(k, n, tmp, "-%d" % r))
+    got = {k: tuple(tuple(statistics.median(run[phase][col] for run in runs[k])
+                          for col in range(len(runs[k][0][phase])))
+                    for phase in (0, 1))
+           for k in names}
+    header(names, "memory, %d services under each scanner, KiB per supervise process%s"
+           % (n, " (medians of %d rounds, taking turns)" % rounds if rounds > 1 else ""))
     for label, phase, col in (("PSS per supervise, settled", 0, 0),
                               ("PSS per supervise, after one restart", 1, 0),
                               ("page tables (VmPTE), settled", 0, 1),
@@ -451,7 +479,7 @@ def memory(n, tmp, names):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv[1:]
-    trials, n, parts = 20, 100, []
+    trials, n, parts, rounds, tree_dir = 20, 100, [], 1, None
     names = [k for k in IMPLS if os.access(IMPLS[k][0][0], os.X_OK)]
     while argv:
         a = argv.pop(0)
@@ -461,25 +489,32 @@ def main(argv=None):
             n = int(argv.pop(0))
         elif a == "-i" and argv:
             keep = argv.pop(0).split(",")
-            names = [k for k in names if k in keep]
+            names = [k for k in names if k in keep or k == "svtools@tree"]
+        elif a == "-r" and argv:
+            rounds = int(argv.pop(0))
+        elif a == "--tree" and argv:
+            tree_dir = argv.pop(0)
+            names.insert(names.index("svtools") + 1 if "svtools" in names else 0, "svtools@tree")
         elif a == "--other-spawn":
             name, IMPLS[name] = flipped()
             names.insert(1, name)
         elif a in ("latency", "memory"):
             parts.append(a)
         else:
-            print("usage: bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn] [latency] [memory]",
-                  file=sys.stderr)
+            print("usage: bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn] "
+                  "[-r ROUNDS] [--tree DIR] [latency] [memory]", file=sys.stderr)
             return 100
     print("bench/run.py: %s UTC, python %s, %d cpus, load %.2f %.2f %.2f; %s"
           % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), sys.version.split()[0],
              os.cpu_count(), *os.getloadavg(), ", ".join(names)))
     tmp = tempfile.mkdtemp(prefix="svtools-bench-run-")
+    if tree_dir is not None:
+        IMPLS["svtools@tree"] = tree(tree_dir, tmp)
     try:
         if not parts or "latency" in parts:
-            latency(trials, tmp, names)
+            latency(trials, tmp, [k for k in names if k != "svtools@tree"])
         if not parts or "memory" in parts:
-            memory(n, tmp, names)
+            memory(n, tmp, names, rounds)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

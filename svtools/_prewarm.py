@@ -1,30 +1,40 @@
-"""A dry run of supervise's pure code, made by svscan before it forks.
+"""A dry run of supervise's code, made by svscan before it forks.
 
 A supervise that svscan forks owns every page it writes to.  Some of those
 writes happen only the first time a piece of code runs in a process:
 CPython fills its type-attribute cache and gives types version tags,
-specialises the bytecode it runs, and caches string hashes.  Run once in
-svscan before the forks, they land in pages every child shares instead of
-in each child.  Measured with `bench/run.py -i svtools memory` (KiB per
-forked supervise at 100 services, interleaved runs): private 1117-1125
-without the dry run, 1077-1093 with the policy and codecs (five runs
-each), 1033-1061 once the OSErrors are added (four runs, against
-1049-1073); PSS after one restart of every service 1225-1249 without,
-1141-1164 with all of it.
+quickens a code object after 8 calls (3.11) and specialises its bytecode,
+and caches string hashes; code that runs unquickened also takes and drops
+a reference to each attribute name it looks up, writing the page that
+holds the name.  Run here, in svscan, before the forks, those writes land
+in pages every child shares instead of in each child.
 
-run() raises and catches the OSErrors supervise's set-up meets at every
-start, takes supervise's policy (_supervise_policy.Machine) through a
-service's life (start, crash, throttled restart, every control letter,
-exit) and packs what supervise publishes (status, xstatus, exits).  It
-changes no file and starts nothing; its results are thrown away.
+run() raises and catches the OSErrors supervise's set-up may meet; takes
+supervise's policy (_supervise_policy.Machine) through a service's life
+(start, crash, throttled restart, every control letter, exit), without
+knobs and with every knob; packs what supervise publishes (status,
+xstatus, exits); runs the knobs' own code (parsers, log-events records
+through a pipe, the notify datagram parser and an unbound socket); drives
+a Supervisor without files; and, where a scratch directory can be made
+($TMPDIR, else /dev/shm or /tmp), rehearses supervise's start-up there
+(supervise.start(): lock, FIFOs, status, exits, xstatus) RUNS times with
+one run of a ./run that exits at once, started and reaped as supervise
+does it, then RUNS times with knob files.  Nothing is signalled; the only
+processes started are those ./run's (/bin/sh, reaped at once, skipped
+when the scratch directory is mounted noexec).  svscan's directory,
+descriptors and signals are left as they were and the scratch directory
+is removed.  What each part is worth, measured: docs/performance.md ("The
+changes, and what each is worth").
 """
 
 import os
 import select
+import time
 
-from . import _knobs, _status, _supervise_policy, _xstatus
+from . import _knobs, _logevents, _notify, _status, _supervise_policy, _xstatus
 
 _LETTERS = "dupcohaitkq12wox"
+RUNS = 10       # CPython 3.11 quickens a code object after 8 calls
 
 
 def _publish(effects):
@@ -34,13 +44,13 @@ def _publish(effects):
         elif effect[0] == "xstatus":
             _xstatus.pack_values(list(effect[1]))
         elif effect[0] == "record":
-            _xstatus.pack_exits([effect[1:6]])
+            _xstatus.pack_exits([effect[1:7]])   # (at, pid, code, sig, ran, asked)
 
 
 def _errors():
     """The OSErrors supervise's set-up raises and catches at every start
     (no down file, FIFOs that exist), on calls that change nothing."""
-    for call, arg in ((os.stat, ""), (os.mkdir, "/"), (os.mkfifo, "/")):
+    for call, arg in ((os.stat, ""), (os.mkdir, "/"), (os.mkfifo, "/"), (os.unlink, "")):
         try:
             call(arg)
         except FileNotFoundError:
@@ -51,17 +61,263 @@ def _errors():
     poller.poll(0)
 
 
+# A value every knob parser accepts (bench/policy.py's set).
+_KNOB_VALUES = {
+    "timeout-finish": b"5000\n", "down-signal": b"TERM\n", "timeout-kill": b"500\n",
+    "process-group": b"", "notification-fd": b"5\n", "notify-socket": b"",
+    "restart-backoff": b"60\n", "fail-limit": b"5 60\n", "max-death-tally": b"100\n",
+    "log-events": b"",
+}
+# What a rehearsal leaves in its scratch directory.
+_FILES = ("supervise/control", "supervise/ok", "supervise/lock", "supervise/status",
+          "supervise/exits", "supervise/xstatus", "supervise/status.new",
+          "supervise/exits.new", "supervise/xstatus.new", "supervise/notify", "fifo", "down", "run",
+          "finish") + tuple(_KNOB_VALUES) + ("supervise", "")
+
+
+def _all_knobs():
+    """Knobs with every file present, through the parsers supervise uses."""
+    knobs = _knobs.Knobs()
+    knobs.finish = True
+    for name, data in _KNOB_VALUES.items():
+        attr, parse = _knobs.PARSERS[name]
+        value, problem = parse(data)
+        if problem is None:
+            setattr(knobs, attr, value)
+    return knobs
+
+
+def _forward():
+    """log-events' pipe: records and output through a Forwarder that writes
+    into its own pipe, then closed."""
+    f = _logevents.Forwarder()
+    try:
+        f.out = f.w
+        f.read(_logevents.DRAIN)
+        f.record(_logevents.record("start", 100, 0, 0, 0.0), False)
+        f.write()
+        f.read()
+        f.record(_logevents.record("exit", 100, 256, 15, 1.5))
+        f.record(_logevents.record("exit", 100, 3, 0, 1.5))
+        f.write()
+        f.read()
+    finally:
+        os.close(f.r)
+        os.close(f.w)
+
+
+def _knob_paths():
+    """What the knobs bring beyond the policy: log-events' records and
+    pipe, the notify datagram parser, a datagram socket (made and closed,
+    never bound)."""
+    try:
+        _forward()
+    except OSError:
+        pass
+    _notify.parse(b"READY=1\nSTATUS=up\n")
+    os.fsencode(os.getcwd())
+    s = _notify.load_socket()
+    try:
+        sock = s.socket(s.AF_UNIX, s.SOCK_DGRAM)
+    except OSError:
+        return
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(s.SOL_SOCKET, s.SO_PASSCRED, 1)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def _supervisor():
+    """A Supervisor (supervise's loop object) made and driven without files:
+    its attribute look-ups fill CPython's type cache here, not in each
+    child (every miss writes one of the cache's 24 pages)."""
+    from . import supervise
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        sup = supervise.Supervisor(".", True, r, {})   # lists ".", no more
+        sup.reload()
+        m = sup.machine
+        # the extended status only: no status file, no spawn
+        sup.perform([e for e in m.boot(1000.0) if e[0] == "xstatus"])
+        sup.perform([("touch",), ("xstatus", sup.xfields), ("log", "start", 1, 0, 0, 0.0)])
+        sup.xfields = None
+        sup.schedule_changed()
+        sup.commands()
+        sup.close_ready()
+        sup.add(w, sup.commands)
+        sup.remove(w)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def _scratch():
+    """A new directory of our own for the rehearsal ($TMPDIR, else
+    /dev/shm or /tmp), in which FIFOs can be made; None if there is none."""
+    for base in (os.environ.get("TMPDIR"), "/dev/shm", "/tmp"):
+        if not base:
+            continue
+        path = "%s/svscan-prewarm.%d" % (base.rstrip("/"), os.getpid())
+        try:
+            os.mkdir(path, 0o700)      # fails on anything already there
+        except OSError:
+            continue
+        try:
+            os.mkfifo(path + "/fifo", 0o600)
+        except OSError:
+            _remove(path)
+            continue
+        return path
+    return None
+
+
+def _remove(path):
+    for name in _FILES:
+        try:
+            if name in ("supervise", ""):
+                os.rmdir(path + "/" + name)
+            else:
+                os.unlink(path + "/" + name)
+        except OSError:
+            pass
+
+
+def _write(path, data, mode=0o600):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _rehearse(path):
+    """supervise.start() in PATH (a down file there: ./run is not started
+    at boot) RUNS times without knob files, each followed by one run of
+    ./run (_run_once) where it can be started; then RUNS times with every
+    knob file but schedule, each followed by what starting ./run would set
+    up for them (notify socket, log-events pipe), without starting it.
+    Back in svscan's directory after each."""
+    from . import supervise
+    _write(path + "/down", b"")
+    _write(path + "/run", b"#!/bin/sh\nexit 0\n", 0o700)
+    # ./run can be started (else its exec error would be printed each time)
+    runs = os.access("/bin/sh", os.X_OK) and not os.statvfs(path).f_flag & os.ST_NOEXEC
+    here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for k in range(2 * RUNS):
+            if k == RUNS:
+                for name, data in _KNOB_VALUES.items():
+                    _write(path + "/" + name, data)
+                _write(path + "/finish", b"#!/bin/sh\n", 0o700)
+            sup = None
+            try:
+                sup = supervise.start(path, {})
+                sup.flush()
+                sup.commands()
+                if k < RUNS and runs:
+                    _run_once(sup)
+                if k >= RUNS:
+                    sup.notify_env()
+                    sup.forwarder()
+                    sup.log("start", 1, 0, 0, 0.0)
+                    sup.forward_sync()
+                    sup.forward.pending.clear()   # never written to our stdout
+                    sup.forward_sync()
+                _loop_once(sup)
+            finally:
+                os.fchdir(here)
+                if sup is not None:
+                    _close(sup)
+    except SystemExit:
+        pass           # supervise's set-up found something wrong: no matter
+    finally:
+        os.close(here)
+
+
+# Effects a rehearsal carries out: none that signals or starts a process.
+_HARMLESS = ("status", "xstatus", "touch", "record", "log")
+
+
+def _perform(sup, effects):
+    sup.perform([e for e in effects if e[0] in _HARMLESS])
+
+
+def _run_once(sup):
+    """svc -u: ./run (which exits at once) started as supervise starts it;
+    then want down, and the exit reaped as supervise reaps it.  Only
+    without knobs: no group to signal, no finish to run."""
+    m = sup.machine
+    sup.perform(m.command("u", time.monotonic()))
+    pid = sup.run_pid
+    if not pid:
+        return
+    _perform(sup, m.command("d", time.monotonic()))    # no signal: it exits
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)   # a zombie now
+    except OSError:
+        pass
+    sup.reap()
+    sup.flush()
+
+
+def _loop_once(sup):
+    """supervise's loop (Supervisor.run), once round: an x waiting in the
+    control FIFO ends it, the service being down.  Run only when that is
+    certain, as the loop would otherwise wait for ever."""
+    m = sup.machine
+    if m.pid or m.exiting or not m.idle() or sup.cron is not None \
+            or sup.forwarding or (sup.forward is not None and sup.forward.pending):
+        return
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if os.write(sup.fds[2], b"x") == 1:
+            sup.run(r)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def _close(sup):
+    fds = list(sup.fds)
+    if sup.notify is not None and sup.notify.sock is not None:
+        sup.notify.sock.close()
+    if sup.forward is not None:
+        fds += [sup.forward.r, sup.forward.w]
+    for fd in fds:
+        os.close(fd)
+
+
 def run():
-    """Twice through a service's life, so that the second pass finds the
-    bytecode specialised by the first."""
+    """Everything above; the policy twice per knob set, so that the second
+    pass finds the bytecode specialised by the first."""
     _errors()
-    for _ in range(2):
-        m = _supervise_policy.Machine(True, _knobs.Knobs())
+    _knob_paths()
+    for _ in range(RUNS):
+        _supervisor()
+    path = _scratch()
+    if path is not None:
+        try:
+            _rehearse(path)
+        finally:
+            _remove(path)
+    for knobs in (_knobs.Knobs(), _knobs.Knobs(), _all_knobs(), _all_knobs()):
+        m = _supervise_policy.Machine(True, knobs)
         now = 1000.0
         pid = 100
         _publish(m.boot(now))
         _publish(m.started(pid, now))
+        _publish(m.notice(pid, False, b"up", now + 0.1))
+        _publish(m.ready(pid, now + 0.1))
         _publish(m.child_exited(256, 9, now + 0.5))        # killed at once
+        if m.finishing:
+            _publish(m.finish_started(pid + 50, now + 0.5))
+            _publish(m.finish_exited(0, now + 0.6))
+        if m.pgid:
+            _publish(m.deadline(m.wake))
+            _publish(m.group_gone(m.pgid, now + 0.7))
         _publish(m.deadline(now + 1.0))                    # the throttle ends
         _publish(m.started(pid + 1, now + 1.0))
         _publish(m.child_exited(0, 0, now + 3.0))          # exited after a while

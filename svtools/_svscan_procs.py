@@ -22,6 +22,11 @@ from ._svscan_shutdown import Shutdown
 PROG = "svscan"
 STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 NO_ORPHAN = (0, 0, None, None)
+# Bound here for child(): unquickened code in a forked child that looks a
+# name up in a module or an object writes the page holding the name (it
+# takes a reference to it), once per name (docs/performance.md).
+_CHILD_CALLS = (signal.set_wakeup_fd, signal.signal, signal.SIG_DFL, (signal.SIGALRM,) + STOP,
+                os.dup2, os.closerange, resource.setrlimit, resource.RLIMIT_NOFILE)
 
 
 def title(raw):
@@ -37,7 +42,10 @@ def _kill(pid, sig):
 
 
 class Processes:
-    args, titles, set_title = (), (), None    # of the round being forked
+    # What child() needs, made in flush() for the round being forked:
+    # (inherited descriptors, RLIMIT_NOFILE, the pipe end for each start
+    # or None, titles, supervise arguments, the title setter, environ)
+    child_plan = ((), (0, 0), (), (), (), None, None)
 
     @staticmethod
     def close_pipe(e):
@@ -69,13 +77,18 @@ class Processes:
         starts = self.adopt(starts, now)
         if not starts:
             return
+        # Made here rather than in each child, where the pages they touch
+        # would be copied (docs/performance.md).
+        pipes = [(e.r if i else e.w) if e.haslog else None for e, i in starts]
+        args = titles = ()
+        set_title = None
         if not self.execmode:
-            # Made here rather than in each child, where the pages they touch
-            # would be copied (docs/performance.md).
-            self.args = [b"log" if i else e.name for e, i in starts]
-            self.titles = [_siteimport.showable(b"supervise " + arg) for arg in self.args]
-            self.args = [os.fsdecode(arg) for arg in self.args]
-            self.set_title = _siteimport.setproctitle(keep_environ=True)
+            args = [b"log" if i else e.name for e, i in starts]
+            titles = [_siteimport.showable(b"supervise " + arg) for arg in args]
+            args = [os.fsdecode(arg) for arg in args]
+            set_title = _siteimport.setproctitle(keep_environ=True)
+        self.child_plan = (self.keep, self.nofile, pipes, titles, args, set_title, self.environ)
+        if not self.execmode:
             gc.freeze()      # the collector must not touch the shared heap
         pids = [0] * len(starts)
         for k in range(len(starts)):
@@ -153,23 +166,26 @@ class Processes:
         # main() reset the signals Python touches and the mask before any
         # fork, and supervise installs its own SIGCHLD handler: undoing only
         # what svscan set since saves each supervise ~35 KiB.
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGALRM,) + STOP:
-            signal.signal(sig, signal.SIG_DFL)
+        set_wakeup_fd, set_signal, default, signals, dup2, closerange, setrlimit, nofile = _CHILD_CALLS
+        keep, limits, pipes, titles, args, set_title, environ = self.child_plan
+        pipe = pipes[k]
+        set_wakeup_fd(-1)
+        for sig in signals:
+            set_signal(sig, default)
         try:
-            if e.haslog:
-                os.dup2(e.r if i else e.w, 0 if i else 1)
+            if pipe is not None:
+                dup2(pipe, 0 if i else 1)
             lo = 3
-            for fd in self.keep:
-                os.closerange(lo, fd)
+            for fd in keep:
+                closerange(lo, fd)
                 lo = fd + 1
-            os.closerange(lo, self.nofile[1] if self.nofile[1] > 0 else 1 << 20)
+            closerange(lo, limits[1] if limits[1] > 0 else 1 << 20)
         except OSError as err:
             label = os.fsdecode(e.label(i))
             _strerr.warn(PROG, "unable to set up descriptors for %s" % label, err)
             return 111
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
+            setrlimit(nofile, limits)
         except (OSError, ValueError):
             pass
         if i:
@@ -183,9 +199,9 @@ class Processes:
             err = _pathexec.run([b"supervise", arg])
             _strerr.warn(PROG, "unable to start supervise %s" % os.fsdecode(e.label(i)), err)
             return 111
-        if self.set_title is not None:
-            self.set_title(self.titles[k])
-        return supervise.main(["supervise", self.args[k]], self.environ)
+        if set_title is not None:
+            set_title(titles[k])
+        return supervise.main(["supervise", args[k]], environ)
 
     # -- deaths ---------------------------------------------------------------
 

@@ -124,6 +124,7 @@ class Supervisor:
     notify = None
     cron = None
     lastx = None
+    fds = ()
 
     def __init__(self, dirname, want_up, control, environ):
         self.dirname = dirname
@@ -437,6 +438,23 @@ def preload():
     _notify.load_socket()
 
 
+def start(dirname, environ):
+    """supervise's start-up in DIRNAME up to its loop: set-up, first status
+    and exits, supervise/ok, the machine's first events (./run started
+    unless down).  Returns the Supervisor; its `fds` (lock, control FIFO
+    both ways, ok) stay open for as long as supervise runs.  svscan's
+    _prewarm rehearses this in a scratch directory with a down file."""
+    want_up, fds = _setup(dirname)
+    sup = Supervisor(dirname, want_up, fds[1], environ)
+    sup.status(0, False, sup.machine.want)
+    sup._write(_NO_EXITS, "exits")
+    sup.fds = fds + (_open_fifo("supervise/ok", os.O_RDONLY, "read", dirname + "/supervise/ok"),)
+    sup.perform(sup.machine.boot(time.monotonic()))
+    if sup.machine.knobs.schedule is not None:
+        sup.reschedule(sup.machine.knobs.schedule)
+    return sup
+
+
 def main(argv=None, environ=None):
     """ENVIRON (a dict of bytes) is what ./run gets; svscan, which forks us,
     passes the one it read once, so that its children share it."""
@@ -449,16 +467,7 @@ def main(argv=None, environ=None):
         wakeup = _loop.wakeup((signal.SIGCHLD,))
     except OSError as e:
         _strerr.fatal(PROG, "unable to create pipe for %s" % dirname, e)
-    want_up, fds = _setup(dirname)
-    sup = Supervisor(dirname, want_up, fds[1],
-                     initial_environ() if environ is None else environ)
-    sup.status(0, False, sup.machine.want)
-    sup._write(_NO_EXITS, "exits")
-    _open_fifo("supervise/ok", os.O_RDONLY, "read", dirname + "/supervise/ok")
-    sup.perform(sup.machine.boot(time.monotonic()))
-    if sup.machine.knobs.schedule is not None:
-        sup.reschedule(sup.machine.knobs.schedule)
-    sup.run(wakeup)
+    start(dirname, initial_environ() if environ is None else environ).run(wakeup)
     return 0
 
 

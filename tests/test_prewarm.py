@@ -1,34 +1,102 @@
-"""_prewarm: svscan's dry run of supervise's pure code has no side effects."""
+"""_prewarm: svscan's dry run of supervise's code has no side effects."""
 
 import os
 import sys
 
+import pytest
+
 from svtools import _prewarm
 
 
-def test_dry_run_touches_nothing(tmp_path, monkeypatch):
-    """No file and no descriptor: svscan may call it anywhere."""
-    monkeypatch.chdir(tmp_path)
+@pytest.fixture
+def scratch_base(tmp_path, monkeypatch):
+    """TMPDIR for the rehearsal's scratch directory, and a cwd of its own."""
+    base = tmp_path / "tmpdir"
+    base.mkdir()
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.setenv("TMPDIR", str(base))
+    monkeypatch.chdir(cwd)
+    return base, cwd
+
+
+def _children():
+    try:
+        return os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return None
+
+
+def test_dry_run_leaves_nothing_behind(scratch_base):
+    """No file in the cwd or TMPDIR, no descriptor, the same cwd, no child
+    left: svscan may call it anywhere."""
+    base, cwd = scratch_base
     before = set(os.listdir("/proc/self/fd"))
     _prewarm.run()
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(cwd) == []
+    assert os.listdir(base) == []
+    assert os.getcwd() == str(cwd)
     assert set(os.listdir("/proc/self/fd")) == before
+    assert _children() is None
 
 
-def test_dry_run_exercises_what_supervise_runs():
-    """The policy paths a supervise takes at start and on a restart run
-    during the dry run (seen through a profiler), so that their one-time
-    writes happen in svscan."""
-    seen = set()
+def test_scratch_directory_is_used_and_removed(scratch_base):
+    """The rehearsal runs in TMPDIR/svscan-prewarm.PID (seen while it runs)
+    and takes an existing name as a refusal."""
+    base, _ = scratch_base
+    seen = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_name == "start":
+            seen.append(sorted(os.listdir(frame.f_locals["dirname"])))
+    sys.setprofile(profile)
+    try:
+        _prewarm.run()
+    finally:
+        sys.setprofile(None)
+    assert len(seen) == 2 * _prewarm.RUNS
+    assert "down" in seen[0] and "run" in seen[0]
+    assert "notify-socket" in seen[-1] and "finish" in seen[-1]
+    assert os.listdir(base) == []
+    # a name already there (a symlink, say) is not used
+    (base / ("svscan-prewarm.%d" % os.getpid())).symlink_to("/")
+    path = _prewarm._scratch()
+    assert path is None or not path.startswith(str(base))
+    if path is not None:
+        _prewarm._remove(path)
+        assert not os.path.exists(path)
+
+
+def test_dry_run_exercises_what_supervise_runs(scratch_base):
+    """The paths a supervise takes at start and on a restart run during the
+    dry run (seen through a profiler), often enough to be quickened
+    (RUNS > 8), so that their one-time writes happen in svscan."""
+    calls = {}
 
     def profile(frame, event, arg):
         if event == "call":
-            seen.add(frame.f_code.co_qualname)
+            name = frame.f_code.co_qualname
+            calls[name] = calls.get(name, 0) + 1
     sys.setprofile(profile)
     try:
         _prewarm.run()
     finally:
         sys.setprofile(None)
     for name in ("_errors", "Machine.boot", "Machine.started", "Machine.child_exited",
-                 "Machine.command", "Machine.deadline", "pack", "pack_exits"):
-        assert name in seen, name
+                 "Machine.command", "Machine.deadline", "pack", "pack_exits", "load",
+                 "Listener.__init__", "Forwarder.record"):
+        assert name in calls, name
+    for name in ("start", "_setup", "_open_fifo", "Supervisor.__init__", "Supervisor.status",
+                 "Supervisor.flush", "Supervisor.reap", "Supervisor.spawn_run", "Supervisor.run",
+                 "write"):
+        assert calls.get(name, 0) > 8, name
+
+
+def test_dry_run_without_a_scratch_directory(tmp_path, monkeypatch):
+    """Nowhere to rehearse: the rest still runs, nothing is left behind."""
+    monkeypatch.setattr(_prewarm, "_scratch", lambda: None)
+    monkeypatch.chdir(tmp_path)
+    before = set(os.listdir("/proc/self/fd"))
+    _prewarm.run()
+    assert os.listdir(tmp_path) == []
+    assert set(os.listdir("/proc/self/fd")) == before
