@@ -10,6 +10,11 @@ supervise never blocks on a slow logger: the service is slowed instead, as
 it would be writing to the logger's pipe itself.  When the stdout is gone
 (EPIPE, closed), what the service writes is dropped.
 
+Before supervise exits (svc -x, svscan's shutdown) what is still queued,
+the last exit record above all, is written out by finish(): it waits for
+a writable stdout at most FINISH_GRACE seconds in all, then drops the rest,
+so a stuck logger delays supervise's exit by that much and no more.
+
 Records:  "svtools: start pid PID"
           "svtools: ready pid PID after SECS s"   (SECS since the start)
           "svtools: exit pid PID code CODE after SECS s"
@@ -17,11 +22,14 @@ Records:  "svtools: start pid PID"
 """
 
 import os
+import select
+import time
 # The C core of the signal module: no enum wrappers (see supervise).
 import _signal as signal
 
 CHUNK = 4096
 DRAIN = 65536
+FINISH_GRACE = 1.0
 _NAMES = {}
 
 
@@ -97,3 +105,30 @@ class Forwarder:
             self.pending.clear()
             return
         del self.pending[:n]
+
+    def finish(self, grace=FINISH_GRACE):
+        """supervise is about to exit: take what ./run (or ./finish) left in
+        the pipe (DRAIN bytes at most) and write everything queued, waiting
+        for stdout to be writable at most GRACE seconds in all (monotonic);
+        what is left then is dropped.  Returns the number of bytes dropped."""
+        self.read(DRAIN)
+        deadline = time.monotonic() + grace
+        poller = select.poll()
+        poller.register(self.out, select.POLLOUT)
+        while self.pending and not self.broken:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                ready = poller.poll(int(left * 1000) + 1)
+            except InterruptedError:
+                continue
+            if not ready:
+                break
+            if ready[0][1] & (select.POLLERR | select.POLLNVAL):
+                self.broken = True
+                break
+            self.write()
+        dropped = len(self.pending)
+        self.pending.clear()
+        return dropped

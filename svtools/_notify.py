@@ -21,6 +21,8 @@ import sys
 
 from . import _strerr
 from ._proc import in_tree
+
+PROG = "supervise"
 DATAGRAM = 4096
 NOTE_MAX = 256
 BATCH = 64

@@ -11,6 +11,12 @@ processes (the service's stdout, the logger's stdin) and their children.
 reopen_pipe() opens it again through /proc/PID/fd/N: Linux opens the pipe
 itself, not a copy, so nothing in it is lost.  When every process that held
 the pipe is gone, so is the pipe and what was in it.
+
+left_behind() finds what a supervise of svscan's own left running when
+its supervise/status does not name it: supervise writes the status only
+after ./run has started, so a supervise killed in between (or while
+./finish runs, which the status never names) leaves a child that svscan,
+the subreaper, inherits, in the service's directory.
 """
 
 import errno
@@ -87,6 +93,31 @@ def children(pid):
             return [int(x) for x in f.read().split()]
     except OSError:
         return []
+
+
+def left_behind(parent, path, skip):
+    """The newest child of PARENT (svscan itself) whose working directory
+    is the directory PATH (same device and inode) and for which SKIP(pid)
+    is false; 0 if there is none.  Zombies and children that cannot be
+    looked at are passed over."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return 0
+    where = (st.st_dev, st.st_ino)
+    best, born = 0, -1
+    for pid in children(parent):
+        if skip(pid):
+            continue
+        try:
+            cwd = os.stat(b"/proc/%d/cwd" % pid)
+        except OSError:
+            continue
+        if (cwd.st_dev, cwd.st_ino) == where:
+            t = starttime(pid)
+            if t > born:
+                best, born = pid, t
+    return best
 
 
 def pipe_inode(pid, fd):

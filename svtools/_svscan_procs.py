@@ -222,7 +222,7 @@ class Processes:
     def died(self, pid, code):
         now = time.monotonic()
         slot = self.table.supervise_of(pid)
-        orphan = self.find_orphan(pid, *slot) if slot else NO_ORPHAN
+        orphan = self.find_orphan(pid, *slot, code is None) if slot else NO_ORPHAN
         self.adopted.pop(pid, None)
         self.drop(self.table.reaped(pid, code, orphan[0], now, *orphan[1:]))
         self.orphans(now)
@@ -262,14 +262,18 @@ class Processes:
             return None
         return PARSERS[name][1](data)[0]
 
-    def find_orphan(self, sup, e, i):
-        """The service the dead supervise SUP left running, if any, as the
-        arguments table.reaped() wants: (pid, pgid, down signal, timeout-kill),
-        or NO_ORPHAN."""
+    def find_orphan(self, sup, e, i, killed=False):
+        """The service the dead supervise SUP (KILLED by a signal) left
+        running, if any, as the arguments table.reaped() wants: (pid, pgid,
+        down signal, timeout-kill), or NO_ORPHAN."""
         try:
             pid = _status.read(self.slot_path(e, i, b"supervise/status"))[2]
         except (OSError, ValueError):
-            return NO_ORPHAN
+            pid = 0
+        if not pid and killed and sup not in self.adopted:
+            # killed before it wrote the pid of the run it had just started,
+            # or while ./finish ran: its child is ours now (subreaper)
+            pid = adopt.left_behind(self.me, self.slot_path(e, i, b"."), self.not_orphan)
         if not pid or self.table.known(pid):
             return NO_ORPHAN
         fd = None
@@ -290,6 +294,9 @@ class Processes:
             if st is not None and st[2] == pid and pid != os.getpgrp():
                 pgid = pid
         return pid, pgid, self.knob(e, i, "down-signal"), self.knob(e, i, "timeout-kill")
+
+    def not_orphan(self, pid):
+        return self.table.known(pid) or bool(self.watcher and pid == self.watcher[0])
 
     def shutdown(self):
         tk = {}

@@ -431,6 +431,9 @@ class Supervisor:
                 if self.cron is not None:
                     self.cron.deadline()
         self.flush()
+        if self.forward is not None:
+            # the last exit record is queued: write it (bounded) before we go
+            self.forward.finish()
 
 
 def preload():

@@ -100,3 +100,16 @@ def test_dry_run_without_a_scratch_directory(tmp_path, monkeypatch):
     _prewarm.run()
     assert os.listdir(tmp_path) == []
     assert set(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_deep_tmpdir_is_passed_over_silently(tmp_path, monkeypatch, capfd):
+    """Where supervise/notify would not fit in sun_path (107 bytes) the
+    rehearsal goes elsewhere rather than warn ten times on svscan's stderr."""
+    base = tmp_path / ("t" * 110)
+    base.mkdir()
+    monkeypatch.setenv("TMPDIR", str(base))
+    monkeypatch.chdir(tmp_path)
+    _prewarm.run()
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    assert os.listdir(base) == []

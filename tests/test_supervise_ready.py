@@ -154,3 +154,22 @@ def test_supervise_import_diet():
     heavy = {"socket", "_socket", "signal", "enum", "re", "json", "threading", "subprocess",
              "selectors", "logging", "typing", "struct"}
     assert not heavy & set(out), heavy & set(out)
+
+
+def test_notify_socket_path_too_long_warns_and_supervises(service):
+    # sun_path holds 107 bytes: a deeper directory gets the warning, and
+    # ./run is supervised without NOTIFY_SOCKET (supervise never dies of it)
+    s = service("echo \"${NOTIFY_SOCKET-unset}\" > env; exec sleep 1000\n", name="n" * 120)
+    os.makedirs(s.path, exist_ok=True)
+    s.knob("notify-socket", "")
+    s.start()
+    pid = s.wait_up()
+    wait_for(lambda: s.read("env"), what="./run's NOTIFY_SOCKET")
+    assert s.read("env") == b"unset\n"
+    s.send(b"d")
+    s.wait_state("down", want="down")
+    s.send(b"x")
+    assert s.proc.wait(timeout=15) == 0
+    assert s.stderr() == b"supervise: warning: unable to bind %s/supervise/notify: name too long\n" % (
+        s.path.encode())
+    assert not os.path.exists(s.file("supervise/notify")) and pid
