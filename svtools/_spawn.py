@@ -33,6 +33,9 @@ Every path starts the child with the signals CPython touches (and SIGCHLD,
 SIGALRM, which the supervisors catch) at their defaults and an empty
 signal mask; every descriptor of ours is close-on-exec, so the child
 inherits 0, 1, 2 and the FDS it is given, and nothing else.
+
+inherit(ENV), called once before a supervisor forks, lets path 2 give a
+child started with ENV this process's own environment instead of a copy.
 """
 
 import fcntl
@@ -213,12 +216,12 @@ def vfork_exec(argv, env, setsid=False, fds=()):
         # After the moves, so that the pipe cannot take a TARGET.
         r, w = _pipe()
         try:
-            if w in keep:       # a TARGET that was not open
-                raise NotImplementedError("descriptor %d not open" % w)
-            keep.append(w)
-            if len(keep) > 1:
-                keep.sort()
             try:
+                if w in keep:       # a TARGET that was not open
+                    raise NotImplementedError("descriptor %d not open" % w)
+                keep.append(w)
+                if len(keep) > 1:
+                    keep.sort()
                 # 3.11's 23 arguments: args, executable_list, close_fds,
                 # pass_fds, cwd, env, p2cread, p2cwrite, c2pread, c2pwrite,
                 # errread, errwrite, errpipe_read, errpipe_write,
