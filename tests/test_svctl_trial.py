@@ -114,3 +114,28 @@ def test_tail_nosuch_and_all_with_loggers(scan):
     assert out.endswith(" hello from app\n") and (err, code) == ("", 0)
     for name in ("app", "plain"):
         scan.svctl("remove", name)
+
+
+NOTE_RUN = """\
+import os, socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"READY=1\\nSTATUS=serving requests \\\\ 3/4 \\xc3\\xa9\\x01", os.environ["NOTIFY_SOCKET"])
+time.sleep(1000)
+"""
+
+
+def test_show_prints_the_note_unescaped_as_json_does(scan):
+    import json
+    import sys
+    d = scan.service("noted", "exec %s -c \"$(cat run.py)\"\n" % sys.executable, notify_socket="")
+    with open(os.path.join(d, "run.py"), "w") as f:
+        f.write(NOTE_RUN)
+    scan.start()
+    scan.wait("noted", lambda s: s["state"] == "ready" and s["note"], "the note written")
+    out, err, code = scan.svctl("show", "--json", "noted")
+    assert json.loads(out)["note"] == "serving requests \\ 3/4 \u00e9\\x01", out
+    out, err, code = scan.svctl("show", "noted")
+    notes = [line.split(None, 1)[1] for line in out.splitlines() if line.split()[:1] == ["note"]]
+    # Spaces and backslashes as written; only the control character escaped.
+    assert notes == ["serving requests \\ 3/4 \u00e9\\x01"], out
+    scan.svctl("remove", "noted")
