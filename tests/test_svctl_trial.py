@@ -139,3 +139,19 @@ def test_show_prints_the_note_unescaped_as_json_does(scan):
     # Spaces and backslashes as written; only the control character escaped.
     assert notes == ["serving requests \\ 3/4 \u00e9\\x01"], out
     scan.svctl("remove", "noted")
+
+
+def test_add_stops_waiting_on_a_crash_loop_as_start_does(scan, tmp_path):
+    scan.start()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    src = scan.service("loopy", ALWAYS_FAILS, where=str(elsewhere))
+    out, err, code = scan.svctl("add", "--wait", "20", src)
+    # Not "not up within 20s": the loop of its own runs ends the wait.
+    assert re.fullmatch(r"loopy: added, but it is in a crash loop: crash-loop \(last exit 3 after "
+                        r"\d+\.\ds\) \(see svctl show loopy\)\n", out) and (err, code) == ("", 1), out
+    assert len(scan.lines("loopy", "pids")) >= 3
+    # start judges the same loop the same way.
+    out, err, code = scan.svctl("start", "loopy")
+    assert re.fullmatch(r"loopy: crash-loop \(last exit 3 after \d+\.\ds\)\n", out) and code == 1, out
+    scan.svctl("remove", "loopy")
