@@ -494,3 +494,12 @@ def test_service_page_shows_multilog_T_stamps_whole(world):
         assert re.fullmatch(rb"(tick|started) \d+", text), text
         assert stamp + b" " + text in written
     helpers.run([helpers.prog("svc"), "-dx", str(d), str(d / "log")])
+
+
+def test_without_auth_the_api_takes_cookie_and_csrf_not_a_bearer_token(web):
+    status = web.request("POST", "/api/services/alpha/start",
+                         headers={"Authorization": "Bearer " + "x" * 40})[0]
+    assert status == 403
+    cookie, token = session(web)
+    assert web.request("POST", "/api/services/alpha/start",
+                       headers={"Cookie": cookie, "X-XSRFToken": token})[0] == 200
