@@ -118,6 +118,13 @@ def _moved(s, s0):
     return abs((s["since"] or 0.0) - (s0["since"] or 0.0)) > 0.01
 
 
+def crash_loop_since(snap, since):
+    """SNAP shows a crash loop whose last exit came at or after SINCE
+    (wall-clock seconds): the loop is that command's, not an old one.
+    Only svtools supervise records exits; from 0.76 status alone, False."""
+    return bool(snap["crash_loop"] and snap["exit"] and snap["exit"]["at"] >= since - 0.01)
+
+
 def plan(verb, label, snap, letter=None):
     """The Job for VERB on the service SNAP describes (read just now).
 
@@ -144,9 +151,7 @@ def plan(verb, label, snap, letter=None):
         if s["want"] != "up":
             return None
         if s["crash_loop"]:
-            # Only exits since the command count: the loop is this start's.
-            new = s["exit"] and s["exit"]["at"] >= job.sent - 0.01
-            return (False, describe(s)) if new else None
+            return (False, describe(s)) if crash_loop_since(s, job.sent) else None
         if _up(s, need_ready):
             return True, describe(s)
         return None

@@ -200,7 +200,7 @@ def _status_rows(s, now, utc, add):
     if s["next_fire"]:
         add("next fire", "%s (%d skipped)" % (stamp(s["next_fire"], utc), s["skipped"]))
     if s["note"]:
-        add("note", _disp(s["note"]))
+        add("note", _text(s["note"]))
     if s["crash_loop"]:
         add("crash loop", "./run keeps exiting within seconds of its start")
     if s["exits"]:

@@ -43,6 +43,7 @@ def add(base, opts, names, environ):
     if not os.path.isdir(base):
         _strerr.fatal(PROG, "unable to add %s: no scan directory %s" % (label, _svinfo.display(base)))
     link = base + b"/" + name
+    linked = time.time()
     try:
         os.symlink(src, link)
     except FileExistsError:
@@ -56,17 +57,20 @@ def add(base, opts, names, environ):
     while True:
         snap = _svinfo.read(link, usage=False)
         ok = _running(snap, want_up) and (snap["log"] is None or _running(snap["log"], True))
-        # failed is final: supervise starts it no more until told to.
+        # failed is final: supervise starts it no more until told to.  A
+        # crash loop is judged as start judges it: only exits since the link.
         stuck = [s for s in (snap, snap["log"]) if s and s["state"] == "failed"]
-        if ok or stuck or time.monotonic() >= deadline:
+        looping = [s for s in (snap, snap["log"]) if s and ctl.crash_loop_since(s, linked)]
+        if ok or stuck or looping or time.monotonic() >= deadline:
             break
         time.sleep(ctl.POLL * 5)
     text = ctl.describe(snap) + (", log " + ctl.describe(snap["log"]) if snap["log"] else "")
     if ok:
         _say("%s: added: %s\n" % (label, text))
         return 0
-    if stuck:
-        _say("%s: added, but it failed: %s (see svctl show %s)\n" % (label, text, label))
+    if stuck or looping:
+        _say("%s: added, but it %s: %s (see svctl show %s)\n"
+             % (label, "failed" if stuck else "is in a crash loop", text, label))
         return 1
     hint = "" if snap["supervised"] else " (is svscan running on %s?)" % _svinfo.display(base)
     _say("%s: added, but not up within %gs: %s%s\n" % (label, wait, text, hint))

@@ -227,11 +227,11 @@ def translate(inst, genv, umask, directory, here, known_user=True):
             svc.add("finish", "#!/bin/sh\n# autorestart=unexpected, exitcodes=%s\n"
                     "case $1 in\n%s) exit 125 ;;\nesac\nexit 0\n"
                     % (",".join(map(str, codes)), "|".join(map(str, codes))), 0o755)
-            report.append(("kept", "autorestart", "unexpected",
+            report.append(("kept", "autorestart/exitcodes", "unexpected/" + ",".join(map(str, codes)),
                            "finish: exit 125 (stays down) on exit code %s"
                            % ",".join(map(str, codes))))
         else:
-            report.append(("kept", "autorestart", "unexpected",
+            report.append(("kept", "autorestart/exitcodes", "unexpected/",
                            "no expected exit code: always restarted"))
     else:
         report.append(("kept", "autorestart", "true", "supervise always restarts"))

@@ -196,12 +196,25 @@ class Board:
         render = _logtail.Render()
         out = []
         for line in lines:
-            line = render(line)
-            stamp, text = b"", line
-            if line[:4].isdigit() and line[4:5] == b"-" and line[19:20] == b".":
-                stamp, text = line[:23], line[24:]
-            out.append((stamp.decode("ascii"), text.decode("utf-8", "replace")))
+            stamp, text = _split_stamp(line, render)
+            out.append((stamp.decode("ascii", "replace"), text.decode("utf-8", "replace")))
         return out, None
+
+
+def _split_stamp(line, render):
+    """(stamp, text) of one log line: a TAI64N label as RENDER's local time
+    (b'YYYY-MM-DD HH:MM:SS.mmm'); an ISO 8601 stamp (multilog or s6-log T,
+    with its microseconds and offset) or svlogd's, whole as written, as
+    `svctl tail` leaves them; b'' for an unstamped line."""
+    if line[:1] == b"@":
+        shown = render(line)
+        if shown is not line:
+            return shown[:23], shown[24:]
+        return b"", line
+    if _logtail.line_time(line) is not None:
+        stamp, _, text = line.partition(b" ")
+        return stamp, text
+    return b"", line
 
 
 def _duration(secs):

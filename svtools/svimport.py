@@ -188,6 +188,7 @@ class Run:
                               for n in config.notes)
         self.write_failed = False
         self.taken = {}
+        self.last = None         # the name of the last directory written
         self.counts = {"converted": 0, "not converted": 0, "written": 0, "dropped": 0}
         more, dropped = _sections_report(config)
         self.lines += more
@@ -253,9 +254,13 @@ class Run:
         for _, key, _, _ in report:
             covered.update(key.split("/"))
         for key in sorted(inst.explicit - covered):
-            report.append(("kept", key, raw[key], "nothing to write: supervise's default"
-                           if key not in ("process_name", "numprocs_start") else
-                           "the service directory's name"))
+            if key in ("process_name", "numprocs_start"):
+                report.append(("kept", key, raw[key], "the service directory's name"))
+            elif key.startswith("stderr_") and inst.values["redirect_stderr"]:
+                report.append(("note", key, raw[key],
+                               "ignored with redirect_stderr=true (as in supervisord)"))
+            else:
+                report.append(("kept", key, raw[key], "nothing to write: supervise's default"))
         for key in unknown_keys(raw):
             report.append(("dropped", key, raw[key], "unknown key (supervisord ignores it too)"))
 
@@ -271,6 +276,7 @@ class Run:
             for s in services:
                 _write(self.outdir, s, self.force)
                 self.counts["written"] += 1
+                self.last = s.name
         except OSError as e:
             _strerr.warn(PROG, "unable to write %s" % os.path.join(self.outdir, s.name), e)
             self.lines.append("  not written: %s" % _strerr.errtext(e))
@@ -281,11 +287,16 @@ class Run:
         self.lines.append("svimport: converted %d of %d processes, %d settings dropped; %s" % (
             c["converted"], c["converted"] + c["not converted"], c["dropped"],
             "nothing written (--dry-run)" if self.dry else
-            "%d service directories written in %s" % (c["written"], self.outdir)))
+            "%d service %s written in %s" % (
+                c["written"], "directory" if c["written"] == 1 else "directories", self.outdir)))
         if c["written"]:
-            self.lines.append("svimport: to start them, link each into the scan directory, "
-                              "e.g. ln -s %s /etc/service/"
-                              % os.path.join(os.path.abspath(self.outdir), "NAME"))
+            from .svctl import scandir    # where svctl looks: $SVDIR, /etc/service, /service
+            scan = os.fsdecode(scandir({}, os.environb))
+            one = c["written"] == 1
+            src = os.path.join(os.path.abspath(self.outdir), self.last if one else "NAME")
+            self.lines.append("svimport: to start %s, add %s to the scan directory: "
+                              "svctl -d %s add %s (or ln -s %s %s/)"
+                              % ("it" if one else "them", "it" if one else "each", scan, src, src, scan))
 
 
 def main(argv=None) -> int:

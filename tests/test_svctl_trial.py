@@ -114,3 +114,44 @@ def test_tail_nosuch_and_all_with_loggers(scan):
     assert out.endswith(" hello from app\n") and (err, code) == ("", 0)
     for name in ("app", "plain"):
         scan.svctl("remove", name)
+
+
+NOTE_RUN = """\
+import os, socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"READY=1\\nSTATUS=serving requests \\\\ 3/4 \\xc3\\xa9\\x01", os.environ["NOTIFY_SOCKET"])
+time.sleep(1000)
+"""
+
+
+def test_show_prints_the_note_unescaped_as_json_does(scan):
+    import json
+    import sys
+    d = scan.service("noted", "exec %s -c \"$(cat run.py)\"\n" % sys.executable, notify_socket="")
+    with open(os.path.join(d, "run.py"), "w") as f:
+        f.write(NOTE_RUN)
+    scan.start()
+    scan.wait("noted", lambda s: s["state"] == "ready" and s["note"], "the note written")
+    out, err, code = scan.svctl("show", "--json", "noted")
+    assert json.loads(out)["note"] == "serving requests \\ 3/4 \u00e9\\x01", out
+    out, err, code = scan.svctl("show", "noted")
+    notes = [line.split(None, 1)[1] for line in out.splitlines() if line.split()[:1] == ["note"]]
+    # Spaces and backslashes as written; only the control character escaped.
+    assert notes == ["serving requests \\ 3/4 \u00e9\\x01"], out
+    scan.svctl("remove", "noted")
+
+
+def test_add_stops_waiting_on_a_crash_loop_as_start_does(scan, tmp_path):
+    scan.start()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    src = scan.service("loopy", ALWAYS_FAILS, where=str(elsewhere))
+    out, err, code = scan.svctl("add", "--wait", "20", src)
+    # Not "not up within 20s": the loop of its own runs ends the wait.
+    assert re.fullmatch(r"loopy: added, but it is in a crash loop: crash-loop \(last exit 3 after "
+                        r"\d+\.\ds\) \(see svctl show loopy\)\n", out) and (err, code) == ("", 1), out
+    assert len(scan.lines("loopy", "pids")) >= 3
+    # start judges the same loop the same way.
+    out, err, code = scan.svctl("start", "loopy")
+    assert re.fullmatch(r"loopy: crash-loop \(last exit 3 after \d+\.\ds\)\n", out) and code == 1, out
+    scan.svctl("remove", "loopy")

@@ -423,3 +423,31 @@ def test_stderr_logger_is_execd_and_the_docs_say_why(tmp_path):
     section = doc[doc.index("### A separate stderr log"):doc.index("### Differences worth knowing")]
     assert "`NAME.stderr/run` is the one logger that runs as `python3 -IS" in section
     assert "`<>./fifo`" in section
+
+
+def test_report_says_where_exitcodes_went_and_counts_in_words(tmp_path):
+    path = conf(tmp_path, "[program:web]\ncommand=/bin/sleep 100\nautorestart=unexpected\n"
+                          "exitcodes=0,2\nredirect_stderr=true\nstderr_logfile_maxbytes=1MB\n")
+    scan = str(tmp_path / "myscan")
+    code, out, err = svimport("-o", str(tmp_path / "sv"), path, env=helpers.env(SVDIR=scan))
+    assert code == 0, out + err
+    assert "  kept     autorestart/exitcodes=unexpected/0,2: finish: exit 125 (stays down) " \
+           "on exit code 0,2\n" in out
+    assert "0|2) exit 125" in (tmp_path / "sv" / "web" / "finish").read_text()
+    assert not [line for line in out.splitlines() if "exitcodes" in line and "default" in line], out
+    assert "  note     stderr_logfile_maxbytes=1MB: ignored with redirect_stderr=true" in out
+    web = str(tmp_path / "sv" / "web")
+    assert out.endswith(
+        "; 1 service directory written in %s\n"
+        "svimport: to start it, add it to the scan directory: svctl -d %s add %s (or ln -s %s %s/)\n"
+        % (tmp_path / "sv", scan, web, web, scan)), out
+
+    path = conf(tmp_path, "[program:a]\ncommand=/bin/true\n[program:b]\ncommand=/bin/true\n",
+                name="two.conf")
+    code, out, err = svimport("-o", str(tmp_path / "sv2"), path, env=helpers.env(SVDIR=scan))
+    assert code == 0, out + err
+    each = os.path.join(str(tmp_path / "sv2"), "NAME")
+    assert out.endswith(
+        "; 2 service directories written in %s\n"
+        "svimport: to start them, add each to the scan directory: svctl -d %s add %s "
+        "(or ln -s %s %s/)\n" % (tmp_path / "sv2", scan, each, each, scan)), out

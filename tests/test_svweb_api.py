@@ -472,3 +472,34 @@ def test_service_page_shows_the_log_tail_in_local_time(web):
     assert all(re.match(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$", t) for t, _ in lines)
     assert any(text.startswith(b"tick ") or text.startswith(b"started ") for _, text in lines)
     assert len(lines) <= 50
+
+
+def test_service_page_shows_multilog_T_stamps_whole(world):
+    scan, web = world
+    d = service(scan.dir, "isotick", log=False)
+    (d / "log").mkdir()
+    # A zone east of UTC with minutes, so the offset cannot be mistaken.
+    helpers.write_script(d / "log" / "run", "TZ=XYZ-9:30; export TZ\nexec multilog T ./main\n")
+    scan.wait_supervised("isotick")
+    current = d / "log" / "main" / "current"
+    wait_for(lambda: current.exists() and current.read_bytes().count(b" tick ") >= 2, 20,
+             what="multilog T lines")
+    status, _, body = web.get("/services/isotick")
+    assert status == 200
+    lines = re.findall(rb"<li><time>([^<]*)</time> ([^<]*)</li>", body)
+    assert lines, body[-800:]
+    written = set(current.read_bytes().split(b"\n"))
+    for stamp, text in lines:
+        assert re.fullmatch(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+09:30", stamp), stamp
+        assert re.fullmatch(rb"(tick|started) \d+", text), text
+        assert stamp + b" " + text in written
+    helpers.run([helpers.prog("svc"), "-dx", str(d), str(d / "log")])
+
+
+def test_without_auth_the_api_takes_cookie_and_csrf_not_a_bearer_token(web):
+    status = web.request("POST", "/api/services/alpha/start",
+                         headers={"Authorization": "Bearer " + "x" * 40})[0]
+    assert status == 403
+    cookie, token = session(web)
+    assert web.request("POST", "/api/services/alpha/start",
+                       headers={"Cookie": cookie, "X-XSRFToken": token})[0] == 200
