@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from svtools import _proc
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OURS = os.path.join(os.path.dirname(HERE), ".venv", "bin")
 IMPLS = {"ours": [os.path.join(OURS, "svscan")], "C": ["/usr/bin/svscan"]}
@@ -220,15 +222,9 @@ def make_logged(path, impl, run=NUMBERS):
 def session(sid):
     out = []
     for task in os.listdir("/proc"):
-        if task.isdigit():
-            try:
-                with open("/proc/%s/stat" % task, "rb") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            fields = data[data.rindex(b")") + 2:].split()
-            if int(fields[3]) == sid and fields[0] not in (b"Z", b"X"):
-                out.append(int(task))
+        st = task.isdigit() and _proc.stat(int(task))
+        if st and st[3] == sid and st[0] not in (b"Z", b"X"):
+            out.append(int(task))
     return out
 
 

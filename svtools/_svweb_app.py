@@ -203,14 +203,22 @@ class Service(Base):
             self.render_page("service.html", title=name, **kw)
 
 
-class Action(Base):
-    def post(self, name, action):
+class Control(Base):
+    def control(self, name, action):
+        """Send ACTION to service NAME (checked as self.service does) and log
+        it; a refused control is answered 409.  Returns the service name."""
         name = self.service(name)
         problem = self.cfg.board.control(name, action)
         if problem is not None:
             log_line("%s %s: %s" % (action, name, problem))
             self.refuse(409, problem, tell=True)
         log_line("%s %s by %s" % (action, name, self.current_user))
+        return name
+
+
+class Action(Control):
+    def post(self, name, action):
+        name = self.control(name, action)
         self.redirect("/services/%s" % tornado.escape.url_escape(name, plus=False), status=303)
 
 
@@ -234,16 +242,11 @@ class ApiService(Base):
         self.write(json.dumps(info))
 
 
-class ApiAction(Base):
+class ApiAction(Control):
     api = True
 
     def post(self, name, action):
-        name = self.service(name)
-        problem = self.cfg.board.control(name, action)
-        if problem is not None:
-            log_line("%s %s: %s" % (action, name, problem))
-            self.refuse(409, problem, tell=True)
-        log_line("%s %s by %s" % (action, name, self.current_user))
+        name = self.control(name, action)
         self.set_header("Content-Type", "application/json")
         self.write(json.dumps({"service": name, "action": action, "sent": True}))
 

@@ -10,6 +10,7 @@ import time
 import pytest
 
 import helpers
+from svtools import _proc
 from svtools._siteimport import showable
 from helpers import c_tool, prog, wait_for, write_script
 from test_svscan import Scan, children, cmdline, service, supervise_pid, up
@@ -19,15 +20,9 @@ def session(pid):
     """Live processes of session PID (the test started it with a new session)."""
     out = []
     for task in os.listdir("/proc"):
-        if task.isdigit():
-            try:
-                with open("/proc/%s/stat" % task, "rb") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            fields = data[data.rindex(b")") + 2:].split()
-            if int(fields[3]) == pid and fields[0] not in (b"Z", b"X"):
-                out.append(int(task))
+        st = task.isdigit() and _proc.stat(int(task))
+        if st and st[3] == pid and st[0] not in (b"Z", b"X"):
+            out.append(int(task))
     return out
 
 
