@@ -95,16 +95,18 @@ class Forwarder:
 
     def write(self):
         """Stdout is writable: write one chunk."""
+        pending = self.pending
         try:
-            n = os.write(self.out, self.pending[:CHUNK])
+            # the buffer itself when it fits: no copy
+            n = os.write(self.out, pending if len(pending) <= CHUNK else pending[:CHUNK])
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             # EPIPE, EBADF...: nobody reads our stdout any more.
             self.broken = True
-            self.pending.clear()
+            pending.clear()
             return
-        del self.pending[:n]
+        del pending[:n]
 
     def finish(self, grace=FINISH_GRACE):
         """supervise is about to exit: take what ./run (or ./finish) left in

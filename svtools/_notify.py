@@ -16,6 +16,7 @@ from svscan, a plain `import _socket` ran enough of importlib's path search
 to cost each such service about 540 KiB of private memory.
 """
 
+import errno
 import os
 import sys
 
@@ -27,6 +28,9 @@ DATAGRAM = 4096
 NOTE_MAX = 256
 BATCH = 64
 _PATH_MAX = 107   # sun_path, less its NUL
+_NAME = b"supervise/notify"
+# The _socket module once loaded (load_socket; svscan does it before it forks).
+_SOCKET = [None]
 
 
 def parse(data):
@@ -52,8 +56,9 @@ class _Spec:
 def load_socket():
     """The _socket module: dlopen'ed straight from the first sys.path entry
     that has it, or, failing that, imported the usual way."""
-    mod = sys.modules.get("_socket")
+    mod = _SOCKET[0] or sys.modules.get("_socket")
     if mod is not None:
+        _SOCKET[0] = mod
         return mod
     import _imp
     for where in sys.path:
@@ -62,43 +67,57 @@ def load_socket():
             if os.path.isfile(path):
                 mod = _imp.create_dynamic(_Spec("_socket", path))
                 _imp.exec_dynamic(mod)
-                sys.modules["_socket"] = mod
+                sys.modules["_socket"] = _SOCKET[0] = mod
                 return mod
     import _socket
+    _SOCKET[0] = _socket
     return _socket
 
 
 class Listener:
-    """The bound socket; `path` (bytes) is None when it could not be made."""
+    """The bound socket; `path` (bytes) is None when it could not be made.
+
+    Written for a supervise forked from svscan, where each object touched
+    is a page of its own (docs/performance.md, "The knob files' own
+    pages"): the socket is bound first and a leftover supervise/notify
+    unlinked only if the bind finds one (no exception on a fresh
+    directory), the path comes from os.getcwdb (C, no os.fsencode) and
+    the warnings' names are made only for a warning."""
+
+    sock = None
+    fd = -1
+    path = None
 
     def __init__(self, dirname):
-        _socket = self._socket = load_socket()
-        self.sock = None
-        self.fd = -1
-        self.path = None
-        name = "%s/supervise/notify" % dirname
-        path = os.fsencode(os.getcwd()) + b"/supervise/notify"
+        s = self._socket = _SOCKET[0] or load_socket()
+        path = os.getcwdb() + b"/" + _NAME
         if len(path) > _PATH_MAX:
-            _strerr.warn(PROG, "unable to bind %s: name too long" % name)
+            _strerr.warn(PROG, "unable to bind %s/supervise/notify: name too long" % dirname)
             return
         try:
-            os.unlink("supervise/notify")
-        except FileNotFoundError:
-            pass
+            sock = s.socket(s.AF_UNIX, s.SOCK_DGRAM)
         except OSError as e:
-            _strerr.warn(PROG, "unable to unlink " + name, e)
+            _strerr.warn(PROG, "unable to bind %s/supervise/notify" % dirname, e)
             return
         try:
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.setsockopt(s.SOL_SOCKET, s.SO_PASSCRED, 1)
             try:
-                sock.setblocking(False)
-                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
-                sock.bind(b"supervise/notify")
-            except OSError:
-                sock.close()
-                raise
+                sock.bind(_NAME)
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                # a leftover (a socket a former supervise bound, or worse)
+                try:
+                    os.unlink(_NAME)
+                except OSError as e:
+                    sock.close()
+                    _strerr.warn(PROG, "unable to unlink %s/supervise/notify" % dirname, e)
+                    return
+                sock.bind(_NAME)
         except OSError as e:
-            _strerr.warn(PROG, "unable to bind " + name, e)
+            sock.close()
+            _strerr.warn(PROG, "unable to bind %s/supervise/notify" % dirname, e)
             return
         self.sock = sock
         self.fd = sock.fileno()

@@ -222,12 +222,15 @@ def _rehearse(path):
                 if k < RUNS and runs:
                     _run_once(sup)
                 if k >= RUNS:
-                    sup.notify_env()
-                    sup.forwarder()
-                    sup.log("start", 1, 0, 0, 0.0)
-                    sup.forward_sync()
-                    sup.forward.pending.clear()   # never written to our stdout
-                    sup.forward_sync()
+                    # log-events' records go back into its own pipe, never
+                    # to our stdout
+                    if runs:
+                        _run_knobs(sup)
+                    else:
+                        f = sup.forwarder()
+                        f.out = f.w
+                        sup.notify_env()
+                        sup.log("start", 1, 0, 0, 0.0)
                 _loop_once(sup)
             finally:
                 os.fchdir(here)
@@ -265,13 +268,48 @@ def _run_once(sup):
     sup.flush()
 
 
+def _run_knobs(sup):
+    """svc -u with every knob: ./run (which exits at once) started through
+    spawn_run as supervise starts it, in a session of its own, with the
+    log-events pipe as its stdout, the readiness pipe at its
+    notification-fd and NOTIFY_SOCKET; then svc -d, the exit reaped here,
+    and the policy taken back down (./finish counted as run) without
+    sending a signal or starting ./finish."""
+    m = sup.machine
+    try:
+        sup.perform(m.command("u", time.monotonic()))
+    finally:
+        f = sup.forward
+        if f is not None:
+            f.out = f.w     # before anything is written
+    pid = sup.run_pid
+    if not pid:
+        return
+    _perform(sup, m.command("d", time.monotonic()))
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+    sup.run_pid = 0
+    sup.close_ready()
+    now = time.monotonic()
+    _perform(sup, m.child_exited(0, 0, now))
+    if m.finishing:
+        _perform(sup, m.finish_started(0, now))
+        _perform(sup, m.finish_exited(0, now))
+    if m.pgid:
+        _perform(sup, m.group_gone(m.pgid, now))
+    sup.flush()
+
+
 def _loop_once(sup):
     """supervise's loop (Supervisor.run), once round: an x waiting in the
     control FIFO ends it, the service being down.  Run only when that is
     certain, as the loop would otherwise wait for ever."""
     m = sup.machine
+    f = sup.forward
     if m.pid or m.exiting or not m.idle() or sup.cron is not None \
-            or sup.forwarding or (sup.forward is not None and sup.forward.pending):
+            or (f is not None and f.out != f.w and (sup.forwarding or f.pending)):
         return
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     try:
@@ -286,6 +324,11 @@ def _close(sup):
     fds = list(sup.fds)
     if sup.notify is not None and sup.notify.sock is not None:
         sup.notify.sock.close()
+        try:
+            # the next rehearsal binds a fresh name, as a new service does
+            os.unlink(sup.dirname + "/supervise/notify")
+        except OSError:
+            pass
     if sup.forward is not None:
         fds += [sup.forward.r, sup.forward.w]
     for fd in fds:

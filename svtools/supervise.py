@@ -122,6 +122,7 @@ class Supervisor:
     forward = None
     forwarding = False
     notify = None
+    notify_environ = None
     cron = None
     lastx = None
     fds = ()
@@ -273,8 +274,11 @@ class Supervisor:
     def spawn_run(self, pgroup, ready_fd, notify, log):
         env, fds = self.environ, []
         if log:
-            # what the last run left goes before this run's start record
-            self.forwarder().read(_logevents.DRAIN)
+            if self.forward is None:
+                self.forwarder()     # a new pipe: nothing to drain
+            else:
+                # what the last run left goes before this run's start record
+                self.forward.read(_logevents.DRAIN)
             fds.append((self.forward.w, 1))
         ready_w = -1
         if ready_fd is not None:
@@ -330,15 +334,19 @@ class Supervisor:
     # readiness: notify-socket
 
     def notify_env(self):
+        """./run's environment with NOTIFY_SOCKET, made once with the
+        socket: the same dict at every start, so that _spawn makes its
+        NAME=VALUE list once, not at each start."""
         if self.notify is None:
             self.notify = _notify.Listener(self.dirname)
             if self.notify.sock is not None:
                 self.add(self.notify.fd, self.notified)
-        if self.notify.path is None:
+            if self.notify.path is not None:
+                env = self.notify_environ = dict(self.environ)
+                env[b"NOTIFY_SOCKET"] = self.notify.path
+        if self.notify_environ is None:
             return self.environ
-        env = dict(self.environ)
-        env[b"NOTIFY_SOCKET"] = self.notify.path
-        return env
+        return self.notify_environ
 
     def notified(self):
         for pid, ready, stopping, note in self.notify.receive(self.run_pid):
