@@ -99,6 +99,9 @@ _EXES = {"./run": (b"./run",), "./finish": (b"./finish",)}
 _getsignal, _sigmask, _SIG_BLOCK, _SIG_IGN = (signal.getsignal, signal.pthread_sigmask,
                                               signal.SIG_BLOCK, signal.SIG_IGN)
 _pipe, _readv, _close = os.pipe, os.readv, os.close
+# ... and those of _move and _restore (notification-fd's descriptor).
+_dup2, _get_inheritable, _fcntl, _DUPFD_CLOEXEC = (os.dup2, os.get_inheritable, fcntl.fcntl,
+                                                   fcntl.F_DUPFD_CLOEXEC)
 # What fork_exec's child reports when the exec fails ("OSError:HEX_ERRNO:"
 # and a word or two); nothing is read into it at a start that works.
 _REPORT = [bytearray(256)]
@@ -260,12 +263,15 @@ def vfork_exec(argv, env, setsid=False, fds=()):
 
 def _restore(saved):
     """Put back what _move set aside, last first."""
-    for target, copy, held in saved[::-1]:
+    k = len(saved)
+    while k:
+        k -= 1
+        target, copy, held = saved[k]
         if copy < 0:
-            os.close(target)
+            _close(target)
         else:
-            os.dup2(copy, target, inheritable=held)
-            os.close(copy)
+            _dup2(copy, target, held)
+            _close(copy)
 
 
 def _exe(path):
@@ -282,17 +288,24 @@ def _move(fds, source, target, saved):
     SOURCE, nor over the wake-up pipe, which a C-level signal handler may
     write to at any moment (no signal may be blocked instead: the child
     would get the mask)."""
-    if target == _loop.wakeup_fd or any(target == s for s, t in fds):
+    # Plain loops and calls bound at import: no generator, no builtin
+    # named (each a page of its own in a forked supervise).
+    above = target
+    for s, t in fds:
+        if s == target:
+            raise NotImplementedError("descriptor %d busy" % target)
+        if t > above:
+            above = t
+    if target == _loop.wakeup_fd:
         raise NotImplementedError("descriptor %d busy" % target)
     try:
-        held = os.get_inheritable(target)
+        held = _get_inheritable(target)
     except OSError:
-        os.dup2(source, target, inheritable=False)
+        _dup2(source, target, False)
         saved.append((target, -1, False))
     else:
-        above = 1 + max(t for s, t in fds)
-        saved.append((target, fcntl.fcntl(target, fcntl.F_DUPFD_CLOEXEC, above), held))
-        os.dup2(source, target, inheritable=False)
+        saved.append((target, _fcntl(target, _DUPFD_CLOEXEC, above + 1), held))
+        _dup2(source, target, False)
 
 
 def fork_exec(argv, env, setsid=False, fds=(), message=None, in_child=None):
