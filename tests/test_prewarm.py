@@ -113,3 +113,43 @@ def test_a_deep_tmpdir_is_passed_over_silently(tmp_path, monkeypatch, capfd):
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
     assert os.listdir(base) == []
+
+
+def test_rehearsal_starts_run_with_every_knob_and_signals_nothing(scratch_base, monkeypatch, capfd):
+    """The second half of the rehearsal starts ./run through spawn_run with
+    every knob (a session of its own, the log-events pipe as stdout, the
+    readiness pipe at fd 5, NOTIFY_SOCKET) more than 8 times, as a
+    supervise with knobs does at its first start, so that the child finds
+    that code quickened (docs/performance.md, "The knob files' own
+    pages"); it sends no signal, starts no ./finish and writes nothing to
+    our stdout."""
+    from svtools import _spawn
+    starts, calls, kills = [], {}, []
+
+    def profile(frame, event, arg):
+        if event != "call":
+            return
+        name = frame.f_code.co_qualname
+        calls[name] = calls.get(name, 0) + 1
+        if name == "Supervisor.spawn":
+            f = frame.f_locals
+            starts.append((f["argv"], f["setsid"], sorted(t for s, t in f["fds"]),
+                           b"NOTIFY_SOCKET" in f["env"]))
+    for name in ("kill", "killpg"):
+        monkeypatch.setattr(os, name, lambda *a: kills.append(a))
+    sys.setprofile(profile)
+    try:
+        _prewarm.run()
+    finally:
+        sys.setprofile(None)
+    assert starts.count((["./run"], True, [1, 5], True)) == _prewarm.RUNS > 8
+    assert starts.count((["./run"], False, [], False)) == _prewarm.RUNS
+    assert len(starts) == 2 * _prewarm.RUNS          # no ./finish
+    assert kills == []
+    if _spawn.VFORK and not _spawn.CLEAN:
+        assert calls.get("_move", 0) > 8 and calls.get("_restore", 0) > 8
+    for name in ("Listener.__init__", "Forwarder.write", "Supervisor.notify_env"):
+        assert calls.get(name, 0) > 8, name
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    assert _children() is None

@@ -173,3 +173,40 @@ def test_notify_socket_path_too_long_warns_and_supervises(service):
     assert s.stderr() == b"supervise: warning: unable to bind %s/supervise/notify: name too long\n" % (
         s.path.encode())
     assert not os.path.exists(s.file("supervise/notify")) and pid
+
+
+def test_notify_socket_takes_the_place_of_a_leftover(service):
+    """supervise binds supervise/notify without unlinking first (no
+    exception on a fresh directory: docs/performance.md); a socket a
+    former supervise left there is replaced silently, and a directory
+    there is warned about, ./run then supervised without NOTIFY_SOCKET."""
+    s = service(None, name="left")
+    os.makedirs(s.file("supervise"), exist_ok=True)
+    write_script(s.file("run"), "exec %s -c \"$(cat run.py)\"\n" % PY)
+    with open(s.file("run.py"), "w") as f:
+        f.write(notify_run("send(b'READY=1')\n"))
+    old = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    old.bind(s.file("supervise/notify"))
+    old.close()
+    s.knob("notify-socket", "")
+    s.start()
+    pid = s.wait_up()
+    wait_for(lambda: s.read("env"), what="NOTIFY_SOCKET")
+    open(s.file("go"), "w").close()
+    s.wait_state("ready", pid=pid)
+    s.send(b"dx")
+    assert s.proc.wait(timeout=15) == 0
+    assert s.stderr() == b""
+
+    d = service("echo \"${NOTIFY_SOCKET-unset}\" > env; exec sleep 1000\n", name="dir")
+    os.makedirs(d.file("supervise/notify"))
+    d.knob("notify-socket", "")
+    d.start()
+    d.wait_up()
+    wait_for(lambda: d.read("env"), what="./run's NOTIFY_SOCKET")
+    assert d.read("env") == b"unset\n"
+    d.send(b"dx")
+    assert d.proc.wait(timeout=15) == 0
+    assert d.stderr().startswith(b"supervise: warning: unable to unlink %s/supervise/notify: "
+                                 % d.path.encode())
+    assert d.stderr().count(b"\n") == 1
