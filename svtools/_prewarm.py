@@ -229,7 +229,7 @@ def _rehearse(path):
                     else:
                         f = sup.forwarder()
                         f.out = f.w
-                        sup.notify_env()
+                        sup.notify_env(True)
                         sup.log("start", 1, 0, 0, 0.0)
                 _loop_once(sup)
             finally:

@@ -99,6 +99,7 @@ _EXES = {"./run": (b"./run",), "./finish": (b"./finish",)}
 _getsignal, _sigmask, _SIG_BLOCK, _SIG_IGN = (signal.getsignal, signal.pthread_sigmask,
                                               signal.SIG_BLOCK, signal.SIG_IGN)
 _pipe, _readv, _close = os.pipe, os.readv, os.close
+_putenv, _unsetenv = os.putenv, os.unsetenv
 # ... and those of _move and _restore (notification-fd's descriptor).
 _dup2, _get_inheritable, _fcntl, _DUPFD_CLOEXEC = (os.dup2, os.get_inheritable, fcntl.fcntl,
                                                    fcntl.F_DUPFD_CLOEXEC)
@@ -162,6 +163,26 @@ def inherit(env):
             del os.environb[b"LC_CTYPE"]      # unsetenv, and out of os.environ
     _inherited[0] = env if same else None
     return same
+
+
+def setenv(env, name, value):
+    """Put NAME=VALUE (bytes) into ENV and into this process's own C
+    environment (setenv), when ENV is the environment inherit() accepted
+    and has no NAME yet: ENV stays inherited, so the fork_exec path still
+    makes no NAME=VALUE list for it (a copy of ENV with NAME would cost a
+    forked supervise about 45 KiB: docs/performance.md).  True then; else
+    nothing is changed: False.  unsetenv() takes it out again."""
+    if env is not _inherited[0] or name in env:
+        return False
+    _putenv(name, value)
+    env[name] = value
+    return True
+
+
+def unsetenv(env, name):
+    """Take out of ENV and this process's environment what setenv() put."""
+    del env[name]
+    _unsetenv(name)
 
 
 def posix_spawn_exec(argv, env, setsid=False, fds=(), message=None):

@@ -122,7 +122,8 @@ class Supervisor:
     forward = None
     forwarding = False
     notify = None
-    notify_environ = None
+    notifying = False     # NOTIFY_SOCKET is in self.environ (notify_env)
+    plain_environ = None
     cron = None
     lastx = None
     fds = ()
@@ -272,7 +273,7 @@ class Supervisor:
         return "%s: fatal: unable to start %s/%s" % (PROG, self.dirname, argv[0][2:])
 
     def spawn_run(self, pgroup, ready_fd, notify, log):
-        env, fds = self.environ, []
+        fds = []
         if log:
             if self.forward is None:
                 self.forwarder()     # a new pipe: nothing to drain
@@ -285,11 +286,11 @@ class Supervisor:
             ready_r, ready_w = os.pipe()
             os.set_blocking(ready_r, False)
             fds.append((ready_w, ready_fd))
-        if notify:
-            env = self.notify_env()
+        if notify or self.notifying:
+            self.notify_env(notify)
         now = time.monotonic()
         try:
-            pid = self.spawn(["./run"], env, pgroup, fds)
+            pid = self.spawn(["./run"], self.environ, pgroup, fds)
         except OSError as e:
             _strerr.warn(PROG, "unable to fork for %s, sleeping 60 seconds" % self.dirname, e)
             if ready_w >= 0:
@@ -333,20 +334,29 @@ class Supervisor:
 
     # readiness: notify-socket
 
-    def notify_env(self):
-        """./run's environment with NOTIFY_SOCKET, made once with the
-        socket: the same dict at every start, so that _spawn makes its
-        NAME=VALUE list once, not at each start."""
-        if self.notify is None:
+    def notify_env(self, on):
+        """NOTIFY_SOCKET in the environment of ./run and ./finish
+        (self.environ) while ON and the socket is bound; the socket is made
+        at the first ON.  Under svscan the variable goes into svscan's
+        environment dict itself, which ./run inherits without a copy
+        (_spawn.setenv); else into a copy of the environment."""
+        if on and self.notify is None:
             self.notify = _notify.Listener(self.dirname)
             if self.notify.sock is not None:
                 self.add(self.notify.fd, self.notified)
-            if self.notify.path is not None:
-                env = self.notify_environ = dict(self.environ)
+        want = on and self.notify.path is not None
+        if want == self.notifying:
+            return
+        self.notifying = want
+        if want:
+            self.plain_environ = self.environ
+            if not _spawn.setenv(self.environ, b"NOTIFY_SOCKET", self.notify.path):
+                env = self.environ = dict(self.environ)
                 env[b"NOTIFY_SOCKET"] = self.notify.path
-        if self.notify_environ is None:
-            return self.environ
-        return self.notify_environ
+        elif self.environ is self.plain_environ:
+            _spawn.unsetenv(self.environ, b"NOTIFY_SOCKET")
+        else:
+            self.environ = self.plain_environ
 
     def notified(self):
         for pid, ready, stopping, note in self.notify.receive(self.run_pid):

@@ -359,3 +359,49 @@ def test_inherited_environment_is_exactly_the_one_given():
     assert out[3:5] == ["PATH=/usr/bin:/bin", "FOO=bar b"]
     assert out[5] == "other False None"
     assert out[6:] == ["PATH=/usr/bin:/bin", "FOO=bar b"]
+
+
+_SETENV = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from svtools import _pathexec, _spawn
+
+def env_of(env):
+    r, w = os.pipe()
+    pid = _spawn.vfork_exec(["/usr/bin/env"], env, fds=[(w, 1)])
+    os.close(w)
+    out = b""
+    while True:
+        data = os.read(r, 65536)
+        if not data:
+            break
+        out += data
+    os.waitpid(pid, 0)
+    return out.decode().replace("\n", " ")
+
+env = _pathexec.initial_environ()
+print("other", _spawn.setenv(dict(env), b"N", b"1"))
+print("inherit", _spawn.inherit(env))
+print("set", _spawn.setenv(env, b"N", b"/x"), _spawn._inherited[0] is env, env_of(env))
+print("again", _spawn.setenv(env, b"N", b"/y"), env_of(env))
+_spawn.unsetenv(env, b"N")
+print("unset", b"N" in env, _spawn._inherited[0] is env, env_of(env))
+"""
+
+
+def test_setenv_changes_the_inherited_environment_itself():
+    """_spawn.setenv (supervise's NOTIFY_SOCKET under svscan): the inherited
+    dict and the C environment get NAME=VALUE together, so a child started
+    with the dict (no list made) gets it; unsetenv takes it out of both;
+    a dict that is not inherited, or that has NAME already, is left alone."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(_spawn.__file__)))
+    out = subprocess.run([os.path.realpath(os.sys.executable), "-I", "-c", _SETENV, root],
+                         env={"PATH": "/usr/bin:/bin", "FOO": "bar b"}, stdout=subprocess.PIPE,
+                         check=True, timeout=20).stdout.decode().splitlines()
+    assert out == [
+        "other False",
+        "inherit True",
+        "set True True PATH=/usr/bin:/bin FOO=bar b N=/x ",
+        "again False PATH=/usr/bin:/bin FOO=bar b N=/x ",
+        "unset False True PATH=/usr/bin:/bin FOO=bar b ",
+    ]

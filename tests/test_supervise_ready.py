@@ -210,3 +210,34 @@ def test_notify_socket_takes_the_place_of_a_leftover(service):
     assert d.stderr().startswith(b"supervise: warning: unable to unlink %s/supervise/notify: "
                                  % d.path.encode())
     assert d.stderr().count(b"\n") == 1
+
+
+def test_notify_socket_under_svscan_until_the_knob_goes(procs, tmp_path):
+    """Under svscan NOTIFY_SOCKET goes into the environment ./run inherits
+    itself (_spawn.setenv: no copy, docs/performance.md); ./run and
+    ./finish get it while notify-socket is there, neither once it is
+    gone."""
+    from helpers import env, prog, run
+    d = tmp_path / "scan" / "n"
+    os.makedirs(d)
+    write_script(d / "run", 'echo "${NOTIFY_SOCKET-unset}" >> run.env\nexec sleep 1000\n')
+    write_script(d / "finish", 'echo "${NOTIFY_SOCKET-unset}" >> finish.env\n')
+    (d / "notify-socket").write_text("")
+    err = open(tmp_path / "svscan.err", "wb")
+    procs.start([prog("svscan"), str(tmp_path / "scan")], stdout=err, stderr=err, env=env())
+
+    def lines(name):
+        return (d / name).read_text().splitlines() if (d / name).exists() else []
+    wait_for(lambda: len(lines("run.env")) == 1, 20, what="./run")
+    path = os.path.realpath(d / "supervise" / "notify")
+    assert lines("run.env") == [path]
+    (d / "notify-socket").unlink()
+    run([prog("svc"), "-k", str(d)])
+    wait_for(lambda: len(lines("run.env")) == 2, 20, what="./run again")
+    assert lines("finish.env") == [path]       # after the run that had it
+    assert lines("run.env") == [path, "unset"]
+    run([prog("svc"), "-k", str(d)])
+    wait_for(lambda: len(lines("finish.env")) == 2, 20, what="./finish again")
+    assert lines("finish.env") == [path, "unset"]
+    err.close()
+    assert (tmp_path / "svscan.err").read_bytes() == b""
