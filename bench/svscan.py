@@ -1,6 +1,7 @@
 """svscan benchmarks, ours beside C daemontools: pickup, memory, scale, idle.
 
     .venv/bin/python bench/svscan.py [pickup|memory|scale|idle|shutdown|restart ...] [--quick]
+                                     [--tree DIR]
 
 pickup  symlink into the scan dir -> first command of ./run, 10 trials at
         random moments (median, max)
@@ -14,6 +15,8 @@ shutdown  100 services, each writing numbers to its multilog as fast as it
 restart 100 services writing to loggers as above; svscan SIGKILLed and
         started again: services started twice, warnings in 6 s, pickup of a
         new service; then SIGTERM: lines lost or duplicated across it all
+--tree DIR adds "tree", the svtools of another checkout (DIR/.venv/bin),
+taking turns with ours and C: main against a branch in one run.
 Each figure comes from one run; it is printed, never asserted.
 """
 
@@ -338,11 +341,25 @@ def restart(impl, quick):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def add_tree(where):
+    bin_dir = os.path.join(os.path.abspath(where), ".venv", "bin")
+    IMPLS["tree"] = [os.path.join(bin_dir, "svscan")]
+    ENVS["tree"] = bin_dir + ":/usr/bin:/bin"
+    MULTILOG["tree"] = os.path.join(bin_dir, "multilog")
+
+
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("-")]
-    quick = "--quick" in sys.argv
+    argv = sys.argv[1:]
+    impls = ["ours", "C"]
+    if "--tree" in argv:
+        k = argv.index("--tree")
+        add_tree(argv[k + 1])
+        del argv[k:k + 2]
+        impls = ["tree", "ours", "C"]
+    args = [a for a in argv if not a.startswith("-")]
+    quick = "--quick" in argv
     for name in args or ["pickup", "memory", "scale", "idle", "shutdown", "restart"]:
-        for impl in ("ours", "C"):
+        for impl in impls:
             print("%-4s %s" % (impl, globals()[name](impl, quick)), flush=True)
 
 
