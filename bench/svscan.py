@@ -171,11 +171,25 @@ def pickup(impl, quick):
         statistics.median(lat) * 1000, max(lat) * 1000, len(lat))
 
 
+def title(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")[0]
+    except OSError:
+        return b""
+
+
 def memory(impl, quick):
     def fn(p, dirs, t0):
         wait_started(dirs, 60)
         time.sleep(1)
-        return "memory %.2f MiB PSS per service (100 services)" % pss_per_service(p, 100)
+        pids = supervisors(p)
+        pss = {pid: field(pid, "smaps_rollup", "Pss:") for pid in pids}
+        other = [pss[pid] for pid in pids[1:] if not title(pid).startswith(b"supervise")]
+        return ("memory %.2f MiB PSS per service (100 services): %.0f KiB; the scanner %d KiB, "
+                "%d other children %d KiB" % (sum(pss.values()) / 100 / 1024,
+                                              sum(pss.values()) / 100, pss[p.pid],
+                                              len(other), sum(other)))
     return with_services(impl, 100, fn)
 
 

@@ -56,13 +56,13 @@ def parse(data):
     end = len(data)
     while pos + _EVENT.size <= end:
         _, mask, _, size = _EVENT.unpack_from(data, pos)
-        start = pos + _EVENT.size
-        if start + size > end:
+        at = pos + _EVENT.size
+        if at + size > end:
             break
-        name = data[start:start + size]
+        name = data[at:at + size]
         nul = name.find(b"\0")
         events.append((mask, name if nul < 0 else name[:nul]))
-        pos = start + size
+        pos = at + size
     return events, pos != end
 
 

@@ -10,13 +10,14 @@ seen, a second supervise runs in NAME for "log", and a pipe that svscan
 keeps open at both ends joins the service's stdout to the logger's stdin, so
 neither a logger restart nor a service restart loses a line.
 
-Unlike daemontools 0.76, svscan does not poll: a watcher child watches DIR
-with inotify and svscan reacts at once to new, renamed and removed entries,
-and to the exit of a supervise, which it starts again (never twice within
-one second; five seconds after an exit code of 100 or 111).  It rescans DIR
-fully at start, on SIGALRM, when the watcher (re)starts and after an
-inotify queue overflow; names that could not be stat'ed are retried every
-five seconds.  A directory created in place is taken up half a second after
+Unlike daemontools 0.76, svscan does not poll: it watches DIR with inotify
+(a short-lived child, "svscan watcher", imports inotify_simple, makes the
+watch and hands its descriptor over: see _svscan_watch) and reacts at once
+to new, renamed and removed entries, and to the exit of a supervise, which
+it starts again (never twice within one second; five seconds after an exit
+code of 100 or 111).  It rescans DIR fully at start, on SIGALRM, whenever a
+watch is (re)set up and after an inotify queue overflow; names that could
+not be stat'ed are retried every five seconds.  A directory created in place is taken up half a second after
 it appears, so that its log/ can be made.  If DIR is replaced, svscan moves
 to the new directory.
 
@@ -40,7 +41,7 @@ Options:
   -e  exec supervise from PATH instead of forking it, as 0.76 does.
   -k  die alone on SIGTERM, SIGINT and SIGHUP, as 0.76 does.
   -p  do not use inotify: rescan every five seconds, as 0.76 does (also
-      the fallback when inotify is unavailable).
+      the fallback while no watch can be set up).
 
 Exit codes: 100 for a bad option, 111 if DIR cannot be entered; 0 after an
 orderly shutdown.
