@@ -17,9 +17,9 @@ to new, renamed and removed entries, and to the exit of a supervise, which
 it starts again (never twice within one second; five seconds after an exit
 code of 100 or 111).  It rescans DIR fully at start, on SIGALRM, whenever a
 watch is (re)set up and after an inotify queue overflow; names that could
-not be stat'ed are retried every five seconds.  A directory created in place is taken up half a second after
-it appears, so that its log/ can be made.  If DIR is replaced, svscan moves
-to the new directory.
+not be stat'ed are retried every five seconds.  A directory created in
+place is taken up half a second after it appears, so that its log/ can be
+made.  If DIR is replaced, svscan moves to the new directory.
 
 A supervise whose lock is held by a live process (left by an earlier
 svscan) is adopted, not started twice: svscan watches it, starts a new one

@@ -150,7 +150,9 @@ def open_fds():
 
 
 def message(parent, data, fds=()):
-    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("%di" % len(fds), *fds))] if fds else []
+    anc = []
+    if fds:
+        anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("%di" % len(fds), *fds))]
     parent.sendmsg([data], anc)
 
 
