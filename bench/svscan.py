@@ -5,7 +5,9 @@
 
 pickup  symlink into the scan dir -> first command of ./run, 10 trials at
         random moments (median, max)
-memory  PSS per service with 100 services, svscan and every supervise counted
+memory  PSS per service with 100 services, svscan and every supervise counted;
+        its anonymous part (Pss_Anon: the libraries' file pages, whose
+        shares move with every other process that maps them, left out)
 scale   1,000 services: svscan start -> every ./run started; PSS per service
 idle    context switches per second of svscan and all supervise processes
         over 20 s with 100 idle services
@@ -185,11 +187,12 @@ def memory(impl, quick):
         time.sleep(1)
         pids = supervisors(p)
         pss = {pid: field(pid, "smaps_rollup", "Pss:") for pid in pids}
+        anon = sum(field(pid, "smaps_rollup", "Pss_Anon:") for pid in pids)
         other = [pss[pid] for pid in pids[1:] if not title(pid).startswith(b"supervise")]
-        return ("memory %.2f MiB PSS per service (100 services): %.0f KiB; the scanner %d KiB, "
-                "%d other children %d KiB" % (sum(pss.values()) / 100 / 1024,
-                                              sum(pss.values()) / 100, pss[p.pid],
-                                              len(other), sum(other)))
+        return ("memory %.2f MiB PSS per service (100 services): %.0f KiB (anonymous %.0f); "
+                "the scanner %d KiB, %d other children %d KiB" % (
+                    sum(pss.values()) / 100 / 1024, sum(pss.values()) / 100, anon / 100,
+                    pss[p.pid], len(other), sum(other)))
     return with_services(impl, 100, fn)
 
 
