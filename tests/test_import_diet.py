@@ -10,6 +10,7 @@ they import is what is checked).
 """
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -82,6 +83,10 @@ def dumps(out):
     return [set((out / n).read_text().split()) for n in os.listdir(out)]
 
 
+def dumps_by_pid(out):
+    return {int(n): set((out / n).read_text().split()) for n in os.listdir(out)}
+
+
 def test_supervise(procs, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -117,9 +122,14 @@ def test_svscan_forked_supervise(procs, tmp_path):
     wait_for(lambda: (out / str(sup)).exists() and (out / str(sup)).stat().st_size, 10,
              what="the forked supervise to exit")
     loaded = set((out / str(sup)).read_text().split())
-    procs.stop(p)
+    os.kill(p.pid, signal.SIGTERM)            # svscan's own modules, after its work
+    assert p.wait(timeout=20) == 0
+    svscan = set((out / str(p.pid)).read_text().split())
+    setup = [d for n, d in dumps_by_pid(out).items() if n not in (sup, p.pid)]
     assert "svtools.supervise" in loaded and not loaded & NEVER, loaded & NEVER
     assert excess(loaded, SVSCAN_CHILD) == []
+    assert "svtools.svscan" in svscan and "inotify_simple" not in svscan
+    assert [("inotify_simple" in d) for d in setup] == [True]   # the watch's set-up child
 
 
 def test_multilog(tmp_path):
