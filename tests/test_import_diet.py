@@ -122,6 +122,8 @@ def test_svscan_forked_supervise(procs, tmp_path):
     wait_for(lambda: (out / str(sup)).exists() and (out / str(sup)).stat().st_size, 10,
              what="the forked supervise to exit")
     loaded = set((out / str(sup)).read_text().split())
+    wait_for(lambda: [n for n, d in dumps_by_pid(out).items() if n != sup and d], 10,
+             what="the watch's set-up child to exit")
     os.kill(p.pid, signal.SIGTERM)            # svscan's own modules, after its work
     assert p.wait(timeout=20) == 0
     svscan = set((out / str(p.pid)).read_text().split())
