@@ -262,9 +262,11 @@ class Scanner(Processes, _svscan_watch.Watch):
         self.reap()
         self.signals()       # SIGTERM during start-up: fork nothing
         self.flush()
-        # The watcher after the first supervise processes: forked before
-        # them it costs each about 40 KiB more PSS (bench/svscan.py memory).
-        # Its first message makes svscan rescan, so nothing is missed.
+        # The watch is set up after the first supervise processes, where the
+        # long-lived watcher had to be forked (before them it cost each about
+        # 40 KiB); for the set-up child, which exits, the order makes no
+        # difference beyond noise (bench/svscan.py memory, 3 pairs).  Its
+        # hand-over makes svscan rescan, so nothing is missed.
         if self.inotify:
             self.start_watcher(time.monotonic())
         else:
