@@ -20,7 +20,7 @@ import errno
 import os
 import sys
 
-from . import _strerr
+from . import _spawn, _strerr
 from ._proc import in_tree
 
 PROG = "supervise"
@@ -29,6 +29,7 @@ NOTE_MAX = 256
 BATCH = 64
 _PATH_MAX = 107   # sun_path, less its NUL
 _NAME = b"supervise/notify"
+_VAR = b"NOTIFY_SOCKET"
 # The _socket module once loaded (load_socket; svscan does it before it forks).
 _SOCKET = [None]
 
@@ -87,6 +88,7 @@ class Listener:
     sock = None
     fd = -1
     path = None
+    plain = None      # the environment without NOTIFY_SOCKET while exported
 
     def __init__(self, dirname):
         s = self._socket = _SOCKET[0] or load_socket()
@@ -122,6 +124,27 @@ class Listener:
         self.sock = sock
         self.fd = sock.fileno()
         self.path = path
+
+    def export(self, env, on):
+        """ENV, the environment of ./run and ./finish, with NOTIFY_SOCKET
+        while ON and the socket is bound, without it otherwise.  Under
+        svscan the variable goes into the inherited dict itself
+        (_spawn.setenv: ./run's start then copies nothing and makes no
+        list, docs/performance.md); else into a copy, made once."""
+        want = on and self.path is not None
+        if want == (self.plain is not None):
+            return env
+        if not want:
+            plain, self.plain = self.plain, None
+            if env is plain:
+                _spawn.unsetenv(env, _VAR)
+            return plain
+        self.plain = env
+        if _spawn.setenv(env, _VAR, self.path):
+            return env
+        env = dict(env)
+        env[_VAR] = self.path
+        return env
 
     def receive(self, root):
         """-> [(pid, ready, stopping, note)] from ROOT's tree; the rest is dropped."""

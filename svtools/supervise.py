@@ -122,8 +122,6 @@ class Supervisor:
     forward = None
     forwarding = False
     notify = None
-    notifying = False     # NOTIFY_SOCKET is in self.environ (notify_env)
-    plain_environ = None
     cron = None
     lastx = None
     fds = ()
@@ -286,7 +284,7 @@ class Supervisor:
             ready_r, ready_w = os.pipe()
             os.set_blocking(ready_r, False)
             fds.append((ready_w, ready_fd))
-        if notify or self.notifying:
+        if notify or self.notify is not None:
             self.notify_env(notify)
         now = time.monotonic()
         try:
@@ -336,27 +334,14 @@ class Supervisor:
 
     def notify_env(self, on):
         """NOTIFY_SOCKET in the environment of ./run and ./finish
-        (self.environ) while ON and the socket is bound; the socket is made
-        at the first ON.  Under svscan the variable goes into svscan's
-        environment dict itself, which ./run inherits without a copy
-        (_spawn.setenv); else into a copy of the environment."""
+        (self.environ) while ON and the socket is bound, out of it
+        otherwise (_notify.Listener.export); the socket is made at the
+        first ON."""
         if on and self.notify is None:
             self.notify = _notify.Listener(self.dirname)
             if self.notify.sock is not None:
                 self.add(self.notify.fd, self.notified)
-        want = on and self.notify.path is not None
-        if want == self.notifying:
-            return
-        self.notifying = want
-        if want:
-            self.plain_environ = self.environ
-            if not _spawn.setenv(self.environ, b"NOTIFY_SOCKET", self.notify.path):
-                env = self.environ = dict(self.environ)
-                env[b"NOTIFY_SOCKET"] = self.notify.path
-        elif self.environ is self.plain_environ:
-            _spawn.unsetenv(self.environ, b"NOTIFY_SOCKET")
-        else:
-            self.environ = self.plain_environ
+        self.environ = self.notify.export(self.environ, on)
 
     def notified(self):
         for pid, ready, stopping, note in self.notify.receive(self.run_pid):
