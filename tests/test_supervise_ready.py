@@ -4,6 +4,8 @@ import os
 import socket
 import sys
 
+import pytest
+
 from helpers import pid_alive, wait_for, write_script
 from supervisekit import service  # noqa: F401 (fixture)
 
@@ -212,19 +214,21 @@ def test_notify_socket_takes_the_place_of_a_leftover(service):
     assert d.stderr().count(b"\n") == 1
 
 
-def test_notify_socket_under_svscan_until_the_knob_goes(procs, tmp_path):
-    """Under svscan NOTIFY_SOCKET goes into the environment ./run inherits
-    itself (_spawn.setenv: no copy, docs/performance.md); ./run and
-    ./finish get it while notify-socket is there, neither once it is
-    gone."""
+@pytest.mark.parametrize("under", ["svscan", "supervise"])
+def test_notify_socket_reaches_run_and_finish_until_the_knob_goes(procs, tmp_path, under):
+    """./run and ./finish get NOTIFY_SOCKET while notify-socket is there,
+    neither once it is gone.  Under svscan the variable goes into the
+    environment ./run inherits itself (_spawn.setenv: no copy,
+    docs/performance.md); supervise started by hand uses a copy."""
     from helpers import env, prog, run
     d = tmp_path / "scan" / "n"
     os.makedirs(d)
     write_script(d / "run", 'echo "${NOTIFY_SOCKET-unset}" >> run.env\nexec sleep 1000\n')
     write_script(d / "finish", 'echo "${NOTIFY_SOCKET-unset}" >> finish.env\n')
     (d / "notify-socket").write_text("")
-    err = open(tmp_path / "svscan.err", "wb")
-    procs.start([prog("svscan"), str(tmp_path / "scan")], stdout=err, stderr=err, env=env())
+    err = open(tmp_path / "err", "wb")
+    args = [prog("svscan"), str(tmp_path / "scan")] if under == "svscan" else [prog("supervise"), str(d)]
+    procs.start(args, stdout=err, stderr=err, env=env())
 
     def lines(name):
         return (d / name).read_text().splitlines() if (d / name).exists() else []
@@ -236,8 +240,10 @@ def test_notify_socket_under_svscan_until_the_knob_goes(procs, tmp_path):
     wait_for(lambda: len(lines("run.env")) == 2, 20, what="./run again")
     assert lines("finish.env") == [path]       # after the run that had it
     assert lines("run.env") == [path, "unset"]
+    (d / "notify-socket").write_text("")
     run([prog("svc"), "-k", str(d)])
-    wait_for(lambda: len(lines("finish.env")) == 2, 20, what="./finish again")
+    wait_for(lambda: len(lines("run.env")) == 3, 20, what="./run with the knob back")
     assert lines("finish.env") == [path, "unset"]
+    assert lines("run.env") == [path, "unset", path]
     err.close()
-    assert (tmp_path / "svscan.err").read_bytes() == b""
+    assert (tmp_path / "err").read_bytes() == b""
