@@ -29,12 +29,15 @@ changes, and what each is worth").
 
 import os
 import select
+import sys
 import time
 
 from . import _knobs, _logevents, _notify, _spawn, _status, _supervise_policy, _xstatus
 
 _LETTERS = "dupcohaitkq12wox"
 RUNS = 10       # CPython 3.11 quickens a code object after 8 calls
+_PACKAGE = __name__.rpartition(".")[0] + "."
+_NOT_SUPERVISE = (__name__,)
 
 
 def _publish(effects):
@@ -45,6 +48,14 @@ def _publish(effects):
             _xstatus.pack_values(list(effect[1]))
         elif effect[0] == "record":
             _xstatus.pack_exits([effect[1:7]])   # (at, pid, code, sig, ran, asked)
+
+
+_FUNCTION = type(_publish)
+_CODE = type(_publish.__code__)
+_BYTES_HEAD = sys.getsizeof(b"")     # a bytes object of N bytes takes N + this
+_POOL_HEAD = 48     # obmalloc's pool header (CPython 3.11, 64 bits)
+_FILL_MAX = 1024
+_filled = []        # kept for svscan's life (they fill holes in pages it has)
 
 
 def _errors():
@@ -195,7 +206,7 @@ def _write(path, data, mode=0o600):
         os.close(fd)
 
 
-def _rehearse(path):
+def _rehearse(path, runs):
     """supervise.start() in PATH (a down file there: ./run is not started
     at boot) RUNS times without knob files, each followed by one run of
     ./run (_run_once) where it can be started; then RUNS times with every
@@ -206,11 +217,11 @@ def _rehearse(path):
     _write(path + "/down", b"")
     _write(path + "/run", b"#!/bin/sh\nexit 0\n", 0o700)
     # ./run can be started (else its exec error would be printed each time)
-    runs = os.access("/bin/sh", os.X_OK) and not os.statvfs(path).f_flag & os.ST_NOEXEC
+    can_run = os.access("/bin/sh", os.X_OK) and not os.statvfs(path).f_flag & os.ST_NOEXEC
     here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for k in range(2 * RUNS):
-            if k == RUNS:
+        for k in range(2 * runs):
+            if k == runs:
                 for name, data in _KNOB_VALUES.items():
                     _write(path + "/" + name, data)
                 _write(path + "/finish", b"#!/bin/sh\n", 0o700)
@@ -219,9 +230,9 @@ def _rehearse(path):
                 sup = supervise.start(path, {})
                 sup.flush()
                 sup.commands()
-                if k < RUNS and runs:
+                if k < runs and can_run:
                     _run_once(sup)
-                if k >= RUNS:
+                if k >= runs:
                     sup.notify_env()
                     sup.forwarder()
                     sup.log("start", 1, 0, 0, 0.0)
@@ -293,22 +304,109 @@ def _close(sup):
 
 
 def run(environ=None):
-    """Everything above; the policy twice per knob set, so that the second
-    pass finds the bytecode specialised by the first.  ENVIRON, if given,
-    is the dict (of bytes) svscan gives every supervise for ./run; it is
-    handed to _spawn.inherit() first (see there)."""
+    """Everything above, once with the functions it calls noted (a
+    profiler), whose code is then copied together (_compact), then RUNS
+    times.  ENVIRON, if given, is the dict (of bytes) svscan gives every
+    supervise for ./run; it is handed to _spawn.inherit() first (see
+    there)."""
     if environ is not None:
         _spawn.inherit(environ)
-    _errors()
-    _knob_paths()
-    for _ in range(RUNS):
-        _supervisor()
+    called = []
+    seen = set()
+
+    def note(frame, event, arg):
+        if event == "call" and frame.f_code not in seen:
+            seen.add(frame.f_code)
+            called.append(frame.f_code)
+    profiler = sys.getprofile()
+    sys.setprofile(note)
+    try:
+        _dry_run(1)
+    finally:
+        sys.setprofile(profiler)
+    _compact(called)
+    _dry_run(RUNS)
+
+
+def _functions():
+    """code object -> function, for every function of svtools' modules
+    that supervise may run (methods included)."""
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(_PACKAGE) or name in _NOT_SUPERVISE:
+            continue
+        for value in list(vars(module).values()):
+            values = [value]
+            if isinstance(value, type) and value.__module__ == name:
+                values = list(vars(value).values())
+            for f in values:
+                f = getattr(f, "__func__", f)      # staticmethod, classmethod
+                if isinstance(f, _FUNCTION):
+                    found.setdefault(f.__code__, f)
+    return found
+
+
+def _compact(called):
+    """Give each function whose code is in CALLED a copy of its code made
+    now, in the order they were first called: the copies lie together,
+    so that a forked supervise, which writes the reference count of every
+    code object it runs, dirties fewer pages."""
+    functions = _functions()
+    _filled.extend(_fill())
+    for code in called:
+        f = functions.get(code)
+        if f is not None:
+            f.__code__ = _copy(code)
+
+
+def _fill():
+    """Objects that take the free blocks of CPython's small-object pools,
+    size class by size class (48 to 512 bytes), until the next block of
+    each class is the first of a fresh pool (its address 48 bytes into a
+    4 KiB page): what is made next lies together.  At most _FILL_MAX a
+    class (another allocator, another layout: no harm)."""
+    kept = []
+    for size in range(48, 513, 16):
+        for _ in range(_FILL_MAX):
+            b = bytes(size - _BYTES_HEAD)
+            kept.append(b)
+            if id(b) & 0xFFF == _POOL_HEAD:
+                break
+    return kept
+
+
+def _copy(value):
+    """A new object equal to VALUE where VALUE is a code object or a
+    constant (str, bytes, int, float, tuple, frozenset) that is not a
+    cached singleton; else VALUE.  A code object's constants are copied
+    with it, but for the first (its docstring, or None)."""
+    t = type(value)
+    if t is str or t is bytes:
+        return value[:1] + value[1:] if len(value) > 1 else value
+    if t is int:
+        return value if -5 <= value <= 256 else value + 0
+    if t is float:
+        return value + 0.0
+    if t is tuple or t is frozenset:
+        return t([_copy(v) for v in value])
+    if t is _CODE:
+        consts = value.co_consts
+        return value.replace(co_consts=consts[:1] + tuple([_copy(c) for c in consts[1:]]))
+    return value
+
+
+def _dry_run(runs):
+    # supervise's start-up first: _compact() copies in the order of first calls
     path = _scratch()
     if path is not None:
         try:
-            _rehearse(path)
+            _rehearse(path, runs)
         finally:
             _remove(path)
+    _errors()
+    _knob_paths()
+    for _ in range(runs):
+        _supervisor()
     for knobs in (_knobs.Knobs(), _knobs.Knobs(), _all_knobs(), _all_knobs()):
         m = _supervise_policy.Machine(True, knobs)
         now = 1000.0

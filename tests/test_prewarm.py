@@ -113,3 +113,39 @@ def test_a_deep_tmpdir_is_passed_over_silently(tmp_path, monkeypatch, capfd):
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
     assert os.listdir(base) == []
+
+
+_HOT = """
+import os, sys
+from svtools import svscan, supervise, _loop, _prewarm, _status, _supervise_policy, _tai64, _xstatus
+S, M = supervise.Supervisor, _supervise_policy.Machine
+hot = [supervise.start, supervise._setup, supervise._open_fifo, S.__init__, S.run, S.perform,
+       S.flush, S.reap, S.status, S._write, S.spawn_run, S.commands, S.reload, M.boot, M.started,
+       M.child_exited, M.command, M._publish, M._end, _status.pack, _status.write, _xstatus.pack_values,
+       _xstatus.pack_exits, _tai64.now, _loop.reap]
+before = [f.__code__ for f in hot]
+_prewarm.run()
+after = [f.__code__ for f in hot]
+pages = lambda codes: len({id(c) >> 12 for c in codes})
+same = all(a is not b and a.co_code == b.co_code and a.co_consts == b.co_consts
+           and a.co_names == b.co_names for a, b in zip(after, before))
+print(pages(before), pages(after), same)
+"""
+
+
+def test_the_code_supervise_runs_is_copied_together(tmp_path):
+    """_compact, in a fresh interpreter as svscan: the functions a
+    supervise runs get equal copies of their code, made together, so
+    they lie in fewer pages than the code as it was loaded (each page a
+    forked supervise writes is 4 KiB of its own: docs/performance.md)."""
+    import subprocess
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-I", "-S", "-c",
+                          "import sys; sys.path.insert(0, %r)\n" % os.path.dirname(os.path.dirname(
+                              os.path.abspath(_prewarm.__file__))) + _HOT],
+                         env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    before, after, same = out.stdout.split()
+    assert same == "True"
+    assert int(after) < int(before), out.stdout
+    assert os.listdir(tmp_path) == []
