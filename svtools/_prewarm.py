@@ -52,6 +52,7 @@ def _publish(effects):
 
 _FUNCTION = type(_publish)
 _CODE = type(_publish.__code__)
+_CONSTANT = (str, bytes, int, float, tuple, frozenset)
 _BYTES_HEAD = sys.getsizeof(b"")     # a bytes object of N bytes takes N + this
 _POOL_HEAD = 48     # obmalloc's pool header (CPython 3.11, 64 bits)
 _FILL_MAX = 1024
@@ -353,10 +354,16 @@ def _compact(called):
     code object it runs, dirties fewer pages."""
     functions = _functions()
     _filled.extend(_fill())
+    done = set()
     for code in called:
         f = functions.get(code)
         if f is not None:
             f.__code__ = _copy(code)
+            g = f.__globals__
+            for name in code.co_names:
+                if (id(g), name) not in done and type(g.get(name)) in _CONSTANT:
+                    done.add((id(g), name))
+                    g[name] = _copy(g[name])
 
 
 def _fill():
