@@ -149,3 +149,28 @@ def test_the_code_supervise_runs_is_copied_together(tmp_path):
     assert same == "True"
     assert int(after) < int(before), out.stdout
     assert os.listdir(tmp_path) == []
+
+
+def test_no_module_constant_is_compared_by_identity():
+    """_compact replaces module constants (str, bytes, int, float, tuple,
+    frozenset) that supervise's code names with equal copies: code that
+    compared one by identity (`x is CONST`) would then go wrong.  None of
+    the modules svscan loads does (a one-character string, like
+    multilog's STDOUT, is a cached object that is never copied)."""
+    import ast
+    import svtools.svscan  # noqa: F401  (loads what a forked supervise may run)
+    for name, module in sorted(sys.modules.items()):
+        if not name.startswith("svtools.") or not getattr(module, "__file__", None):
+            continue
+        consts = {k for k, v in vars(module).items()      # what _compact would copy
+                  if type(v) in _prewarm._CONSTANT and _prewarm._copy(v) is not v}
+        with open(module.__file__, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Is, ast.IsNot))
+                                                     for op in node.ops):
+                for side in [node.left] + node.comparators:
+                    named = side.id if isinstance(side, ast.Name) else \
+                        side.attr if isinstance(side, ast.Attribute) else None
+                    assert named not in consts, \
+                        "%s:%d compares %s by identity" % (name, node.lineno, named)
