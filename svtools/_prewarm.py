@@ -57,6 +57,7 @@ _BYTES_HEAD = sys.getsizeof(b"")     # a bytes object of N bytes takes N + this
 _POOL_HEAD = 48     # obmalloc's pool header (CPython 3.11, 64 bits)
 _FILL_MAX = 1024
 _filled = []        # kept for svscan's life (they fill holes in pages it has)
+_reserved = []
 
 
 def _errors():
@@ -364,6 +365,27 @@ def _compact(called):
                 if (id(g), name) not in done and type(g.get(name)) in _CONSTANT:
                     done.add((id(g), name))
                     g[name] = _copy(g[name])
+    _reserve()
+
+
+def _reserve():
+    """Take the free blocks left in the pool where each size class's
+    copies ended, until the next block would be in another pool: kept
+    from svscan's own objects until release()."""
+    for size in range(48, 513, 16):
+        for _ in range(_FILL_MAX):
+            b = bytes(size - _BYTES_HEAD)
+            if id(b) & 0xFFF == _POOL_HEAD:
+                break
+            _reserved.append(b)
+
+
+def release():
+    """Called by svscan right before its first forks: the blocks _reserve()
+    took are given back, and each pool they were in comes first in its size
+    class, so that a forked supervise's new objects go there, among the
+    copies whose pages it writes anyway, rather than into pages it shares."""
+    del _reserved[:]
 
 
 def _fill():
