@@ -55,6 +55,10 @@ _CODE = type(_publish.__code__)
 _CONSTANT = (str, bytes, int, float, tuple, frozenset)
 _BYTES_HEAD = sys.getsizeof(b"")     # a bytes object of N bytes takes N + this
 _POOL_HEAD = 48     # obmalloc's pool header (CPython 3.11, 64 bits)
+# _compact's layout (4 KiB pools, their header, 16-byte size classes) and
+# its worth were checked on this interpreter only.
+COMPACT = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11) \
+    and sys.maxsize > 2 ** 32
 _FILL_MAX = 1024
 _filled = []        # kept for svscan's life (they fill holes in pages it has)
 _reserved = []
@@ -313,6 +317,13 @@ def run(environ=None):
     there)."""
     if environ is not None:
         _spawn.inherit(environ)
+    if COMPACT:
+        _compact(_noted(_dry_run))
+    _dry_run(RUNS)
+
+
+def _noted(dry_run):
+    """The code objects DRY_RUN(1) runs, in the order of their first call."""
     called = []
     seen = set()
 
@@ -323,11 +334,10 @@ def run(environ=None):
     profiler = sys.getprofile()
     sys.setprofile(note)
     try:
-        _dry_run(1)
+        dry_run(1)
     finally:
         sys.setprofile(profiler)
-    _compact(called)
-    _dry_run(RUNS)
+    return called
 
 
 def _functions():
@@ -396,10 +406,12 @@ def _fill():
     class (another allocator, another layout: no harm)."""
     kept = []
     for size in range(48, 513, 16):
+        blocks = []
         for _ in range(_FILL_MAX):
             b = bytes(size - _BYTES_HEAD)
-            kept.append(b)
+            blocks.append(b)
             if id(b) & 0xFFF == _POOL_HEAD:
+                kept += blocks
                 break
     return kept
 
