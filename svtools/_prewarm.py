@@ -60,6 +60,7 @@ _POOL_HEAD = 48     # obmalloc's pool header (CPython 3.11, 64 bits)
 COMPACT = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11) \
     and sys.maxsize > 2 ** 32
 _FILL_MAX = 1024
+_CLASSES = range(48, 513, 16)     # obmalloc's size classes a bytes object can take
 _filled = []        # kept for svscan's life (they fill holes in pages it has)
 _reserved = []
 
@@ -317,13 +318,6 @@ def run(environ=None):
     there)."""
     if environ is not None:
         _spawn.inherit(environ)
-    if COMPACT:
-        _compact(_noted(_dry_run))
-    _dry_run(RUNS)
-
-
-def _noted(dry_run):
-    """The code objects DRY_RUN(1) runs, in the order of their first call."""
     called = []
     seen = set()
 
@@ -331,13 +325,15 @@ def _noted(dry_run):
         if event == "call" and frame.f_code not in seen:
             seen.add(frame.f_code)
             called.append(frame.f_code)
-    profiler = sys.getprofile()
-    sys.setprofile(note)
-    try:
-        dry_run(1)
-    finally:
-        sys.setprofile(profiler)
-    return called
+    if COMPACT:
+        profiler = sys.getprofile()
+        sys.setprofile(note)
+        try:
+            _dry_run(1)
+        finally:
+            sys.setprofile(profiler)
+        _compact(called)
+    _dry_run(RUNS)     # (CALLED and SEEN freed only now: no holes among the copies)
 
 
 def _functions():
@@ -382,12 +378,15 @@ def _reserve():
     """Take the free blocks left in the pool where each size class's
     copies ended, until the next block would be in another pool: kept
     from svscan's own objects until release()."""
-    for size in range(48, 513, 16):
+    for size in _CLASSES:
+        first = len(_reserved)
         for _ in range(_FILL_MAX):
             b = bytes(size - _BYTES_HEAD)
             if id(b) & 0xFFF == _POOL_HEAD:
                 break
             _reserved.append(b)
+        else:
+            del _reserved[first:]
 
 
 def release():
@@ -403,16 +402,18 @@ def _fill():
     size class by size class (48 to 512 bytes), until the next block of
     each class is the first of a fresh pool (its address 48 bytes into a
     4 KiB page): what is made next lies together.  At most _FILL_MAX a
-    class (another allocator, another layout: no harm)."""
+    class, none kept where no such block came (another allocator, another
+    layout)."""
     kept = []
-    for size in range(48, 513, 16):
-        blocks = []
+    for size in _CLASSES:
+        first = len(kept)
         for _ in range(_FILL_MAX):
             b = bytes(size - _BYTES_HEAD)
-            blocks.append(b)
+            kept.append(b)
             if id(b) & 0xFFF == _POOL_HEAD:
-                kept += blocks
                 break
+        else:
+            del kept[first:]
     return kept
 
 
