@@ -19,15 +19,16 @@ program's own environment=).  A program that supervisord would refuse gives
 an Instance whose `error` says why; the others are unaffected.
 
 ConfigError(path, reason) is raised when a file cannot be read or parsed.
-The source of every default here is supervisor/options.py and datatypes.py.
+The source of every default here is supervisor/options.py; the value
+types are _svimport_types (supervisor/datatypes.py).
 """
 
 import configparser
 import glob
 import os
 import platform
-import shlex
-import signal
+
+from ._svimport_types import PARSE, autorestart, check_name, env_pairs, logfile
 
 PROGRAM_KEYS = {
     "command": None, "process_name": "%(program_name)s", "numprocs": "1",
@@ -44,10 +45,6 @@ PROGRAM_KEYS = {
     "stderr_logfile_backups": "10", "stderr_capture_maxbytes": "0",
     "stderr_events_enabled": "false", "stderr_syslog": "false",
 }
-
-_TRUE = ("yes", "true", "on", "1")
-_FALSE = ("no", "false", "off", "0")
-
 
 class ConfigError(Exception):
     def __init__(self, path, reason):
@@ -172,123 +169,6 @@ def read(path, environ):
     return config
 
 
-def env_pairs(text):
-    """supervisord's KEY=val,KEY2="v a l" -> dict; ValueError when malformed.
-
-    The same lexer supervisord uses: shlex in POSIX mode whose word
-    characters also include / . + - ( ) :, so quotes are needed around a
-    value with spaces, commas or other punctuation.
-    """
-    lexer = shlex.shlex(text, posix=True)
-    lexer.wordchars += "/.+-():"
-    tokens = list(lexer)
-    out = {}
-    i = 0
-    while i < len(tokens):
-        k = tokens[i:i + 3]
-        if len(k) != 3 or k[1] != "=":
-            raise ValueError("environment: malformed KEY=value list %r" % text)
-        out[k[0]] = k[2]
-        i += 4
-    return out
-
-
-def boolean(text, key):
-    t = str(text).lower()
-    if t in _TRUE:
-        return True
-    if t in _FALSE:
-        return False
-    raise ValueError("%s: not a boolean: %r" % (key, text))
-
-
-def integer(text, key):
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError("%s: not an integer: %r" % (key, text))
-
-
-def byte_size(text, key):
-    t = text.lower()
-    for suffix, mult in (("kb", 1024), ("mb", 1024 ** 2), ("gb", 1024 ** 3)):
-        if t.endswith(suffix):
-            return integer(t[:-2], key) * mult
-    return integer(t, key)
-
-
-def signal_name(text, key):
-    """A signal name or number -> its name without SIG (supervisord takes both)."""
-    t = text.strip()
-    try:
-        if t.lstrip("-").isdigit():
-            return signal.Signals(int(t)).name[3:]
-        name = t.upper()
-        return signal.Signals[name if name.startswith("SIG") else "SIG" + name].name[3:]
-    except (ValueError, KeyError):
-        raise ValueError("%s: not a signal: %r" % (key, text))
-
-
-def exitcodes(text, key):
-    try:
-        codes = [int(x) for x in text.split(",")] if text else []
-    except ValueError:
-        raise ValueError("%s: not a list of exit codes: %r" % (key, text))
-    if any(c < 0 or c > 255 for c in codes):
-        raise ValueError("%s: exit codes are 0..255: %r" % (key, text))
-    return codes
-
-
-def logfile(text):
-    """None for NONE/OFF, "AUTO", or the path (~ expanded)."""
-    t = text.lower()
-    if t in ("none", "off"):
-        return None
-    if t == "auto":
-        return "AUTO"
-    if t == "syslog":
-        return "syslog"
-    return os.path.expanduser(text)
-
-
-_PARSE = {
-    "numprocs": integer, "numprocs_start": integer, "priority": integer,
-    "autostart": boolean, "startsecs": integer, "startretries": integer,
-    "stopwaitsecs": integer, "stopasgroup": boolean, "killasgroup": boolean,
-    "redirect_stderr": boolean, "stopsignal": signal_name, "exitcodes": exitcodes,
-    "stdout_logfile_maxbytes": byte_size, "stderr_logfile_maxbytes": byte_size,
-    "stdout_logfile_backups": integer, "stderr_logfile_backups": integer,
-    "stdout_capture_maxbytes": byte_size, "stderr_capture_maxbytes": byte_size,
-    "stdout_events_enabled": boolean, "stderr_events_enabled": boolean,
-    "stdout_syslog": boolean, "stderr_syslog": boolean,
-}
-
-
-def check_name(name):
-    """None if NAME is safe as a service directory name, else why not."""
-    if not name:
-        return "empty name"
-    if name in (".", "..") or name.startswith("."):
-        return "name %r starts with a dot (svscan ignores it)" % name
-    for ch in name:
-        if ch in "/:" or ch.isspace() or not ch.isprintable():
-            return "name %r holds %r, unsafe in a directory name" % (name, ch)
-    if name.startswith("-"):
-        return "name %r starts with '-' (taken for an option)" % name
-    return None
-
-
-def _autorestart(text):
-    t = text.lower()
-    if t in _TRUE:
-        return "true"
-    if t in _FALSE:
-        return "false"
-    if t == "unexpected":
-        return "unexpected"
-    raise ValueError("autorestart: not true, false or unexpected: %r" % text)
-
-
 def global_environment(config):
     """The [supervisord] environment= pairs (ValueError when malformed)."""
     text = config.sections.get("supervisord", {}).get("environment", "")
@@ -350,12 +230,12 @@ def _program(config, section, program, group, raw, genv, genv_error):
                 values[key] = None
                 continue
             text = expand(text, dict(common), key)
-            values[key] = _PARSE[key](text, key) if key in _PARSE else text
+            values[key] = PARSE[key](text, key) if key in PARSE else text
         if values["killasgroup"] is None:
             values["killasgroup"] = values["stopasgroup"]
         if values["stopasgroup"] and not values["killasgroup"]:
             raise ValueError("stopasgroup=true needs killasgroup=true")
-        values["autorestart"] = _autorestart(values["autorestart"])
+        values["autorestart"] = autorestart(values["autorestart"])
         if values["umask"] is not None:
             try:
                 values["umask"] = int(values["umask"], 8)

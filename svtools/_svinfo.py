@@ -92,7 +92,7 @@ import posix  # not os: see _strerr
 
 from . import _proctree, _status, _svinfo_files, _tai64, _xstatus
 from ._strerr import errtext
-from ._svinfo_files import slurp as _slurp  # noqa: F401 (_logtail reads through it)
+from ._svinfo_files import slurp as _slurp  # noqa: F401 (_logfind reads through it)
 from ._svinfo_view import SCHEMA, argument, display, text, to_json, wanted  # noqa: F401
 
 LOOP = 2.0
@@ -366,9 +366,9 @@ def control(path, letters):
 
 def logdir(path):
     """(absolute log directory as bytes, how) or (None, why not): see
-    _logtail.find, where the loggers' command lines are understood."""
-    from . import _logtail
-    return _logtail.find(path)
+    _logfind.find, where the loggers' command lines are understood."""
+    from . import _logfind
+    return _logfind.find(path)
 
 
 def logger_pid(log):

@@ -8,7 +8,7 @@ import pytest
 
 import helpers
 from helpers import prog
-from svtools import _svimport_config as cfg
+from svtools import _svimport_config as cfg, _svimport_types as types
 from svtools._svimport_translate import envdir_file, translate
 from svtools import envdir
 
@@ -123,13 +123,13 @@ def test_env_expansions_from_supervisord_and_program():
     ('E=""', {"E": ""}),
 ])
 def test_environment_pairs_as_supervisord_lexes_them(text, expect):
-    assert cfg.env_pairs(text) == expect
+    assert types.env_pairs(text) == expect
 
 
 @pytest.mark.parametrize("text", ["A=1,B", "A 1", "A=", "=1", "A=\"open"])
 def test_environment_pairs_malformed(text):
     with pytest.raises(ValueError):
-        cfg.env_pairs(text)
+        types.env_pairs(text)
 
 
 def test_quoting_round_trips_through_sh_and_envdir(tmp_path):
@@ -233,7 +233,7 @@ def test_bad_programs_reported_good_one_written(tmp_path):
                                       ("a b", False), ("a\tb", False), ("-x", False), ("a.b", True),
                                       ("a:b", False), ("", False)])
 def test_check_name(name, ok):
-    assert (cfg.check_name(name) is None) == ok
+    assert (types.check_name(name) is None) == ok
 
 
 def test_malformed_ini_fatal_111_nothing_written(tmp_path):
@@ -318,9 +318,9 @@ def test_command_found_through_the_programs_path(tmp_path):
 def test_signal_names_as_supervisord_takes_them(text, name):
     if name is None:
         with pytest.raises(ValueError):
-            cfg.signal_name(text, "stopsignal")
+            types.signal_name(text, "stopsignal")
     else:
-        assert cfg.signal_name(text, "stopsignal") == name
+        assert types.signal_name(text, "stopsignal") == name
 
 
 def test_bad_setting_values_are_per_program_errors(tmp_path):
