@@ -23,8 +23,15 @@ does it, then RUNS times with knob files.  Nothing is signalled; the only
 processes started are those ./run's (/bin/sh, reaped at once, skipped
 when the scratch directory is mounted noexec).  svscan's directory,
 descriptors and signals are left as they were and the scratch directory
-is removed.  What each part is worth, measured: docs/performance.md ("The
-changes, and what each is worth").
+is removed.
+
+Last, where CPython's small-object allocator is the one measured (_pools),
+it fills the free blocks of its pools and keeps one empty pool per size
+class from svscan's own objects until svscan calls release() right before
+it forks: a forked supervise's new objects then go to those pools, a page
+per size class, rather than into the free blocks of many pages it shares
+with svscan, each of which it would then copy.  What each part is worth,
+measured: docs/performance.md ("The changes, and what each is worth").
 """
 
 import os
@@ -36,8 +43,18 @@ from . import _knobs, _logevents, _notify, _spawn, _status, _supervise_policy, _
 
 _LETTERS = "dupcohaitkq12wox"
 RUNS = 10       # CPython 3.11 quickens a code object after 8 calls
-_PACKAGE = __name__.rpartition(".")[0] + "."
-_NOT_SUPERVISE = (__name__,)
+# _pools: obmalloc's layout on this interpreter (16 KiB pools with a
+# 48-byte header, size classes 16 bytes apart), where it was checked and
+# measured.
+POOLS = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11) \
+    and sys.maxsize > 2 ** 32
+_POOL = 1 << 14
+_POOL_HEAD = 48
+_BYTES_HEAD = sys.getsizeof(b"")     # a bytes object of N bytes takes N + this
+_CLASSES = range(48, 513, 16)        # the size classes a bytes object can take
+_TRIES = 4096
+_filled = []        # for svscan's life: they sit in free blocks of pages it has
+_reserved = []      # until release()
 
 
 def _publish(effects):
@@ -48,21 +65,6 @@ def _publish(effects):
             _xstatus.pack_values(list(effect[1]))
         elif effect[0] == "record":
             _xstatus.pack_exits([effect[1:7]])   # (at, pid, code, sig, ran, asked)
-
-
-_FUNCTION = type(_publish)
-_CODE = type(_publish.__code__)
-_CONSTANT = (str, bytes, int, float, tuple, frozenset)
-_BYTES_HEAD = sys.getsizeof(b"")     # a bytes object of N bytes takes N + this
-_POOL_HEAD = 48     # obmalloc's pool header (CPython 3.11, 64 bits)
-# _compact's layout (4 KiB pools, their header, 16-byte size classes) and
-# its worth were checked on this interpreter only.
-COMPACT = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11) \
-    and sys.maxsize > 2 ** 32
-_FILL_MAX = 1024
-_CLASSES = range(48, 513, 16)     # obmalloc's size classes a bytes object can take
-_filled = []        # kept for svscan's life (they fill holes in pages it has)
-_reserved = []
 
 
 def _errors():
@@ -213,7 +215,7 @@ def _write(path, data, mode=0o600):
         os.close(fd)
 
 
-def _rehearse(path, runs):
+def _rehearse(path):
     """supervise.start() in PATH (a down file there: ./run is not started
     at boot) RUNS times without knob files, each followed by one run of
     ./run (_run_once) where it can be started; then RUNS times with every
@@ -224,11 +226,11 @@ def _rehearse(path, runs):
     _write(path + "/down", b"")
     _write(path + "/run", b"#!/bin/sh\nexit 0\n", 0o700)
     # ./run can be started (else its exec error would be printed each time)
-    can_run = os.access("/bin/sh", os.X_OK) and not os.statvfs(path).f_flag & os.ST_NOEXEC
+    runs = os.access("/bin/sh", os.X_OK) and not os.statvfs(path).f_flag & os.ST_NOEXEC
     here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for k in range(2 * runs):
-            if k == runs:
+        for k in range(2 * RUNS):
+            if k == RUNS:
                 for name, data in _KNOB_VALUES.items():
                     _write(path + "/" + name, data)
                 _write(path + "/finish", b"#!/bin/sh\n", 0o700)
@@ -237,9 +239,9 @@ def _rehearse(path, runs):
                 sup = supervise.start(path, {})
                 sup.flush()
                 sup.commands()
-                if k < runs and can_run:
+                if k < RUNS and runs:
                     _run_once(sup)
-                if k >= runs:
+                if k >= RUNS:
                     sup.notify_env()
                     sup.forwarder()
                     sup.log("start", 1, 0, 0, 0.0)
@@ -310,145 +312,58 @@ def _close(sup):
         os.close(fd)
 
 
+def _take(size, into, last):
+    """Bytes objects of SIZE bytes put in INTO until one is the first block
+    of a pool (itself put in INTO if LAST); none kept if none is within
+    _TRIES (another allocator, another layout)."""
+    first = len(into)
+    for _ in range(_TRIES):
+        b = bytes(size - _BYTES_HEAD)
+        if id(b) % _POOL == _POOL_HEAD:
+            if last:
+                into.append(b)
+            return
+        into.append(b)
+    del into[first:]
+
+
+def _pools():
+    """Fill the free blocks of every size class (48 to 512 bytes) until
+    its next block is the first of an empty pool; then take the rest of
+    that pool's blocks (_reserved)."""
+    for size in _CLASSES:
+        _take(size, _filled, True)
+    for size in _CLASSES:
+        _take(size, _reserved, False)
+
+
+def release():
+    """Called by svscan right before it forks: the blocks _pools() took are
+    given back, and each pool they were in (full until now) comes first in
+    its size class, so that a forked supervise's new objects go there, a
+    page per class, rather than into the free blocks of pages it shares
+    with svscan.  Nothing after the first call."""
+    del _reserved[:]
+
+
 def run(environ=None):
-    """Everything above, once with the functions it calls noted (a
-    profiler), whose code is then copied together (_compact), then RUNS
-    times.  ENVIRON, if given, is the dict (of bytes) svscan gives every
+    """Everything above; the policy twice per knob set, so that the second
+    pass finds the bytecode specialised by the first; then _pools() (where
+    POOLS).  ENVIRON, if given, is the dict (of bytes) svscan gives every
     supervise for ./run; it is handed to _spawn.inherit() first (see
     there)."""
     if environ is not None:
         _spawn.inherit(environ)
-    called = []
-    seen = set()
-
-    def note(frame, event, arg):
-        if event == "call" and frame.f_code not in seen:
-            seen.add(frame.f_code)
-            called.append(frame.f_code)
-    if COMPACT:
-        profiler = sys.getprofile()
-        sys.setprofile(note)
-        try:
-            _dry_run(1)
-        finally:
-            sys.setprofile(profiler)
-        _compact(called)
-    _dry_run(RUNS)     # (CALLED and SEEN freed only now: no holes among the copies)
-
-
-def _functions():
-    """code object -> function, for every function of svtools' modules
-    that supervise may run (methods included)."""
-    found = {}
-    for name, module in list(sys.modules.items()):
-        if not name.startswith(_PACKAGE) or name in _NOT_SUPERVISE:
-            continue
-        for value in list(vars(module).values()):
-            values = [value]
-            if isinstance(value, type) and value.__module__ == name:
-                values = list(vars(value).values())
-            for f in values:
-                f = getattr(f, "__func__", f)      # staticmethod, classmethod
-                if isinstance(f, _FUNCTION):
-                    found.setdefault(f.__code__, f)
-    return found
-
-
-def _compact(called):
-    """Give each function whose code is in CALLED a copy of its code made
-    now, in the order they were first called: the copies lie together,
-    so that a forked supervise, which writes the reference count of every
-    code object it runs, dirties fewer pages."""
-    functions = _functions()
-    _filled.extend(_fill())
-    done = set()
-    for code in called:
-        f = functions.get(code)
-        if f is not None:
-            f.__code__ = _copy(code)
-            g = f.__globals__
-            for name in code.co_names:
-                if (id(g), name) not in done and type(g.get(name)) in _CONSTANT:
-                    done.add((id(g), name))
-                    g[name] = _copy(g[name])
-    _reserve()
-
-
-def _reserve():
-    """Take the free blocks left in the pool where each size class's
-    copies ended, until the next block would be in another pool: kept
-    from svscan's own objects until release()."""
-    for size in _CLASSES:
-        first = len(_reserved)
-        for _ in range(_FILL_MAX):
-            b = bytes(size - _BYTES_HEAD)
-            if id(b) & 0xFFF == _POOL_HEAD:
-                break
-            _reserved.append(b)
-        else:
-            del _reserved[first:]
-
-
-def release():
-    """Called by svscan right before its first forks: the blocks _reserve()
-    took are given back, and each pool they were in comes first in its size
-    class, so that a forked supervise's new objects go there, among the
-    copies whose pages it writes anyway, rather than into pages it shares."""
-    del _reserved[:]
-
-
-def _fill():
-    """Objects that take the free blocks of CPython's small-object pools,
-    size class by size class (48 to 512 bytes), until the next block of
-    each class is the first of a fresh pool (its address 48 bytes into a
-    4 KiB page): what is made next lies together.  At most _FILL_MAX a
-    class, none kept where no such block came (another allocator, another
-    layout)."""
-    kept = []
-    for size in _CLASSES:
-        first = len(kept)
-        for _ in range(_FILL_MAX):
-            b = bytes(size - _BYTES_HEAD)
-            kept.append(b)
-            if id(b) & 0xFFF == _POOL_HEAD:
-                break
-        else:
-            del kept[first:]
-    return kept
-
-
-def _copy(value):
-    """A new object equal to VALUE where VALUE is a code object or a
-    constant (str, bytes, int, float, tuple, frozenset) that is not a
-    cached singleton; else VALUE.  A code object's constants are copied
-    with it, but for the first (its docstring, or None)."""
-    t = type(value)
-    if t is str or t is bytes:
-        return value[:1] + value[1:] if len(value) > 1 else value
-    if t is int:
-        return value if -5 <= value <= 256 else value + 0
-    if t is float:
-        return value + 0.0
-    if t is tuple or t is frozenset:
-        return t([_copy(v) for v in value])
-    if t is _CODE:
-        consts = value.co_consts
-        return value.replace(co_consts=consts[:1] + tuple([_copy(c) for c in consts[1:]]))
-    return value
-
-
-def _dry_run(runs):
-    # supervise's start-up first: _compact() copies in the order of first calls
+    _errors()
+    _knob_paths()
+    for _ in range(RUNS):
+        _supervisor()
     path = _scratch()
     if path is not None:
         try:
-            _rehearse(path, runs)
+            _rehearse(path)
         finally:
             _remove(path)
-    _errors()
-    _knob_paths()
-    for _ in range(runs):
-        _supervisor()
     for knobs in (_knobs.Knobs(), _knobs.Knobs(), _all_knobs(), _all_knobs()):
         m = _supervise_policy.Machine(True, knobs)
         now = 1000.0
@@ -477,3 +392,5 @@ def _dry_run(runs):
                 _publish(m.deadline(m.wake))
             if not m.pid and letter in "uo" and not m.exiting:
                 _publish(m.started(pid + 3 + k, now + 0.2))
+    if POOLS:
+        _pools()

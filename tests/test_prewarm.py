@@ -115,68 +115,26 @@ def test_a_deep_tmpdir_is_passed_over_silently(tmp_path, monkeypatch, capfd):
     assert os.listdir(base) == []
 
 
-_HOT = """
-import os, sys
-from svtools import svscan, supervise, _loop, _prewarm, _status, _supervise_policy, _tai64, _xstatus
-S, M = supervise.Supervisor, _supervise_policy.Machine
-hot = [supervise.start, supervise._setup, supervise._open_fifo, S.__init__, S.run, S.perform,
-       S.flush, S.reap, S.status, S._write, S.spawn_run, S.commands, S.reload, M.boot, M.started,
-       M.child_exited, M.command, M._publish, M._end, _status.pack, _status.write, _xstatus.pack_values,
-       _xstatus.pack_exits, _tai64.now, _loop.reap]
-before = [f.__code__ for f in hot]
-_prewarm.run()
-after = [f.__code__ for f in hot]
-pages = lambda codes: len({id(c) >> 12 for c in codes})
-same = all(a is not b and a.co_code == b.co_code and a.co_consts == b.co_consts
-           and a.co_names == b.co_names for a, b in zip(after, before))
-print(pages(before), pages(after), same)
-"""
-
-
-def test_the_code_supervise_runs_is_copied_together(tmp_path):
-    """_compact, in a fresh interpreter as svscan: the functions a
-    supervise runs get equal copies of their code, made together, so
-    they lie in fewer pages than the code as it was loaded (each page a
-    forked supervise writes is 4 KiB of its own: docs/performance.md)."""
-    import compileall
-    import subprocess
-    if not _prewarm.COMPACT:
-        pytest.skip("_compact is for CPython 3.11, 64 bits")
-    package = os.path.dirname(os.path.abspath(_prewarm.__file__))
-    # code loaded from .pyc files, as svscan's is once installed (code
-    # compiled from source lies differently)
-    compileall.compile_dir(package, quiet=1)
-    env = dict(os.environ, TMPDIR=str(tmp_path))
-    out = subprocess.run([sys.executable, "-I", "-S", "-c",
-                          "import sys; sys.path.insert(0, %r)\n" % os.path.dirname(package) + _HOT],
-                         env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    before, after, same = out.stdout.split()
-    assert same == "True"
-    assert int(after) < int(before), out.stdout
-    assert os.listdir(tmp_path) == []
-
-
-def test_no_module_constant_is_compared_by_identity():
-    """_compact replaces module constants (str, bytes, int, float, tuple,
-    frozenset) that supervise's code names with equal copies: code that
-    compared one by identity (`x is CONST`) would then go wrong.  None of
-    the modules svscan loads does (a one-character string, like
-    multilog's STDOUT, is a cached object that is never copied)."""
-    import ast
-    import svtools.svscan  # noqa: F401  (loads what a forked supervise may run)
-    for name, module in sorted(sys.modules.items()):
-        if not name.startswith("svtools.") or not getattr(module, "__file__", None):
-            continue
-        consts = {k for k, v in vars(module).items()      # what _compact would copy
-                  if type(v) in _prewarm._CONSTANT and _prewarm._copy(v) is not v}
-        with open(module.__file__, encoding="utf-8") as f:
-            tree = ast.parse(f.read())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Is, ast.IsNot))
-                                                     for op in node.ops):
-                for side in [node.left] + node.comparators:
-                    named = side.id if isinstance(side, ast.Name) else \
-                        side.attr if isinstance(side, ast.Attribute) else None
-                    assert named not in consts, \
-                        "%s:%d compares %s by identity" % (name, node.lineno, named)
+def test_one_empty_pool_per_size_class_until_release(scratch_base):
+    """_pools (CPython 3.11, 64 bits): after the dry run, blocks of an
+    otherwise empty pool are kept for each size class; once svscan
+    releases them (right before it forks), new objects of each class go
+    into those pools: what a forked supervise makes lies in one page per
+    class instead of in free blocks of pages it shares (docs/performance.md)."""
+    if not _prewarm.POOLS:
+        pytest.skip("the pool layout is checked on CPython 3.11, 64 bits")
+    _prewarm.release()
+    _prewarm.run()
+    pools = {}
+    for b in _prewarm._reserved:
+        pools.setdefault(len(b), set()).add(id(b) // _prewarm._POOL)
+    assert len(pools) >= len(_prewarm._CLASSES) - 2
+    assert sum(len(p) == 1 for p in pools.values()) >= len(pools) - 2, pools   # one pool each
+    sizes = sorted(pools)
+    made = [None] * len(sizes)
+    _prewarm.release()
+    assert _prewarm._reserved == []
+    for k, n in enumerate(sizes):
+        made[k] = bytes(n)
+    landed = [id(b) // _prewarm._POOL in pools[len(b)] for b in made]
+    assert landed.count(True) >= len(sizes) - 2, landed
