@@ -1,10 +1,13 @@
 """svscan benchmarks, ours beside C daemontools: pickup, memory, scale, idle.
 
     .venv/bin/python bench/svscan.py [pickup|memory|scale|idle|shutdown|restart ...] [--quick]
+                                     [--tree DIR]
 
 pickup  symlink into the scan dir -> first command of ./run, 10 trials at
         random moments (median, max)
-memory  PSS per service with 100 services, svscan and every supervise counted
+memory  PSS per service with 100 services, svscan and every supervise counted;
+        its anonymous part (Pss_Anon: the libraries' file pages, whose
+        shares move with every other process that maps them, left out)
 scale   1,000 services: svscan start -> every ./run started; PSS per service
 idle    context switches per second of svscan and all supervise processes
         over 20 s with 100 idle services
@@ -14,6 +17,8 @@ shutdown  100 services, each writing numbers to its multilog as fast as it
 restart 100 services writing to loggers as above; svscan SIGKILLed and
         started again: services started twice, warnings in 6 s, pickup of a
         new service; then SIGTERM: lines lost or duplicated across it all
+--tree DIR adds "tree", the svtools of another checkout (DIR/.venv/bin),
+taking turns with ours and C: main against a branch in one run.
 Each figure comes from one run; it is printed, never asserted.
 """
 
@@ -168,11 +173,26 @@ def pickup(impl, quick):
         statistics.median(lat) * 1000, max(lat) * 1000, len(lat))
 
 
+def title(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")[0]
+    except OSError:
+        return b""
+
+
 def memory(impl, quick):
     def fn(p, dirs, t0):
         wait_started(dirs, 60)
         time.sleep(1)
-        return "memory %.2f MiB PSS per service (100 services)" % pss_per_service(p, 100)
+        pids = supervisors(p)
+        pss = {pid: field(pid, "smaps_rollup", "Pss:") for pid in pids}
+        anon = sum(field(pid, "smaps_rollup", "Pss_Anon:") for pid in pids)
+        other = [pss[pid] for pid in pids[1:] if not title(pid).startswith(b"supervise")]
+        return ("memory %.2f MiB PSS per service (100 services): %.0f KiB (anonymous %.0f); "
+                "the scanner %d KiB, %d other children %d KiB" % (
+                    sum(pss.values()) / 100 / 1024, sum(pss.values()) / 100, anon / 100,
+                    pss[p.pid], len(other), sum(other)))
     return with_services(impl, 100, fn)
 
 
@@ -338,11 +358,25 @@ def restart(impl, quick):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def add_tree(where):
+    bin_dir = os.path.join(os.path.abspath(where), ".venv", "bin")
+    IMPLS["tree"] = [os.path.join(bin_dir, "svscan")]
+    ENVS["tree"] = bin_dir + ":/usr/bin:/bin"
+    MULTILOG["tree"] = os.path.join(bin_dir, "multilog")
+
+
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("-")]
-    quick = "--quick" in sys.argv
+    argv = sys.argv[1:]
+    impls = ["ours", "C"]
+    if "--tree" in argv:
+        k = argv.index("--tree")
+        add_tree(argv[k + 1])
+        del argv[k:k + 2]
+        impls = ["tree", "ours", "C"]
+    args = [a for a in argv if not a.startswith("-")]
+    quick = "--quick" in argv
     for name in args or ["pickup", "memory", "scale", "idle", "shutdown", "restart"]:
-        for impl in ("ours", "C"):
+        for impl in impls:
             print("%-4s %s" % (impl, globals()[name](impl, quick)), flush=True)
 
 

@@ -27,7 +27,7 @@ Rules:
 This module performs no I/O and never reads a clock.
 """
 
-# inotify(7) event bits (the kernel ABI; the watcher child reports them)
+# inotify(7) event bits (the kernel ABI; svscan reads them from its watch)
 IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = 0x40, 0x80, 0x100, 0x200
 IN_DELETE_SELF, IN_MOVE_SELF, IN_Q_OVERFLOW, IN_IGNORED = 0x400, 0x800, 0x4000, 0x8000
 IN_ISDIR = 0x40000000

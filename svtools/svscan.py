@@ -10,15 +10,16 @@ seen, a second supervise runs in NAME for "log", and a pipe that svscan
 keeps open at both ends joins the service's stdout to the logger's stdin, so
 neither a logger restart nor a service restart loses a line.
 
-Unlike daemontools 0.76, svscan does not poll: a watcher child watches DIR
-with inotify and svscan reacts at once to new, renamed and removed entries,
-and to the exit of a supervise, which it starts again (never twice within
-one second; five seconds after an exit code of 100 or 111).  It rescans DIR
-fully at start, on SIGALRM, when the watcher (re)starts and after an
-inotify queue overflow; names that could not be stat'ed are retried every
-five seconds.  A directory created in place is taken up half a second after
-it appears, so that its log/ can be made.  If DIR is replaced, svscan moves
-to the new directory.
+Unlike daemontools 0.76, svscan does not poll: it watches DIR with inotify
+(a short-lived child, "svscan watcher", imports inotify_simple, makes the
+watch and hands its descriptor over: see _svscan_watch) and reacts at once
+to new, renamed and removed entries, and to the exit of a supervise, which
+it starts again (never twice within one second; five seconds after an exit
+code of 100 or 111).  It rescans DIR fully at start, on SIGALRM, whenever a
+watch is (re)set up and after an inotify queue overflow; names that could
+not be stat'ed are retried every five seconds.  A directory created in
+place is taken up half a second after it appears, so that its log/ can be
+made.  If DIR is replaced, svscan moves to the new directory.
 
 A supervise whose lock is held by a live process (left by an earlier
 svscan) is adopted, not started twice: svscan watches it, starts a new one
@@ -40,7 +41,7 @@ Options:
   -e  exec supervise from PATH instead of forking it, as 0.76 does.
   -k  die alone on SIGTERM, SIGINT and SIGHUP, as 0.76 does.
   -p  do not use inotify: rescan every five seconds, as 0.76 does (also
-      the fallback when inotify is unavailable).
+      the fallback while no watch can be set up).
 
 Exit codes: 100 for a bad option, 111 if DIR cannot be entered; 0 after an
 orderly shutdown.
@@ -59,7 +60,7 @@ import time
 
 from . import supervise     # (import order: no measured effect on memory per service)
 from . import _getopt, _pathexec, _prewarm, _strerr, _svscan_policy, _svscan_watch
-from ._svscan_procs import PROG, STOP, Processes, _kill, title
+from ._svscan_procs import PROG, STOP, Processes, title
 from . import _loop
 from . import _multilog_prewarm
 
@@ -90,7 +91,7 @@ def _open_fds():
     return fds
 
 
-class Scanner(Processes):
+class Scanner(Processes, _svscan_watch.Watch):
     """Carries out what the _svscan_policy.Table decides."""
 
     def __init__(self, execmode, inotify, nofile, keep):
@@ -106,9 +107,10 @@ class Scanner(Processes):
         self.poller = select.poll()
         self.pidfds = {}           # pidfd -> pid of a process that is not our child
         self.adopted = {}          # adopted supervise pid -> its start time
-        self.watcher = None        # (pid, fd) of the inotify watcher
-        self.watch_buf = b""
-        self.watch_at = None       # when to start the watcher again
+        self.watcher = None        # (pid, socket) of the child setting up the watch
+        self.setup_by = None       # when to stop waiting for it and poll
+        self.watch_fd = None       # the inotify descriptor, once it has come
+        self.watch_at = None       # when to set up a watch again
         self.watch_last = -1.0
         self.watch_failed = False
         self.stopping = None       # the Shutdown, once one has begun
@@ -140,9 +142,8 @@ class Scanner(Processes):
         return (there.st_dev, there.st_ino) == (here.st_dev, here.st_ino)
 
     def scan(self):
-        if self.moved():
-            if self.watcher:
-                _kill(self.watcher[0], signal.SIGTERM)   # it watches the old one
+        if self.moved() and (self.watcher or self.watch_fd is not None):
+            self.unwatch(time.monotonic())     # it watches the old one
         elif self.at_dir() is None and self.table.poll_at is None:
             # DIR is gone: the watch on what was DIR says nothing more (its
             # DELETE_SELF waits for our cwd to go); poll until DIR is back
@@ -213,68 +214,6 @@ class Scanner(Processes):
                 return None
         return self.table.add(key, name, haslog, r, w, dirfd)
 
-    # -- the watcher ----------------------------------------------------------
-
-    def start_watcher(self, now):
-        self.watch_at = None
-        self.watch_last = now
-        self.moved()
-        if not self.at_dir():
-            # DIR is gone (or moved away and not made again): watching what
-            # was DIR would never tell; poll until DIR is back
-            if self.table.poll_at is None:
-                self.table.start_polling(now)
-            self.watch_at = now + _svscan_policy.POLL
-            return
-        try:
-            pid, fd = _svscan_watch.start(_svscan_policy.WATCH, not self.watch_failed)
-        except OSError as err:
-            _strerr.warn(PROG, "unable to start watcher", err)
-            self.watch_at = now + _svscan_policy.FAILED
-            return
-        self.watcher = (pid, fd)
-        self.watch_buf = b""
-        self.poller.register(fd, select.POLLIN)
-
-    def watch_events(self):
-        pid, fd = self.watcher
-        try:
-            data = os.read(fd, 65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        if not data:
-            self.poller.unregister(fd)
-            os.close(fd)
-            self.watcher = None
-            now = time.monotonic()
-            if self.watch_failed:
-                # it could not watch (no inotify, or DIR gone): poll, try
-                # again later, and warn only the first time
-                if self.table.poll_at is None:
-                    self.table.start_polling(now)
-                self.watch_at = now + _svscan_policy.POLL
-            else:
-                self.watch_at = max(now, self.watch_last + _svscan_policy.THROTTLE)
-            return
-        events, self.watch_buf = _svscan_watch.decode(self.watch_buf + data)
-        if events[-1:] == [(_svscan_watch.FAILED, b"")]:
-            self.watch_failed = True
-            return
-        if self.stopping:
-            return
-        if events[:1] == [(_svscan_watch.READY, b"")]:
-            self.watch_failed = False
-            if self.at_dir():
-                self.table.poll_at = None
-            self.scan()
-            events = events[1:]
-        full, names = self.table.changed(events, time.monotonic())
-        if full:
-            self.scan()
-        else:
-            for name in names:
-                self.consider(name)
-
     # -- time and signals -----------------------------------------------------
 
     def due(self, now):
@@ -286,6 +225,8 @@ class Scanner(Processes):
             return
         if self.watch_at is not None and self.watch_at <= now:
             self.start_watcher(now)
+        if self.setup_by is not None and self.setup_by <= now:
+            self.setup_slow(now)
         rescan = table.poll_due(now)
         for e in table.due(now):
             try:
@@ -321,9 +262,11 @@ class Scanner(Processes):
         self.reap()
         self.signals()       # SIGTERM during start-up: fork nothing
         self.flush()
-        # The watcher after the first supervise processes: forked before
-        # them it costs each about 40 KiB more PSS (bench/svscan.py memory).
-        # Its first message makes svscan rescan, so nothing is missed.
+        # The watch is set up after the first supervise processes, where the
+        # long-lived watcher had to be forked (before them it cost each about
+        # 40 KiB); for the set-up child, which exits, the order makes no
+        # difference beyond noise (bench/svscan.py memory, 3 pairs).  Its
+        # hand-over makes svscan rescan, so nothing is missed.
         if self.inotify:
             self.start_watcher(time.monotonic())
         else:
@@ -332,7 +275,7 @@ class Scanner(Processes):
             now = time.monotonic()
             self.due(now)
             self.flush()
-            times = [self.table.next_deadline(), self.watch_at,
+            times = [self.table.next_deadline(), self.watch_at, self.setup_by,
                      self.stopping and self.stopping.next_deadline()]
             times = [t for t in times if t is not None]
             timeout = None
@@ -341,8 +284,10 @@ class Scanner(Processes):
             for fd, _ in self.poller.poll(timeout):
                 if fd == wakeup:
                     self.signals()
-                elif self.watcher and fd == self.watcher[1]:
+                elif fd == self.watch_fd:
                     self.watch_events()
+                elif self.watcher and fd == self.watcher[1].fileno():
+                    self.setup_done()
                 elif fd in self.pidfds:
                     self.pidfd_ready(fd)
 
@@ -388,8 +333,12 @@ def main(argv=None) -> int:
         scanner.run(r)
     except SystemExit as ex:
         if scanner.watcher:
-            _kill(scanner.watcher[0], signal.SIGTERM)
-            os.waitpid(scanner.watcher[0], 0)
+            pid = scanner.watcher[0]
+            scanner.forget_watcher(kill=True)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:    # reaped already
+                pass
         return ex.code
     return 111
 

@@ -10,6 +10,7 @@ they import is what is checked).
 """
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -17,6 +18,7 @@ import pytest
 
 import helpers
 from helpers import prog, wait_for, write_script
+from test_svscan import cmdline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -81,6 +83,10 @@ def dumps(out):
     return [set((out / n).read_text().split()) for n in os.listdir(out)]
 
 
+def dumps_by_pid(out):
+    return {int(n): set((out / n).read_text().split()) for n in os.listdir(out)}
+
+
 def test_supervise(procs, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -106,14 +112,26 @@ def test_svscan_forked_supervise(procs, tmp_path):
                     cwd=str(tmp_path), env=helpers.env(DIET_OUT=str(out)))
     a = str(tmp_path / "scan" / "a")
     wait_for(lambda: helpers.run([prog("svok"), a]).returncode == 0, 10, what="supervise a up")
+    with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+        kids = [int(x) for x in f.read().split()]
+    [sup] = [k for k in kids if cmdline(k) == "supervise a"]
     helpers.run([prog("svc"), "-dx", a])
     # The dump is created, then written: wait for its bytes, not its name.
-    wait_for(lambda: any((out / n).stat().st_size for n in os.listdir(out)), 10,
+    # (The child that set up svscan's inotify watch has exited and dumped
+    # too, with inotify_simple: not svscan's nor a supervise's.)
+    wait_for(lambda: (out / str(sup)).exists() and (out / str(sup)).stat().st_size, 10,
              what="the forked supervise to exit")
-    [loaded] = dumps(out)       # before svscan (and its watcher) exit and dump too
-    procs.stop(p)
+    loaded = set((out / str(sup)).read_text().split())
+    wait_for(lambda: [n for n, d in dumps_by_pid(out).items() if n != sup and d], 10,
+             what="the watch's set-up child to exit")
+    os.kill(p.pid, signal.SIGTERM)            # svscan's own modules, after its work
+    assert p.wait(timeout=20) == 0
+    svscan = set((out / str(p.pid)).read_text().split())
+    setup = [d for n, d in dumps_by_pid(out).items() if n not in (sup, p.pid)]
     assert "svtools.supervise" in loaded and not loaded & NEVER, loaded & NEVER
     assert excess(loaded, SVSCAN_CHILD) == []
+    assert "svtools.svscan" in svscan and "inotify_simple" not in svscan
+    assert [("inotify_simple" in d) for d in setup] == [True]   # the watch's set-up child
 
 
 def test_multilog(tmp_path):

@@ -1,11 +1,10 @@
 """svscan surviving its own failures: orderly shutdown, re-adoption,
-orphans, the watcher, odd names, descriptors a supervise must not keep."""
+orphans, odd names, descriptors a supervise must not keep (the inotify
+watch: test_svscan_watch, test_svscan_overflow)."""
 
 import os
 import signal
-import subprocess
 import sys
-import time
 
 import pytest
 
@@ -189,19 +188,6 @@ def test_no_orphan_whatever_the_order(scan, tmp_path, order):
             assert cmdline(ppid(pid)) == "supervise real"
 
 
-def test_killed_watcher_is_restarted(scan):
-    wait_for(lambda: [p for p in children_all(scan.pid) if cmdline(p) == "svscan watcher"], 10,
-             what="watcher")
-    watcher = [p for p in children_all(scan.pid) if cmdline(p) == "svscan watcher"][0]
-    os.kill(watcher, signal.SIGKILL)
-    service(scan.dir / "after")
-    wait_for(lambda: up(scan.dir / "after"), 10, what="service made while the watcher was down")
-    wait_for(lambda: [p for p in children_all(scan.pid)
-                      if cmdline(p) == "svscan watcher" and p != watcher], 10, what="new watcher")
-    service(scan.dir / "later")
-    wait_for(lambda: up(scan.dir / "later"), 10, what="service made after")
-
-
 def children_all(pid):
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
@@ -224,21 +210,6 @@ def test_inotify_overflow_10000_links_at_once(scan, tmp_path):
     assert scan.stderr() == ""
 
 
-def test_scan_directory_replaced_or_removed(scan, tmp_path):
-    a = service(scan.dir / "a")
-    wait_for(lambda: up(a), 10, what="a up")
-    os.rename(scan.dir, tmp_path / "old")
-    scan.dir.mkdir()
-    b = service(scan.dir / "b")
-    wait_for(lambda: up(b), 20, what="b in the new directory")
-    assert up(tmp_path / "old" / "a")          # its supervise runs on
-    subprocess.run(["rm", "-rf", str(scan.dir)], check=True)
-    # made again before or after svscan has seen it go: either must work
-    scan.dir.mkdir()
-    c = service(scan.dir / "c")
-    wait_for(lambda: up(c), 20, what="c in the directory made again")
-
-
 NAMES = [b"bad\xff", b"new\nline", b"with space", b"\x80lone"]
 
 
@@ -252,12 +223,6 @@ def test_names_that_are_not_utf8(scan):
 
 
 def test_supervise_keeps_no_descriptor_of_svscan(scan):
-    d = service(scan.dir / "a")
-    os.makedirs(d / "log")
-    write_script(d / "log" / "run", "exec cat > /dev/null\n")
-    wait_for(lambda: up(d) and up(d / "log"), 10, what="up")
-    wait_for(lambda: pidfds(scan.pid) == 0 and len(children_all(scan.pid)) == 3, 10, what="watcher")
-
     def targets(pid, low=3):
         out = {}
         for fd in os.listdir("/proc/%d/fd" % pid):
@@ -267,6 +232,13 @@ def test_supervise_keeps_no_descriptor_of_svscan(scan):
                 except OSError:
                     pass
         return out
+    d = service(scan.dir / "a")
+    os.makedirs(d / "log")
+    write_script(d / "log" / "run", "exec cat > /dev/null\n")
+    wait_for(lambda: up(d) and up(d / "log"), 10, what="up")
+    # the watch in place, its set-up child gone
+    wait_for(lambda: pidfds(scan.pid) == 0 and len(children_all(scan.pid)) == 2
+             and "anon_inode:inotify" in targets(scan.pid).values(), 10, what="the watch")
     mine = set(targets(scan.pid).values())
     assert any(t.startswith("pipe:") for t in mine)
     for pid in children(scan.pid):
@@ -277,7 +249,7 @@ def test_supervise_keeps_no_descriptor_of_svscan(scan):
 
 def test_svscan_imports_no_inotify_simple_nor_what_it_brings():
     """Every module svscan imports is paid by each supervise it forks: the
-    watcher child imports inotify_simple, svscan does not."""
+    child that sets up the watch imports inotify_simple, svscan does not."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = ("import sys; sys.path.insert(0, %r); import svtools.svscan; "
             "print(' '.join(sorted(sys.modules)))" % root)

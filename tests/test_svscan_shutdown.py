@@ -1,8 +1,12 @@
-"""svscan's shutdown policy and watcher codec as plain calls; the adoption
-helpers against real locks and pipes."""
+"""svscan's shutdown policy and the watch's parser and hand-over as plain
+calls; the adoption helpers against real locks and pipes."""
 
+import errno
 import fcntl
 import os
+import select
+import socket
+import struct
 
 from svtools import _svscan_adopt as adopt
 from svtools import _svscan_watch
@@ -108,13 +112,95 @@ def test_orphans_keep_their_entry_running():
     assert s.gone() == [("exit",)]
 
 
-def test_watch_codec_round_trip_and_partial_records():
-    events = [(0, b""), (0x100 | 0x40000000, b"new\xff"), (0x4000, b"")]
-    data = _svscan_watch.encode(events)
-    for cut in range(len(data) + 1):
-        first, rest = _svscan_watch.decode(data[:cut])
-        second, left = _svscan_watch.decode(rest + data[cut:])
-        assert first + second == events and left == b""
+def inotify_event(mask, name=b"", pad=16):
+    """struct inotify_event as inotify(7) gives it: wd, mask, cookie, len, name."""
+    name = name.ljust(pad, b"\0") if name else b""
+    return struct.pack("iIII", 1, mask, 7, len(name)) + name
+
+
+def test_watch_parse_whole_records_names_without_padding():
+    data = (inotify_event(0x100, b"new\xff") + inotify_event(0x4000)
+            + inotify_event(0x40000080, b"x" * 20, 32))
+    assert _svscan_watch.parse(data) == (
+        [(0x100, b"new\xff"), (0x4000, b""), (0x40000080, b"x" * 20)], False)
+    assert _svscan_watch.parse(b"") == ([], False)
+
+
+def test_watch_parse_junk_and_partial_records():
+    whole = inotify_event(0x100, b"a")
+    cut = inotify_event(0x200, b"b" * 10, 32)
+    for k in range(1, len(cut)):             # a record cut anywhere: junk, never an error
+        assert _svscan_watch.parse(whole + cut[:k]) == ([(0x100, b"a")], True)
+    assert _svscan_watch.parse(b"\xff" * 7) == ([], True)
+    # a length beyond the data, a name without NUL
+    assert _svscan_watch.parse(struct.pack("iIII", 1, 0x100, 0, 2 ** 32 - 1)) == ([], True)
+    assert _svscan_watch.parse(struct.pack("iIII", 1, 0x100, 0, 3) + b"abc") == \
+        ([(0x100, b"abc")], False)
+
+
+def open_fds():
+    fds = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            os.fstat(int(name))
+            fds.add(int(name))
+        except OSError:            # the listing's own descriptor, closed since
+            pass
+    return fds
+
+
+def message(parent, data, fds=()):
+    anc = []
+    if fds:
+        anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("%di" % len(fds), *fds))]
+    parent.sendmsg([data], anc)
+
+
+def test_watch_receive_what_the_set_up_child_says():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    a.setblocking(False)
+    assert _svscan_watch.receive(a) is None                    # nothing yet
+    r, w = os.pipe()
+    message(b, struct.pack("i", 0), [r, w])                    # the watch (and a stray fd)
+    before = open_fds()
+    fd, code = _svscan_watch.receive(a)
+    assert code == 0 and os.path.sameopenfile(fd, r) and not os.get_inheritable(fd)
+    assert open_fds() == before | {fd}                         # the stray one closed
+    os.close(fd)
+    message(b, struct.pack("i", errno.ENOSPC))
+    assert _svscan_watch.receive(a) == (None, errno.ENOSPC)
+    message(b, struct.pack("i", _svscan_watch.NO_MODULE))
+    assert _svscan_watch.receive(a) == (None, _svscan_watch.NO_MODULE)
+    message(b, struct.pack("i", 0))                            # "ready" without the fd
+    assert _svscan_watch.receive(a) == (None, None)
+    for junk in (b"junk!", b"ab"):
+        message(b, junk)
+        assert _svscan_watch.receive(a) == (None, None)
+    b.close()
+    assert _svscan_watch.receive(a) == (None, None)            # died without a word
+    a.close()
+    for end in (r, w):
+        os.close(end)
+
+
+def test_watch_set_up_by_a_real_child(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pid, sock = _svscan_watch.start(0x100)
+    try:
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        assert poller.poll(20000)
+        fd, code = _svscan_watch.receive(sock)
+    finally:
+        sock.close()
+        _, status = os.waitpid(pid, 0)
+    assert code == 0 and os.waitstatus_to_exitcode(status) == 0   # it exits, the watch lives on
+    try:
+        (tmp_path / "new").write_text("")
+        events, junk = _svscan_watch.parse(os.read(fd, _svscan_watch.READ_SIZE))
+    finally:
+        os.close(fd)
+    assert (0x100, b"new") in events and not junk
 
 
 def test_lock_holder_names_the_process_holding_the_flock(tmp_path):
