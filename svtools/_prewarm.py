@@ -27,38 +27,23 @@ when the scratch directory is mounted noexec).  svscan's directory,
 descriptors and signals are left as they were and the scratch directory
 is removed.
 
-Last, where CPython's small-object allocator is the one measured (_pools),
-it fills the free blocks of its pools and keeps one empty pool per size
-class from svscan's own objects until svscan calls release() right before
-it forks: a forked supervise's new objects then go to those pools, a page
-per size class, rather than into the free blocks of many pages it shares
-with svscan, each of which it would then copy.  What each part is worth,
-measured: docs/performance.md ("The changes, and what each is worth").
+Last, it has _pools keep one empty pool of CPython's small-object
+allocator per size class for a forked supervise's new objects (see
+there).  What each part is worth, measured: docs/performance.md ("The
+changes, and what each is worth").
 """
 
 import os
 import select
 # The C core of the signal module (see supervise).
 import _signal as signal
-import sys
 import time
 
-from . import _knobs, _logevents, _loop, _notify, _spawn, _status, _supervise_policy, _xstatus
+from . import (_knobs, _logevents, _loop, _notify, _pools, _spawn, _status, _supervise_policy,
+               _xstatus)
 
 _LETTERS = "dupcohaitkq12wox"
 RUNS = 10       # CPython 3.11 quickens a code object after 8 calls
-# _pools: obmalloc's layout on this interpreter (16 KiB pools with a
-# 48-byte header, size classes 16 bytes apart), where it was checked and
-# measured.
-POOLS = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11) \
-    and sys.maxsize > 2 ** 32
-_POOL = 1 << 14
-_POOL_HEAD = 48
-_BYTES_HEAD = sys.getsizeof(b"")     # a bytes object of N bytes takes N + this
-_CLASSES = range(48, 513, 16)        # the size classes a bytes object can take
-_TRIES = 4096
-_filled = []        # for svscan's life: they sit in free blocks of pages it has
-_reserved = []      # until release()
 
 
 def _publish(effects):
@@ -316,40 +301,6 @@ def _close(sup):
         os.close(fd)
 
 
-def _take(size, into, last):
-    """Bytes objects of SIZE bytes put in INTO until one is the first block
-    of a pool (itself put in INTO if LAST); none kept if none is within
-    _TRIES (another allocator, another layout)."""
-    first = len(into)
-    for _ in range(_TRIES):
-        b = bytes(size - _BYTES_HEAD)
-        if id(b) % _POOL == _POOL_HEAD:
-            if last:
-                into.append(b)
-            return
-        into.append(b)
-    del into[first:]
-
-
-def _pools():
-    """Fill the free blocks of every size class (48 to 512 bytes) until
-    its next block is the first of an empty pool; then take the rest of
-    that pool's blocks (_reserved)."""
-    for size in _CLASSES:
-        _take(size, _filled, True)
-    for size in _CLASSES:
-        _take(size, _reserved, False)
-
-
-def release():
-    """Called by svscan right before it forks: the blocks _pools() took are
-    given back, and each pool they were in (full until now) comes first in
-    its size class, so that a forked supervise's new objects go there, a
-    page per class, rather than into the free blocks of pages it shares
-    with svscan.  Nothing after the first call."""
-    del _reserved[:]
-
-
 def _signals():
     """supervise.signals(), then svscan's own SIGINT and SIGCHLD handlers,
     wake-up descriptor and signal mask put back; every signal blocked in
@@ -379,10 +330,10 @@ def _signals():
 
 def run(environ=None):
     """Everything above; the policy twice per knob set, so that the second
-    pass finds the bytecode specialised by the first; then _pools() (where
-    POOLS).  ENVIRON, if given, is the dict (of bytes) svscan gives every
-    supervise for ./run; it is handed to _spawn.inherit() first (see
-    there)."""
+    pass finds the bytecode specialised by the first; then
+    _pools.fill_and_reserve().  ENVIRON, if given, is the dict (of bytes)
+    svscan gives every supervise for ./run; it is handed to
+    _spawn.inherit() first (see there)."""
     if environ is not None:
         _spawn.inherit(environ)
     for _ in range(RUNS):
@@ -425,5 +376,4 @@ def run(environ=None):
                 _publish(m.deadline(m.wake))
             if not m.pid and letter in "uo" and not m.exiting:
                 _publish(m.started(pid + 3 + k, now + 0.2))
-    if POOLS:
-        _pools()
+    _pools.fill_and_reserve()

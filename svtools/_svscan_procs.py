@@ -14,7 +14,7 @@ import sys
 import time
 
 from . import supervise
-from . import _loop, _pathexec, _prewarm, _proc, _siteimport, _status, _strerr
+from . import _loop, _pathexec, _pools, _proc, _siteimport, _status, _strerr
 from . import _svscan_adopt as adopt
 from ._knobs import PARSERS
 from ._svscan_shutdown import Shutdown
@@ -97,7 +97,7 @@ class Processes:
         if not self.execmode:
             gc.freeze()      # the collector must not touch the shared heap
         pids = [0] * len(starts)
-        _prewarm.release()
+        _pools.release()     # the child's new objects: a page per size class
         for k in range(len(starts)):
             pids[k] = self.spawn(starts, k)
         self.table.forked(starts, pids, now)

@@ -121,23 +121,24 @@ def test_one_empty_pool_per_size_class_until_release(scratch_base):
     releases them (right before it forks), new objects of each class go
     into those pools: what a forked supervise makes lies in one page per
     class instead of in free blocks of pages it shares (docs/performance.md)."""
-    if not _prewarm.POOLS:
+    from svtools import _pools
+    if not _pools.POOLS:
         pytest.skip("the pool layout is checked on CPython 3.11, 64 bits")
-    _prewarm.release()
+    _pools.release()
     _prewarm.run()
     pools = {}
-    for b in _prewarm._reserved:
-        pools.setdefault(len(b), set()).add(id(b) // _prewarm._POOL)
+    for b in _pools.reserved:
+        pools.setdefault(len(b), set()).add(id(b) // _pools.POOL)
     # (in a process with many free blocks a class may find no empty pool)
-    assert len(pools) >= len(_prewarm._CLASSES) * 2 // 3, pools
+    assert len(pools) >= len(_pools.CLASSES) * 2 // 3, pools
     assert sum(len(p) == 1 for p in pools.values()) >= len(pools) * 2 // 3, pools
     sizes = sorted(pools)
     made = [None] * len(sizes)
-    _prewarm.release()
-    assert _prewarm._reserved == []
+    _pools.release()
+    assert _pools.reserved == []
     for k, n in enumerate(sizes):
         made[k] = bytes(n)
-    landed = [id(b) // _prewarm._POOL in pools[len(b)] for b in made]
+    landed = [id(b) // _pools.POOL in pools[len(b)] for b in made]
     assert landed.count(True) >= len(sizes) * 2 // 3, landed
 
 
