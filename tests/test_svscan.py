@@ -12,14 +12,16 @@ from helpers import c_tool, prog, wait_for, write_script
 
 
 def children(pid):
-    """PID's children but svscan's inotify watcher."""
+    """PID's live children but svscan's inotify watch set-up child."""
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
             pids = [int(x) for x in f.read().split()]
     except OSError:
         return []
-    # the watcher, or a child not yet titled (the watcher, being forked)
-    return [p for p in pids if cmdline(p) not in ("svscan watcher", cmdline(pid))]
+    # the set-up child, or a child not yet titled (it, being forked), or
+    # one that has exited (a zombie's cmdline is empty: the set-up child
+    # between its exit and svscan's reaping)
+    return [p for p in pids if cmdline(p) not in ("svscan watcher", cmdline(pid), "")]
 
 
 def cmdline(pid):
