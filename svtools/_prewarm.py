@@ -9,8 +9,10 @@ a reference to each attribute name it looks up, writing the page that
 holds the name.  Run here, in svscan, before the forks, those writes land
 in pages every child shares instead of in each child.
 
-run() raises and catches the OSErrors supervise's set-up may meet; takes
-supervise's policy (_supervise_policy.Machine) through a service's life
+run() rehearses supervise's signal set-up (SIGINT, the wake-up pipe),
+putting svscan's own back each time; raises and catches the OSErrors
+supervise's set-up may meet; takes supervise's policy
+(_supervise_policy.Machine) through a service's life
 (start, crash, throttled restart, every control letter, exit), without
 knobs and with every knob; packs what supervise publishes (status,
 xstatus, exits); runs the knobs' own code (parsers, log-events records
@@ -23,15 +25,22 @@ does it, then RUNS times with knob files.  Nothing is signalled; the only
 processes started are those ./run's (/bin/sh, reaped at once, skipped
 when the scratch directory is mounted noexec).  svscan's directory,
 descriptors and signals are left as they were and the scratch directory
-is removed.  What each part is worth, measured: docs/performance.md ("The
+is removed.
+
+Last, it has _pools keep one empty pool of CPython's small-object
+allocator per size class for a forked supervise's new objects (see
+there).  What each part is worth, measured: docs/performance.md ("The
 changes, and what each is worth").
 """
 
 import os
 import select
+# The C core of the signal module (see supervise).
+import _signal as signal
 import time
 
-from . import _knobs, _logevents, _notify, _spawn, _status, _supervise_policy, _xstatus
+from . import (_knobs, _logevents, _loop, _notify, _pools, _spawn, _status, _supervise_policy,
+               _xstatus)
 
 _LETTERS = "dupcohaitkq12wox"
 RUNS = 10       # CPython 3.11 quickens a code object after 8 calls
@@ -335,13 +344,43 @@ def _close(sup):
         os.close(fd)
 
 
+def _signals():
+    """supervise.signals(), then svscan's own SIGINT and SIGCHLD handlers,
+    wake-up descriptor and signal mask put back; every signal blocked in
+    between, so that one that comes then is delivered afterwards, to
+    svscan's handler and pipe."""
+    from . import supervise
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    handlers = [(sig, signal.getsignal(sig)) for sig in (signal.SIGINT, signal.SIGCHLD)]
+    fd = _loop.wakeup_fd
+    r = -1
+    try:
+        r = supervise.signals(".")
+    except SystemExit:
+        pass           # no pipe (supervise said so): no matter
+    finally:
+        w = _loop.wakeup_fd
+        signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+        _loop.wakeup_fd = fd
+        for sig, handler in handlers:
+            if handler is not None:       # (None: not set from Python)
+                signal.signal(sig, handler)
+        if r >= 0:
+            os.close(r)
+            os.close(w)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def run(environ=None):
     """Everything above; the policy twice per knob set, so that the second
-    pass finds the bytecode specialised by the first.  ENVIRON, if given,
-    is the dict (of bytes) svscan gives every supervise for ./run; it is
-    handed to _spawn.inherit() first (see there)."""
+    pass finds the bytecode specialised by the first; then
+    _pools.fill_and_reserve().  ENVIRON, if given, is the dict (of bytes)
+    svscan gives every supervise for ./run; it is handed to
+    _spawn.inherit() first (see there)."""
     if environ is not None:
         _spawn.inherit(environ)
+    for _ in range(RUNS):
+        _signals()
     _errors()
     _knob_paths()
     for _ in range(RUNS):
@@ -380,3 +419,4 @@ def run(environ=None):
                 _publish(m.deadline(m.wake))
             if not m.pid and letter in "uo" and not m.exiting:
                 _publish(m.started(pid + 3 + k, now + 0.2))
+    _pools.fill_and_reserve()

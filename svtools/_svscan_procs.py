@@ -14,7 +14,7 @@ import sys
 import time
 
 from . import supervise
-from . import _loop, _pathexec, _proc, _siteimport, _status, _strerr
+from . import _loop, _pathexec, _pools, _proc, _siteimport, _status, _strerr
 from . import _svscan_adopt as adopt
 from ._knobs import PARSERS
 from ._svscan_shutdown import Shutdown
@@ -26,7 +26,7 @@ NO_ORPHAN = (0, 0, None, None)
 # name up in a module or an object writes the page holding the name (it
 # takes a reference to it), once per name (docs/performance.md).
 _CHILD_CALLS = (signal.set_wakeup_fd, signal.signal, signal.SIG_DFL, (signal.SIGALRM,) + STOP,
-                os.dup2, os.closerange, resource.setrlimit, resource.RLIMIT_NOFILE)
+                os.dup2, os.closerange, resource.setrlimit, resource.RLIMIT_NOFILE, supervise.main)
 
 
 def title(raw):
@@ -43,9 +43,12 @@ def _kill(pid, sig):
 
 class Processes:
     # What child() needs, made in flush() for the round being forked:
-    # (inherited descriptors, RLIMIT_NOFILE, the pipe end for each start
-    # or None, titles, supervise arguments, the title setter, environ)
-    child_plan = ((), (0, 0), (), (), (), None, None)
+    # (inherited descriptors, RLIMIT_NOFILE, then for each start its pipe
+    # end or None, title, supervise's argv, then the title setter, environ,
+    # then for each start its slot and the directory to enter or None, and
+    # whether supervise is exec'd): the child touches no entry, no tuple
+    # of the table's and looks up no name (docs/performance.md).
+    child_plan = ((), (0, 0), (), (), (), None, None, (), (), False)
 
     @staticmethod
     def close_pipe(e):
@@ -85,12 +88,16 @@ class Processes:
         if not self.execmode:
             args = [b"log" if i else e.name for e, i in starts]
             titles = [_siteimport.showable(b"supervise " + arg) for arg in args]
-            args = [os.fsdecode(arg) for arg in args]
+            args = [["supervise", os.fsdecode(arg)] for arg in args]
             set_title = _siteimport.setproctitle(keep_environ=True)
-        self.child_plan = (self.keep, self.nofile, pipes, titles, args, set_title, self.environ)
+        slots = [i for e, i in starts]
+        dirs = [e.name if i else None for e, i in starts]
+        self.child_plan = (self.keep, self.nofile, pipes, titles, args, set_title, self.environ,
+                           slots, dirs, self.execmode)
         if not self.execmode:
             gc.freeze()      # the collector must not touch the shared heap
         pids = [0] * len(starts)
+        _pools.release()     # the child's new objects: a page per size class
         for k in range(len(starts)):
             pids[k] = self.spawn(starts, k)
         self.table.forked(starts, pids, now)
@@ -145,7 +152,7 @@ class Processes:
         if pid == 0:
             code = 111
             try:
-                code = self.child(*starts[k], k)
+                code = self.child(starts, k)
             except SystemExit as ex:
                 code = ex.code if isinstance(ex.code, int) else 111
             except BaseException:
@@ -160,15 +167,18 @@ class Processes:
                 os._exit(code)
         return pid
 
-    def child(self, e, i, k):
-        """In the forked child: become `supervise NAME` (or `log`), the
-        K-th of this round of starts."""
+    def child(self, starts, k):
+        """In the forked child: become `supervise NAME` (or `log`) for
+        STARTS[K], the K-th (entry, slot) of this round; the entry is
+        looked at only on errors and with -e."""
         # main() reset the signals Python touches and the mask before any
         # fork, and supervise installs its own SIGCHLD handler: undoing only
         # what svscan set since saves each supervise ~35 KiB.
-        set_wakeup_fd, set_signal, default, signals, dup2, closerange, setrlimit, nofile = _CHILD_CALLS
-        keep, limits, pipes, titles, args, set_title, environ = self.child_plan
+        (set_wakeup_fd, set_signal, default, signals, dup2, closerange, setrlimit, nofile,
+         main) = _CHILD_CALLS
+        keep, limits, pipes, titles, args, set_title, environ, slots, dirs, execmode = self.child_plan
         pipe = pipes[k]
+        i = slots[k]
         set_wakeup_fd(-1)
         for sig in signals:
             set_signal(sig, default)
@@ -181,7 +191,7 @@ class Processes:
                 lo = fd + 1
             closerange(lo, limits[1] if limits[1] > 0 else 1 << 20)
         except OSError as err:
-            label = os.fsdecode(e.label(i))
+            label = os.fsdecode(starts[k][0].label(i))
             _strerr.warn(PROG, "unable to set up descriptors for %s" % label, err)
             return 111
         try:
@@ -190,18 +200,18 @@ class Processes:
             pass
         if i:
             try:
-                os.chdir(e.name)
+                os.chdir(dirs[k])
             except OSError as err:
-                _strerr.warn(PROG, "unable to switch to %s" % os.fsdecode(e.name), err)
+                _strerr.warn(PROG, "unable to switch to %s" % os.fsdecode(dirs[k]), err)
                 return 111
-        arg = b"log" if i else e.name
-        if self.execmode:
-            err = _pathexec.run([b"supervise", arg])
+        if execmode:
+            e = starts[k][0]
+            err = _pathexec.run([b"supervise", b"log" if i else e.name])
             _strerr.warn(PROG, "unable to start supervise %s" % os.fsdecode(e.label(i)), err)
             return 111
         if set_title is not None:
             set_title(titles[k])
-        return supervise.main(["supervise", args[k]], environ)
+        return main(args[k], environ)
 
     # -- deaths ---------------------------------------------------------------
 

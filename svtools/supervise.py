@@ -53,6 +53,7 @@ _SKIPPED = _xstatus.FIELDS.index("skipped")
 _WALL = tuple(_xstatus.FIELDS.index(key) for key in ("since", "ready_since", "exit_at", "next_start"))
 _IN, _OUT = select.POLLIN, select.POLLOUT
 _NO_EXITS = _xstatus.pack_exits([])
+_SIGCHLD = (signal.SIGCHLD,)
 
 
 def _open_fifo(path, flags, verb, name):
@@ -471,13 +472,21 @@ def main(argv=None, environ=None):
     if len(argv) != 2:
         _strerr.usage(PROG, "supervise dir")
     dirname = argv[1]
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    try:
-        wakeup = _loop.wakeup((signal.SIGCHLD,))
-    except OSError as e:
-        _strerr.fatal(PROG, "unable to create pipe for %s" % dirname, e)
+    wakeup = signals(dirname)
     start(dirname, initial_environ() if environ is None else environ).run(wakeup)
     return 0
+
+
+def signals(dirname):
+    """SIGINT at its default and the wake-up pipe for SIGCHLD
+    (_loop.wakeup); returns the pipe's read end.  svscan's _prewarm
+    rehearses this, putting its own signals back, so that a forked
+    supervise finds it quickened."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        return _loop.wakeup(_SIGCHLD)
+    except OSError as e:
+        _strerr.fatal(PROG, "unable to create pipe for %s" % dirname, e)
 
 
 if __name__ == "__main__":

@@ -153,3 +153,74 @@ def test_rehearsal_starts_run_with_every_knob_and_signals_nothing(scratch_base, 
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
     assert _children() is None
+
+
+def test_one_empty_pool_per_size_class_until_release(scratch_base):
+    """_pools (CPython 3.11, 64 bits): after the dry run, blocks of an
+    otherwise empty pool are kept for each size class; once svscan
+    releases them (right before it forks), new objects of each class go
+    into those pools: what a forked supervise makes lies in one page per
+    class instead of in free blocks of pages it shares (docs/performance.md)."""
+    from svtools import _pools
+    if not _pools.POOLS:
+        pytest.skip("the pool layout is checked on CPython 3.11, 64 bits")
+    _pools.release()
+    _prewarm.run()
+    pools = {}
+    for b in _pools.reserved:
+        pools.setdefault(len(b), set()).add(id(b) // _pools.POOL)
+    # (in a process with many free blocks a class may find no empty pool)
+    assert len(pools) >= len(_pools.CLASSES) * 2 // 3, pools
+    assert sum(len(p) == 1 for p in pools.values()) >= len(pools) * 2 // 3, pools
+    sizes = sorted(pools)
+    made = [None] * len(sizes)
+    _pools.release()
+    assert _pools.reserved == []
+    for k, n in enumerate(sizes):
+        made[k] = bytes(n)
+    landed = [id(b) // _pools.POOL in pools[len(b)] for b in made]
+    assert landed.count(True) >= len(sizes) * 2 // 3, landed
+
+
+_SIGNALS = """
+import os, sys
+import _signal as signal
+from svtools import _loop, _prewarm, supervise
+# svscan's signals: its wake-up pipe and handlers, a blocked signal
+r = _loop.wakeup((signal.SIGCHLD, signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2])
+sigs = (signal.SIGCHLD, signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+before = ([signal.getsignal(s) for s in sigs], _loop.wakeup_fd, signal.pthread_sigmask(signal.SIG_BLOCK, []),
+          sorted(os.listdir("/proc/self/fd")))
+real = supervise.signals
+seen = []
+def signals(dirname):
+    seen.append(signal.getsignal(signal.SIGINT))
+    fd = real(dirname)
+    seen.append(signal.getsignal(signal.SIGINT))
+    os.kill(os.getpid(), signal.SIGALRM)      # comes during the rehearsal
+    return fd
+supervise.signals = signals
+for _ in range(3):
+    _prewarm._signals()
+after = ([signal.getsignal(s) for s in sigs], _loop.wakeup_fd, signal.pthread_sigmask(signal.SIG_BLOCK, []),
+         sorted(os.listdir("/proc/self/fd")))
+assert seen[1] == signal.SIG_DFL and seen[0] is _loop._ignore, seen
+assert after == before, (before, after)
+assert signal.set_wakeup_fd(-1) == before[1]
+assert signal.SIGALRM in _loop.drain(r)       # delivered afterwards, to svscan's pipe
+print("ok")
+"""
+
+
+def test_signal_rehearsal_puts_svscan_signals_back():
+    """supervise.signals() rehearsed in svscan (SIGINT default, a wake-up
+    pipe for SIGCHLD): svscan's handlers, wake-up descriptor, mask and
+    descriptors are as before, and a signal that came meanwhile reaches
+    svscan's pipe afterwards."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(_prewarm.__file__)))
+    out = subprocess.run([sys.executable, "-I", "-S", "-c",
+                          "import sys; sys.path.insert(0, %r)\n" % root + _SIGNALS],
+                         capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (0, "ok\n"), out.stderr

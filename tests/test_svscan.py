@@ -12,14 +12,16 @@ from helpers import c_tool, prog, wait_for, write_script
 
 
 def children(pid):
-    """PID's children but svscan's inotify watcher."""
+    """PID's live children but svscan's inotify watch set-up child."""
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
             pids = [int(x) for x in f.read().split()]
     except OSError:
         return []
-    # the watcher, or a child not yet titled (the watcher, being forked)
-    return [p for p in pids if cmdline(p) not in ("svscan watcher", cmdline(pid))]
+    # the set-up child, or a child not yet titled (it, being forked), or
+    # one that has exited (a zombie's cmdline is empty: the set-up child
+    # between its exit and svscan's reaping)
+    return [p for p in pids if cmdline(p) not in ("svscan watcher", cmdline(pid), "")]
 
 
 def cmdline(pid):
@@ -222,3 +224,28 @@ def test_chdir_failure_and_usage(tmp_path):
     assert ours.returncode == 111
     bad = helpers.run([prog("svscan"), "-z"])
     assert (bad.returncode, bad.stderr) == (100, b"svscan: illegal option -- z\nsvscan: usage: svscan [ -ekp ] [ dir ]\n")
+
+
+def test_forked_child_reads_its_plan_not_the_table(monkeypatch):
+    """svscan's child set-up (Processes.child) takes what it needs from
+    child_plan, made in flush() before the forks: an entry of the table is
+    not even looked at on the normal path (each object a forked supervise
+    touches costs it a 4 KiB page: docs/performance.md)."""
+    import resource
+    import types
+    from svtools import _svscan_procs
+
+    class Untouchable:
+        def __getattribute__(self, name):
+            os._exit(99)
+    calls = list(_svscan_procs._CHILD_CALLS)
+    calls[-1] = lambda argv, environ: 7 if (argv, environ) == (["supervise", "x"], {}) else 8
+    monkeypatch.setattr(_svscan_procs, "_CHILD_CALLS", tuple(calls))
+    limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+    scanner = types.SimpleNamespace(child_plan=(
+        (), limits, [None], ["supervise x"], [["supervise", "x"]], None, {}, [0], [None], False))
+    pid = os.fork()
+    if pid == 0:
+        os._exit(_svscan_procs.Processes.child(scanner, [(Untouchable(), 0)], 0))
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 7
