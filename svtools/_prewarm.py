@@ -39,8 +39,8 @@ import select
 import _signal as signal
 import time
 
-from . import (_knobs, _logevents, _loop, _notify, _pools, _spawn, _status, _supervise_policy,
-               _xstatus)
+from . import (_knobs, _loop, _notify, _pools, _prewarm_knobs, _spawn, _status,
+               _supervise_policy, _xstatus)
 
 _LETTERS = "dupcohaitkq12wox"
 RUNS = 10       # CPython 3.11 quickens a code object after 8 calls
@@ -70,73 +70,11 @@ def _errors():
     poller.poll(0)
 
 
-# A value every knob parser accepts (bench/policy.py's set).
-_KNOB_VALUES = {
-    "timeout-finish": b"5000\n", "down-signal": b"TERM\n", "timeout-kill": b"500\n",
-    "process-group": b"", "notification-fd": b"5\n", "notify-socket": b"",
-    "restart-backoff": b"60\n", "fail-limit": b"5 60\n", "max-death-tally": b"100\n",
-    "log-events": b"",
-}
 # What a rehearsal leaves in its scratch directory.
 _FILES = ("supervise/control", "supervise/ok", "supervise/lock", "supervise/status",
           "supervise/exits", "supervise/xstatus", "supervise/status.new",
           "supervise/exits.new", "supervise/xstatus.new", "supervise/notify", "fifo", "down", "run",
-          "finish") + tuple(_KNOB_VALUES) + ("supervise", "")
-
-
-def _all_knobs():
-    """Knobs with every file present, through the parsers supervise uses."""
-    knobs = _knobs.Knobs()
-    knobs.finish = True
-    for name, data in _KNOB_VALUES.items():
-        attr, parse = _knobs.PARSERS[name]
-        value, problem = parse(data)
-        if problem is None:
-            setattr(knobs, attr, value)
-    return knobs
-
-
-def _forward():
-    """log-events' pipe: records and output through a Forwarder that writes
-    into its own pipe, then closed."""
-    f = _logevents.Forwarder()
-    try:
-        f.out = f.w
-        f.read(_logevents.DRAIN)
-        f.record(_logevents.record("start", 100, 0, 0, 0.0), False)
-        f.write()
-        f.read()
-        f.record(_logevents.record("exit", 100, 256, 15, 1.5))
-        f.record(_logevents.record("exit", 100, 3, 0, 1.5))
-        f.write()
-        f.read()
-    finally:
-        os.close(f.r)
-        os.close(f.w)
-
-
-def _knob_paths():
-    """What the knobs bring beyond the policy: log-events' records and
-    pipe, the notify datagram parser, a datagram socket (made and closed,
-    never bound)."""
-    try:
-        _forward()
-    except OSError:
-        pass
-    _notify.parse(b"READY=1\nSTATUS=up\n")
-    os.fsencode(os.getcwd())
-    s = _notify.load_socket()
-    try:
-        sock = s.socket(s.AF_UNIX, s.SOCK_DGRAM)
-    except OSError:
-        return
-    try:
-        sock.setblocking(False)
-        sock.setsockopt(s.SOL_SOCKET, s.SO_PASSCRED, 1)
-    except OSError:
-        pass
-    finally:
-        sock.close()
+          "finish") + tuple(_prewarm_knobs.VALUES) + ("supervise", "")
 
 
 def _supervisor():
@@ -208,8 +146,8 @@ def _rehearse(path):
     """supervise.start() in PATH (a down file there: ./run is not started
     at boot) RUNS times without knob files, each followed by one run of
     ./run (_run_once) where it can be started; then RUNS times with every
-    knob file but schedule, each followed by what starting ./run would set
-    up for them (notify socket, log-events pipe), without starting it.
+    knob file but schedule, each followed by a run of ./run with them
+    (_prewarm_knobs.rehearse).
     Back in svscan's directory after each."""
     from . import supervise
     _write(path + "/down", b"")
@@ -220,7 +158,7 @@ def _rehearse(path):
     try:
         for k in range(2 * RUNS):
             if k == RUNS:
-                for name, data in _KNOB_VALUES.items():
+                for name, data in _prewarm_knobs.VALUES.items():
                     _write(path + "/" + name, data)
                 _write(path + "/finish", b"#!/bin/sh\n", 0o700)
             sup = None
@@ -231,15 +169,7 @@ def _rehearse(path):
                 if k < RUNS and runs:
                     _run_once(sup)
                 if k >= RUNS:
-                    # log-events' records go back into its own pipe, never
-                    # to our stdout
-                    if runs:
-                        _run_knobs(sup)
-                    else:
-                        f = sup.forwarder()
-                        f.out = f.w
-                        sup.notify_env(True)
-                        sup.log("start", 1, 0, 0, 0.0)
+                    _prewarm_knobs.rehearse(sup, _perform, runs)
                 _loop_once(sup)
             finally:
                 os.fchdir(here)
@@ -274,40 +204,6 @@ def _run_once(sup):
     except OSError:
         pass
     sup.reap()
-    sup.flush()
-
-
-def _run_knobs(sup):
-    """svc -u with every knob: ./run (which exits at once) started through
-    spawn_run as supervise starts it, in a session of its own, with the
-    log-events pipe as its stdout, the readiness pipe at its
-    notification-fd and NOTIFY_SOCKET; then svc -d, the exit reaped here,
-    and the policy taken back down (./finish counted as run) without
-    sending a signal or starting ./finish."""
-    m = sup.machine
-    try:
-        sup.perform(m.command("u", time.monotonic()))
-    finally:
-        f = sup.forward
-        if f is not None:
-            f.out = f.w     # before anything is written
-    pid = sup.run_pid
-    if not pid:
-        return
-    _perform(sup, m.command("d", time.monotonic()))
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-    sup.run_pid = 0
-    sup.close_ready()
-    now = time.monotonic()
-    _perform(sup, m.child_exited(0, 0, now))
-    if m.finishing:
-        _perform(sup, m.finish_started(0, now))
-        _perform(sup, m.finish_exited(0, now))
-    if m.pgid:
-        _perform(sup, m.group_gone(m.pgid, now))
     sup.flush()
 
 
@@ -382,7 +278,7 @@ def run(environ=None):
     for _ in range(RUNS):
         _signals()
     _errors()
-    _knob_paths()
+    _prewarm_knobs.paths()
     for _ in range(RUNS):
         _supervisor()
     path = _scratch()
@@ -391,7 +287,7 @@ def run(environ=None):
             _rehearse(path)
         finally:
             _remove(path)
-    for knobs in (_knobs.Knobs(), _knobs.Knobs(), _all_knobs(), _all_knobs()):
+    for knobs in (_knobs.Knobs(), _knobs.Knobs(), _prewarm_knobs.all_knobs(), _prewarm_knobs.all_knobs()):
         m = _supervise_policy.Machine(True, knobs)
         now = 1000.0
         pid = 100
