@@ -120,6 +120,33 @@ def left_behind(parent, path, skip):
     return best
 
 
+def works_in(pid, where):
+    """Whether PID's working directory is WHERE, a (device, inode) pair."""
+    if where is None:
+        return False
+    try:
+        st = os.stat(b"/proc/%d/cwd" % pid)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == where
+
+
+def holds(pid, link):
+    """Whether one of PID's descriptors reads LINK (b"pipe:[INODE]")."""
+    base = b"/proc/%d/fd" % pid
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(base + b"/" + name) == link:
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def pipe_inode(pid, fd):
     """The inode of the pipe at PID's descriptor FD, or None."""
     try:

@@ -332,6 +332,32 @@ class Processes:
                     _kill(pid, signal.SIGKILL)
             elif what == "kill_supervise":
                 _kill(e.pid[effect[2]], signal.SIGKILL)
+            elif what == "strays":
+                self.strays(e)
+
+    def strays(self, e):
+        """Send the down signal of E's service (and CONT) to what it left
+        behind among svscan's children: not a supervise or the watch's
+        set-up child, working in the service's directory or holding the
+        logger's pipe (which would keep the logger from its end of file)."""
+        try:
+            st = os.stat(self.slot_path(e, 0, b"."))
+            where = (st.st_dev, st.st_ino)
+        except OSError:
+            where = None
+        pipe = None
+        if e.r >= 0:
+            try:
+                pipe = b"pipe:[%d]" % os.fstat(e.r).st_ino
+            except OSError:
+                pass
+        sig = self.knob(e, 0, "down-signal") or signal.SIGTERM
+        for pid in adopt.children(self.me):
+            if self.not_orphan(pid):
+                continue
+            if adopt.works_in(pid, where) or (pipe and adopt.holds(pid, pipe)):
+                _kill(pid, sig)
+                _kill(pid, signal.SIGCONT)
 
     def control(self, e, i, letters):
         """Write LETTERS to the supervise of slot I, found through its cwd

@@ -7,11 +7,16 @@ told to start nothing more (Table.stop) and each Entry goes through:
 
   SERVICE  its supervise was sent "dx": it stops the service with the
            service's own down signal (and timeout-kill), then exits.
-  LOG      the service and its supervise are gone.  The logger's supervise
-           is sent "x" alone (exit once the logger exits; no signal), then
-           svscan closes its own two ends of the pipe.  The logger reads
-           what is left, sees end of file and exits; its supervise exits.
-           "d" would send the logger TERM with lines still in the pipe.
+  LOG      the service and its supervise are gone.  What the service
+           left behind among svscan's own children (a `sleep` its run
+           started without exec, now svscan's as subreaper: working in
+           the service's directory or holding the logger's pipe) is sent
+           the service's down signal and CONT ("strays").  The logger's
+           supervise is sent "x" alone (exit once the logger exits; no
+           signal), then svscan closes its own two ends of the pipe.  The
+           logger reads what is left, sees end of file and exits; its
+           supervise exits.  "d" would send the logger TERM with lines
+           still in the pipe.
   DONE     nothing of the entry runs.
 
 An entry without a log skips LOG.  When every entry is DONE: ("exit",).
@@ -26,7 +31,8 @@ reports each death with gone().  Deadlines, from the start of shutdown:
 A control message that cannot be written (the supervise has not opened its
 FIFO yet) is written again RESEND seconds later.
 
-Effects: ("control", e, i, letters), ("close", e) (svscan's pipe ends),
+Effects: ("control", e, i, letters), ("strays", e) (signal what a
+service that ran left behind), ("close", e) (svscan's pipe ends),
 ("kill", e, i) (SIGKILL slot I's service), ("kill_supervise", e, i),
 ("exit",).  This module performs no I/O and never reads a clock.
 """
@@ -54,11 +60,14 @@ class Shutdown:
         self.stage = {}
         self.resend = {}          # (key, i) -> [letters, when]
         self.effects = []
+        self.ran = set()          # keys of the entries whose service ran
         for e in table.entries.values():
             tk = timeout_kill.get(e.key)
             self.kill_at[e.key] = now + (NOKILL if tk is None else tk + AFTER)
             self.stage[e.key] = 0
             self.phase[e.key] = SERVICE
+            if running(e, 0):
+                self.ran.add(e.key)
             if e.pid[0] > 0:
                 self.effects.append(("control", e, 0, b"dx"))
         self.effects += self._advance()
@@ -73,6 +82,8 @@ class Shutdown:
             phase = self.phase[e.key]
             if phase == SERVICE and not running(e, 0):
                 phase = LOG
+                if e.key in self.ran:
+                    effects.append(("strays", e))
                 if e.haslog:
                     if e.pid[1] > 0:
                         effects.append(("control", e, 1, b"x"))

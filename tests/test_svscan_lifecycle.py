@@ -90,6 +90,25 @@ def test_term_stops_services_drains_loggers_and_exits_0(scan):
     assert scan.stderr() == ""
 
 
+def test_term_leaves_no_stray_of_a_run_without_exec(scan):
+    """./run started `sleep` without exec and died of TERM: the sleep, svscan's
+    child now (subreaper) and holding the logger's pipe, is sent the service's
+    down signal, so the logger gets its end of file and nothing is left."""
+    d = service(scan.dir / "loose", "echo hello\nsleep 300 &\necho $! > stray\nwait\n")
+    os.makedirs(d / "log")
+    write_script(d / "log" / "run", "exec %s ./main\n" % prog("multilog"))
+    wait_for(lambda: (d / "stray").exists() and (d / "stray").read_text().strip()
+             and (d / "log" / "main" / "current").exists()
+             and b"hello" in (d / "log" / "main" / "current").read_bytes(), 10, what="up, logged")
+    stray = int((d / "stray").read_text())
+    assert helpers.pid_alive(stray)
+    os.kill(scan.pid, signal.SIGTERM)
+    assert scan.proc.wait(timeout=20) == 0
+    assert not helpers.pid_alive(stray)
+    wait_for(lambda: session(scan.pid) == [], 15, what="every process gone")
+    assert (d / "log" / "main" / "current").read_bytes() == b"hello\n"
+
+
 def test_k_dies_alone_as_0_76(procs, tmp_path):
     s = Scan(procs, tmp_path, ["-k"])
     d = service(s.dir / "a")

@@ -38,7 +38,8 @@ def test_service_then_logger_then_exit():
     assert t.take_starts() == [] and t.stopping
     die(t, 100)
     # the logger's supervise only gets x (no TERM while lines wait), then the pipe closes
-    assert s.gone() == [("control", e, 1, b"x"), ("close", e)]
+    # what the service left among svscan's children is signalled first
+    assert s.gone() == [("strays", e), ("control", e, 1, b"x"), ("close", e)]
     assert t.take_starts() == []            # no restart of the dead supervise
     die(t, 101)
     assert s.gone() == [("exit",)]
@@ -49,9 +50,9 @@ def test_without_a_log_exit_follows_the_service():
     s = Shutdown(t, {}, 0.0)
     assert s.begin() == [("control", a, 0, b"dx"), ("control", b, 0, b"dx")]
     die(t, 100)
-    assert s.gone() == []
+    assert s.gone() == [("strays", a)]
     die(t, 110)
-    assert s.gone() == [("exit",)]
+    assert s.gone() == [("strays", b), ("exit",)]
 
 
 def test_nothing_running_exits_at_once():
@@ -99,7 +100,7 @@ def test_unsent_control_is_sent_again():
     assert s.due(1.0 + RESEND) == [("control", e, 0, b"dx")]
     s.unsent(e, 0, b"dx", 2.0)
     die(t, 100)                              # gone meanwhile: nothing to resend
-    assert s.due(3.0) == [("exit",)]
+    assert s.due(3.0) == [("strays", e), ("exit",)]
 
 
 def test_orphans_keep_their_entry_running():
@@ -109,7 +110,7 @@ def test_orphans_keep_their_entry_running():
     t.reaped(100, None, 555, 1.0)            # supervise killed, service left
     assert s.gone() == []
     t.reaped(555, None, 0, 2.0)
-    assert s.gone() == [("exit",)]
+    assert s.gone() == [("strays", e), ("exit",)]
 
 
 def inotify_event(mask, name=b"", pad=16):
