@@ -41,27 +41,35 @@ _INT = struct.Struct("i")
 # then len bytes of name, NUL-terminated and padded with NULs (len counts
 # the padding).  Native byte order and alignment, as the kernel writes it.
 _EVENT = struct.Struct("iIII")
+DIR_WD = 1                   # the first watch of a new inotify instance
+# DIR's parent is watched too, for DIR's own name: while svscan's working
+# directory is DIR, removing DIR sends no IN_DELETE_SELF (the inode lives on)
+PARENT = policy.IN_CREATE | policy.IN_MOVED_TO | policy.IN_DELETE | policy.IN_MOVED_FROM
 
 
-def parse(data):
+def parse(data, others=None):
     """Decode the bytes of one read() of an inotify descriptor.
 
     Returns ([(mask, name bytes)], junk): every whole record in DATA, the
     name without its NUL padding (b"" for an event about the watched
     directory itself), and junk True when DATA ends in bytes that are not a
     whole record (the kernel never splits one: something else wrote
-    them).  Never raises."""
+    them).  With a list OTHERS, the records of watches after the first
+    (wd 1: DIR's; wd 2 is DIR's parent's) go there instead.
+    Never raises."""
     events = []
     pos = 0
     end = len(data)
     while pos + _EVENT.size <= end:
-        _, mask, _, size = _EVENT.unpack_from(data, pos)
+        wd, mask, _, size = _EVENT.unpack_from(data, pos)
         at = pos + _EVENT.size
         if at + size > end:
             break
         name = data[at:at + size]
         nul = name.find(b"\0")
-        events.append((mask, name if nul < 0 else name[:nul]))
+        # IN_Q_OVERFLOW comes with wd -1: it is about every watch
+        (events if others is None or wd <= DIR_WD else others).append(
+            (mask, name if nul < 0 else name[:nul]))
         pos = at + size
     return events, pos != end
 
@@ -134,10 +142,11 @@ class Watch:
         self.moved()
         if not self.at_dir():
             # DIR is gone (or moved away and not made again): watching what
-            # was DIR would never tell; poll until DIR is back
+            # was DIR would never tell; poll the old one, and look for DIR
+            # every second (a replacement is usually made at once)
             if self.table.poll_at is None:
                 self.table.start_polling(now)
-            self.watch_at = now + policy.POLL
+            self.watch_at = now + policy.THROTTLE
             return
         try:
             self.watcher = start(policy.WATCH)
@@ -224,10 +233,14 @@ class Watch:
             _strerr.warn(PROG, "unable to read inotify watch", err)
             data = b""
         now = time.monotonic()
-        events, junk = parse(data)
-        if not data or any(mask & GONE for mask, _ in events):
-            # DIR deleted or moved (or the watch removed): this watch will
-            # say nothing more; the rescan below moves to a new DIR, if any
+        parent = []
+        events, junk = parse(data, parent)
+        base = self.path.rstrip(b"/").rpartition(b"/")[2]
+        if not data or any(mask & GONE for mask, _ in events) \
+                or any(name == base for _, name in parent):
+            # DIR deleted, moved or made again (or the watch removed): this
+            # watch will say nothing more; the rescan below moves to a new
+            # DIR, if any
             self.unwatch(now)
             junk = True
         if self.stopping:
@@ -269,6 +282,12 @@ def _setup(sock, mask):
         import inotify_simple
         ino = inotify_simple.INotify()
         ino.add_watch(".", mask)
+        here, up = os.stat("."), os.stat("..")
+        if (here.st_dev, here.st_ino) != (up.st_dev, up.st_ino):     # not /
+            try:
+                ino.add_watch("..", PARENT)
+            except OSError:
+                pass        # unreadable parent: DIR's removal is noticed later
     except ImportError:
         message = (_INT.pack(NO_MODULE), [])
     except OSError as err:

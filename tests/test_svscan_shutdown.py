@@ -242,3 +242,13 @@ def test_reopen_pipe_reaches_the_same_pipe():
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_watch_parse_sorts_the_parent_watch_out():
+    """wd 1 is DIR's watch, wd 2 its parent's; the overflow (wd -1) is DIR's."""
+    data = (struct.pack("iIII", 1, 0x100, 0, 16) + b"a".ljust(16, b"\0")
+            + struct.pack("iIII", 2, 0x200, 0, 16) + b"scan".ljust(16, b"\0")
+            + struct.pack("iIII", -1, 0x4000, 0, 0))
+    parent = []
+    assert _svscan_watch.parse(data, parent) == ([(0x100, b"a"), (0x4000, b"")], False)
+    assert parent == [(0x200, b"scan")]

@@ -107,15 +107,16 @@ def fds(pid):
     return out
 
 
-def watched(pid):
-    """Inode numbers that PID's inotify descriptors watch (fdinfo)."""
+def watched(pid, wd=1):
+    """Inode numbers that PID's inotify descriptors watch with watch
+    descriptor WD (fdinfo): 1 is DIR's watch, 2 its parent's."""
     inodes = []
     for fd, target in fds(pid).items():
         if target == "anon_inode:inotify":
             try:
                 with open("/proc/%d/fdinfo/%d" % (pid, fd)) as f:
                     for line in f:
-                        if line.startswith("inotify wd:"):
+                        if line.startswith("inotify wd:%d " % wd):
                             inodes.append(int(line.split(" ino:")[1].split()[0], 16))
             except OSError:
                 pass
@@ -144,6 +145,7 @@ def record(mask, name=b"", size=16):
 def test_setup_child_hands_the_watch_over_and_exits(wscan):
     ino = os.stat(wscan.dir).st_ino
     wait_for(lambda: watched(wscan.pid) == [ino], 20, what="svscan holding the watch on DIR")
+    assert watched(wscan.pid, 2) == [os.stat(wscan.dir.parent).st_ino]     # and on its parent
     [setup] = wscan.setups()
     wait_for(lambda: setup not in kids(wscan.pid), 10, what="the set-up child gone")
     a = service(wscan.dir / "a")
@@ -243,4 +245,18 @@ def test_scan_directory_replaced_or_removed(wscan, tmp_path):
     wait_for(lambda: watched(wscan.pid) == [ino], 20, what="the watch on the directory made again")
     d = service(wscan.dir / "d")
     wait_for(lambda: up(d), 10, what="d after")
+    assert wscan.stderr() == ""
+
+
+def test_empty_scan_directory_removed_and_made_again(wscan):
+    """svscan works in DIR, so removing an empty DIR sends its watch nothing
+    (no IN_DELETE_SELF while a process works there, no entry deleted): the
+    watch on DIR's parent tells, and svscan moves to the new DIR."""
+    ino = os.stat(wscan.dir).st_ino
+    wait_for(lambda: watched(wscan.pid) == [ino], 20, what="the watch")
+    os.rmdir(wscan.dir)
+    wscan.dir.mkdir()
+    a = service(wscan.dir / "a")
+    wait_for(lambda: up(a), 20, what="a in the directory made again")
+    wait_for(lambda: watched(wscan.pid) == [os.stat(wscan.dir).st_ino], 20, what="the new watch")
     assert wscan.stderr() == ""
