@@ -25,13 +25,11 @@ Exit codes: 0 after the 'x' command once the service is down; 100 for a
 usage error; 111 when DIR cannot be set up (chdir, lock, FIFOs).
 """
 
-import fcntl
 import os
 import select
 # The C core of the signal module: the same calls without the enum wrappers,
 # which would cost a long-running process 0.8 MB and every start-up 5 ms.
 import _signal as signal
-import stat
 import sys
 import time
 
@@ -44,6 +42,7 @@ from ._pathexec import initial_environ
 # Loaded here, before svscan forks, rather than on demand: the first import
 # in a forked supervise costs it ~0.7 MiB of copied pages, this ~20 KiB shared.
 from ._schedule import Cron
+from ._supervise_setup import open_fifo, setup
 from ._supervise_policy import Machine
 
 PROG = "supervise"
@@ -54,60 +53,6 @@ _WALL = tuple(_xstatus.FIELDS.index(key) for key in ("since", "ready_since", "ex
 _IN, _OUT = select.POLLIN, select.POLLOUT
 _NO_EXITS = _xstatus.pack_exits([])
 _SIGCHLD = (signal.SIGCHLD,)
-
-
-def _open_fifo(path, flags, verb, name):
-    """Make sure PATH is a FIFO we can use; fatal otherwise."""
-    try:
-        os.mkfifo(path, 0o600)
-    except OSError:
-        pass
-    try:
-        fd = os.open(path, flags | os.O_NONBLOCK)
-    except OSError as e:
-        _strerr.fatal(PROG, "unable to %s %s" % (verb, name), e)
-    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
-        # A regular file (or a symlink to one) here would feed us its bytes
-        # as commands, or hide a dead supervise from svok: refuse it.
-        os.close(fd)
-        _strerr.fatal(PROG, "unable to %s %s: not a fifo" % (verb, name))
-    return fd
-
-
-def _setup(dirname):
-    """Steps 3-9 of daemontools' start-up; returns (want_up, fds)."""
-    try:
-        os.chdir(dirname)
-    except OSError as e:
-        _strerr.fatal(PROG, "unable to chdir to %s" % dirname, e)
-    try:
-        os.stat("down")
-        want_up = False
-    except FileNotFoundError:
-        want_up = True
-    except OSError as e:
-        _strerr.fatal(PROG, "unable to stat %s/down" % dirname, e)
-    try:
-        os.mkdir("supervise", 0o700)
-    except FileExistsError:
-        # Debian's supervise: a dangling symlink (state kept on a tmpfs, say)
-        # gets its target made.
-        if os.path.islink("supervise") and not os.path.exists("supervise"):
-            try:
-                os.mkdir(os.readlink("supervise"), 0o700)
-            except OSError:
-                pass
-    except OSError:
-        pass
-    try:
-        lock = os.open("supervise/lock", os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND | os.O_CREAT, 0o600)
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        _strerr.fatal(PROG, "unable to acquire %s/supervise/lock" % dirname, e)
-    control = _open_fifo("supervise/control", os.O_RDONLY, "read", dirname + "/supervise/control")
-    # Our own writer keeps the FIFO from ever reporting end of file.
-    control_w = _open_fifo("supervise/control", os.O_WRONLY, "write", dirname + "/supervise/control")
-    return want_up, (lock, control, control_w)
 
 
 class Supervisor:
@@ -464,11 +409,11 @@ def start(dirname, environ, knobs=None, problems=None):
     both ways, ok) stay open for as long as supervise runs.  KNOBS and
     PROBLEMS: see Supervisor.  svscan's _prewarm rehearses this in a
     scratch directory with a down file."""
-    want_up, fds = _setup(dirname)
+    want_up, fds = setup(dirname)
     sup = Supervisor(dirname, want_up, fds[1], environ, knobs, problems)
     sup.status(0, False, sup.machine.want)
     sup._write(_NO_EXITS, "exits")
-    sup.fds = fds + (_open_fifo("supervise/ok", os.O_RDONLY, "read", dirname + "/supervise/ok"),)
+    sup.fds = fds + (open_fifo("supervise/ok", os.O_RDONLY, "read", dirname + "/supervise/ok"),)
     sup.perform(sup.machine.boot(time.monotonic()))
     if sup.machine.knobs.schedule is not None:
         sup.reschedule(sup.machine.knobs.schedule)

@@ -86,7 +86,7 @@ def test_dry_run_exercises_what_supervise_runs(scratch_base):
                  "Machine.command", "Machine.deadline", "pack", "pack_exits", "load",
                  "Listener.__init__", "Forwarder.record"):
         assert name in calls, name
-    for name in ("start", "_setup", "_open_fifo", "Supervisor.__init__", "Supervisor.status",
+    for name in ("start", "setup", "open_fifo", "Supervisor.__init__", "Supervisor.status",
                  "Supervisor.flush", "Supervisor.reap", "Supervisor.spawn_run", "Supervisor.run",
                  "write"):
         assert calls.get(name, 0) > 8, name

@@ -1,0 +1,71 @@
+"""supervise's start-up in its directory: daemontools 0.76's steps 3-9.
+
+setup(dirname) changes to DIRNAME, notes whether DIRNAME/down exists, makes
+supervise/ (or the target of a dangling supervise symlink, as Debian's
+supervise does), takes supervise/lock with flock and opens the control
+FIFO both ways; open_fifo() is also how supervise/ok is opened.  Every
+failure is fatal in the daemontools shape ("supervise: fatal: unable to
+...", exit 111), as in 0.76.
+"""
+
+import fcntl
+import os
+import stat
+
+from . import _strerr
+
+PROG = "supervise"
+
+
+def open_fifo(path, flags, verb, name):
+    """Make sure PATH is a FIFO we can use; fatal otherwise."""
+    try:
+        os.mkfifo(path, 0o600)
+    except OSError:
+        pass
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK)
+    except OSError as e:
+        _strerr.fatal(PROG, "unable to %s %s" % (verb, name), e)
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        # A regular file (or a symlink to one) here would feed us its bytes
+        # as commands, or hide a dead supervise from svok: refuse it.
+        os.close(fd)
+        _strerr.fatal(PROG, "unable to %s %s: not a fifo" % (verb, name))
+    return fd
+
+
+def setup(dirname):
+    """Steps 3-9 of daemontools' start-up; returns (want_up, fds)."""
+    try:
+        os.chdir(dirname)
+    except OSError as e:
+        _strerr.fatal(PROG, "unable to chdir to %s" % dirname, e)
+    try:
+        os.stat("down")
+        want_up = False
+    except FileNotFoundError:
+        want_up = True
+    except OSError as e:
+        _strerr.fatal(PROG, "unable to stat %s/down" % dirname, e)
+    try:
+        os.mkdir("supervise", 0o700)
+    except FileExistsError:
+        # Debian's supervise: a dangling symlink (state kept on a tmpfs, say)
+        # gets its target made.
+        if os.path.islink("supervise") and not os.path.exists("supervise"):
+            try:
+                os.mkdir(os.readlink("supervise"), 0o700)
+            except OSError:
+                pass
+    except OSError:
+        pass
+    try:
+        lock = os.open("supervise/lock", os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND | os.O_CREAT, 0o600)
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        _strerr.fatal(PROG, "unable to acquire %s/supervise/lock" % dirname, e)
+    control = open_fifo("supervise/control", os.O_RDONLY, "read", dirname + "/supervise/control")
+    # Our own writer keeps the FIFO from ever reporting end of file.
+    control_w = open_fifo("supervise/control", os.O_WRONLY, "write", dirname + "/supervise/control")
+    return want_up, (lock, control, control_w)
