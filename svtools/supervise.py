@@ -73,10 +73,8 @@ class Supervisor:
     fds = ()
 
     def __init__(self, dirname, want_up, control, environ, knobs=None, problems=None):
-        """KNOBS and PROBLEMS, when given, are what _knobs.load found in
-        DIRNAME just before (svscan reads them before it forks, where the
-        work is shared): the problems in PROBLEMS are warned here, once;
-        otherwise the knob files are read now."""
+        """KNOBS, PROBLEMS: what _knobs.load found in DIRNAME (svscan reads
+        before it forks); the problems are warned here.  None: read now."""
         self.dirname = dirname
         if knobs is None:
             self.problems = {}
