@@ -149,17 +149,19 @@ PARSERS = {
 NAMES = frozenset(PARSERS) | {"finish"}
 
 
-def load(problems, warn):
-    """The Knobs of the current directory (DEFAULT when it has no knob file:
-    then one listdir, and nothing allocated, is all this costs).
+def load(problems, warn, base=""):
+    """The Knobs of the directory BASE ("" for the current one, else a path
+    ending in "/"; DEFAULT when it has no knob file: then one listdir, and
+    nothing allocated, is all this costs).
 
     PROBLEMS is the caller's dict of knob name -> (problem, errno) already
-    reported; WARN(name, problem, errno) is called for a new one, with
-    problem None when the file could not be read.  A problem is reported
-    again only after it went away or changed.
+    reported; WARN(name, problem, errno) is called for a new one (unless
+    WARN is None: svscan's read for a supervise it forks, which warns what
+    PROBLEMS then holds), with problem None when the file could not be
+    read.  A problem is reported again only after it went away or changed.
     """
     try:
-        names = os.listdir(".")
+        names = os.listdir(base or ".")
     except OSError:
         names = ()
     present = None
@@ -178,21 +180,22 @@ def load(problems, warn):
     if "schedule" in present:
         knobs.scheduled = True
     for name in present:
-        value, problem, err = _finish() if name == "finish" else _read(name)
+        value, problem, err = _finish(base) if name == "finish" else _read(base, name)
         if problem is None and err is None:
             problems.pop(name, None)
             if value is not None:
                 setattr(knobs, "finish" if name == "finish" else PARSERS[name][0], value)
         elif problems.get(name) != (problem, err):
             problems[name] = (problem, err)
-            warn(name, problem, err)
+            if warn is not None:
+                warn(name, problem, err)
     return knobs
 
 
-def _read(name):
+def _read(base, name):
     """(value, problem, errno) of one knob file; all None when it vanished."""
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(base + name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             data = os.read(fd, _READ)
         finally:
@@ -205,13 +208,14 @@ def _read(name):
     return value, problem, None
 
 
-def _finish():
+def _finish(base):
+    path = base + "finish"
     try:
-        st = os.stat("finish")
+        st = os.stat(path)
     except FileNotFoundError:
         return None, None, None
     except OSError as e:
         return None, None, e.errno
-    if (st.st_mode & 0o170000) != 0o100000 or not os.access("finish", os.X_OK):
+    if (st.st_mode & 0o170000) != 0o100000 or not os.access(path, os.X_OK):
         return None, "not an executable file", None
     return True, None, None

@@ -163,7 +163,10 @@ def _rehearse(path):
                 _write(path + "/finish", b"#!/bin/sh\n", 0o700)
             sup = None
             try:
-                sup = supervise.start(path, {})
+                # as svscan starts it: the knobs read beforehand (flush)
+                problems = {}
+                knobs = _knobs.load(problems, None, path + "/")
+                sup = supervise.start(path, {}, knobs, problems)
                 sup.flush()
                 sup.commands()
                 if k < RUNS and runs:

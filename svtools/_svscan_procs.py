@@ -14,7 +14,7 @@ import sys
 import time
 
 from . import supervise
-from . import _loop, _pathexec, _pools, _proc, _siteimport, _status, _strerr
+from . import _knobs, _loop, _pathexec, _pools, _proc, _siteimport, _status, _strerr
 from . import _svscan_adopt as adopt
 from ._knobs import PARSERS
 from ._svscan_shutdown import Shutdown
@@ -45,10 +45,11 @@ class Processes:
     # What child() needs, made in flush() for the round being forked:
     # (inherited descriptors, RLIMIT_NOFILE, then for each start its pipe
     # end or None, title, supervise's argv, then the title setter, environ,
-    # then for each start its slot and the directory to enter or None, and
-    # whether supervise is exec'd): the child touches no entry, no tuple
+    # then for each start its slot and the directory to enter or None,
+    # whether supervise is exec'd, then for each start the Knobs and the
+    # problems svscan read for it): the child touches no entry, no tuple
     # of the table's and looks up no name (docs/performance.md).
-    child_plan = ((), (0, 0), (), (), (), None, None, (), (), False)
+    child_plan = ((), (0, 0), (), (), (), None, None, (), (), False, (), ())
 
     @staticmethod
     def close_pipe(e):
@@ -92,8 +93,16 @@ class Processes:
             set_title = _siteimport.setproctitle(keep_environ=True)
         slots = [i for e, i in starts]
         dirs = [e.name if i else None for e, i in starts]
+        knobs = problems = ()
+        if not self.execmode:
+            # Each supervise's knob files, read here where the work is
+            # shared: a child that reads and parses them itself pays about
+            # 100 KiB for it (docs/performance.md); it warns the problems.
+            problems = [{} for _ in starts]
+            knobs = [_knobs.load(problems[k], None, os.fsdecode(self.slot_path(e, i, b"")))
+                     for k, (e, i) in enumerate(starts)]
         self.child_plan = (self.keep, self.nofile, pipes, titles, args, set_title, self.environ,
-                           slots, dirs, self.execmode)
+                           slots, dirs, self.execmode, knobs, problems)
         if not self.execmode:
             gc.freeze()      # the collector must not touch the shared heap
         pids = [0] * len(starts)
@@ -176,7 +185,8 @@ class Processes:
         # what svscan set since saves each supervise ~35 KiB.
         (set_wakeup_fd, set_signal, default, signals, dup2, closerange, setrlimit, nofile,
          main) = _CHILD_CALLS
-        keep, limits, pipes, titles, args, set_title, environ, slots, dirs, execmode = self.child_plan
+        (keep, limits, pipes, titles, args, set_title, environ, slots, dirs, execmode, knobs,
+         problems) = self.child_plan
         pipe = pipes[k]
         i = slots[k]
         set_wakeup_fd(-1)
@@ -211,7 +221,7 @@ class Processes:
             return 111
         if set_title is not None:
             set_title(titles[k])
-        return main(args[k], environ)
+        return main(args[k], environ, knobs[k], problems[k])
 
     # -- deaths ---------------------------------------------------------------
 

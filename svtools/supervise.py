@@ -72,10 +72,17 @@ class Supervisor:
     lastx = None
     fds = ()
 
-    def __init__(self, dirname, want_up, control, environ):
+    def __init__(self, dirname, want_up, control, environ, knobs=None, problems=None):
+        """KNOBS, PROBLEMS: what _knobs.load found in DIRNAME (svscan reads
+        before it forks); the problems are warned here.  None: read now."""
         self.dirname = dirname
-        self.problems = {}
-        knobs = _knobs.load(self.problems, self.knob_warning)
+        if knobs is None:
+            self.problems = {}
+            knobs = _knobs.load(self.problems, self.knob_warning)
+        else:
+            self.problems = problems
+            for name in problems:
+                self.knob_warning(name, *problems[name])
         # a scheduled job (even a junk schedule) is normally down
         self.machine = Machine(want_up and not knobs.scheduled, knobs)
         self.control = control
@@ -393,14 +400,15 @@ def preload():
     _notify.load_socket()
 
 
-def start(dirname, environ):
+def start(dirname, environ, knobs=None, problems=None):
     """supervise's start-up in DIRNAME up to its loop: set-up, first status
     and exits, supervise/ok, the machine's first events (./run started
     unless down).  Returns the Supervisor; its `fds` (lock, control FIFO
-    both ways, ok) stay open for as long as supervise runs.  svscan's
-    _prewarm rehearses this in a scratch directory with a down file."""
+    both ways, ok) stay open for as long as supervise runs.  KNOBS and
+    PROBLEMS: see Supervisor.  svscan's _prewarm rehearses this in a
+    scratch directory with a down file."""
     want_up, fds = setup(dirname)
-    sup = Supervisor(dirname, want_up, fds[1], environ)
+    sup = Supervisor(dirname, want_up, fds[1], environ, knobs, problems)
     sup.status(0, False, sup.machine.want)
     sup._write(_NO_EXITS, "exits")
     sup.fds = fds + (open_fifo("supervise/ok", os.O_RDONLY, "read", dirname + "/supervise/ok"),)
@@ -410,15 +418,16 @@ def start(dirname, environ):
     return sup
 
 
-def main(argv=None, environ=None):
+def main(argv=None, environ=None, knobs=None, problems=None):
     """ENVIRON (a dict of bytes) is what ./run gets; svscan, which forks us,
-    passes the one it read once, so that its children share it."""
+    passes the one it read once, so that its children share it, and the
+    Knobs and problems it read from the directory (see Supervisor)."""
     argv = sys.argv if argv is None else argv
     if len(argv) != 2:
         _strerr.usage(PROG, "supervise dir")
     dirname = argv[1]
     wakeup = signals(dirname)
-    start(dirname, initial_environ() if environ is None else environ).run(wakeup)
+    start(dirname, initial_environ() if environ is None else environ, knobs, problems).run(wakeup)
     return 0
 
 

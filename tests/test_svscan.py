@@ -239,11 +239,14 @@ def test_forked_child_reads_its_plan_not_the_table(monkeypatch):
         def __getattribute__(self, name):
             os._exit(99)
     calls = list(_svscan_procs._CHILD_CALLS)
-    calls[-1] = lambda argv, environ: 7 if (argv, environ) == (["supervise", "x"], {}) else 8
+    knobs, problems = object(), {"down-signal": ("unknown signal", None)}
+    calls[-1] = lambda argv, environ, kn, pr: \
+        7 if (argv, environ, kn, pr) == (["supervise", "x"], {}, knobs, problems) else 8
     monkeypatch.setattr(_svscan_procs, "_CHILD_CALLS", tuple(calls))
     limits = resource.getrlimit(resource.RLIMIT_NOFILE)
     scanner = types.SimpleNamespace(child_plan=(
-        (), limits, [None], ["supervise x"], [["supervise", "x"]], None, {}, [0], [None], False))
+        (), limits, [None], ["supervise x"], [["supervise", "x"]], None, {}, [0], [None], False,
+        [knobs], [problems]))
     pid = os.fork()
     if pid == 0:
         os._exit(_svscan_procs.Processes.child(scanner, [(Untouchable(), 0)], 0))
