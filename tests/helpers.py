@@ -65,6 +65,16 @@ def read_line(f, timeout=10.0):
     return bytes(buf[:buf.find(b"\n") + 1 or len(buf)])
 
 
+def children_of(pid):
+    """PID's children, zombies included (/proc/PID/task/PID/children); []
+    once PID is gone."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
 def pid_alive(pid):
     """True while PID exists and is not a zombie."""
     try:

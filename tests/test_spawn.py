@@ -312,7 +312,9 @@ def test_fork_exec_arguments_are_this_interpreters():
         "process_group", "gid", "gids", "uid", "umask", "preexec_fn", "_USE_VFORK"]
 
 
-_INHERIT = r"""
+# What both scripts below start with: env_of(ENV) is what /usr/bin/env
+# prints when started through the vfork path with ENV (bytes).
+_ENV_OF = r"""
 import os, sys
 sys.path.insert(0, sys.argv[1])
 from svtools import _pathexec, _spawn
@@ -329,7 +331,9 @@ def env_of(env):
         out += data
     os.waitpid(pid, 0)
     return out
+"""
 
+_INHERIT = _ENV_OF + r"""
 env = _pathexec.initial_environ()
 coerced = os.environb.get(b"LC_CTYPE")
 print("inherit", _spawn.inherit(env), _spawn._inherited[0] is env)
@@ -361,31 +365,17 @@ def test_inherited_environment_is_exactly_the_one_given():
     assert out[6:] == ["PATH=/usr/bin:/bin", "FOO=bar b"]
 
 
-_SETENV = r"""
-import os, sys
-sys.path.insert(0, sys.argv[1])
-from svtools import _pathexec, _spawn
-
-def env_of(env):
-    r, w = os.pipe()
-    pid = _spawn.vfork_exec(["/usr/bin/env"], env, fds=[(w, 1)])
-    os.close(w)
-    out = b""
-    while True:
-        data = os.read(r, 65536)
-        if not data:
-            break
-        out += data
-    os.waitpid(pid, 0)
-    return out.decode().replace("\n", " ")
+_SETENV = _ENV_OF + r"""
+def env_line(env):
+    return env_of(env).decode().replace("\n", " ")
 
 env = _pathexec.initial_environ()
 print("other", _spawn.setenv(dict(env), b"N", b"1"))
 print("inherit", _spawn.inherit(env))
-print("set", _spawn.setenv(env, b"N", b"/x"), _spawn._inherited[0] is env, env_of(env))
-print("again", _spawn.setenv(env, b"N", b"/y"), env_of(env))
+print("set", _spawn.setenv(env, b"N", b"/x"), _spawn._inherited[0] is env, env_line(env))
+print("again", _spawn.setenv(env, b"N", b"/y"), env_line(env))
 _spawn.unsetenv(env, b"N")
-print("unset", b"N" in env, _spawn._inherited[0] is env, env_of(env))
+print("unset", b"N" in env, _spawn._inherited[0] is env, env_line(env))
 """
 
 

@@ -207,14 +207,6 @@ def test_no_orphan_whatever_the_order(scan, tmp_path, order):
             assert cmdline(ppid(pid)) == "supervise real"
 
 
-def children_all(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
 def test_inotify_overflow_10000_links_at_once(scan, tmp_path):
     target = tmp_path / "file"
     target.write_text("")
@@ -256,7 +248,7 @@ def test_supervise_keeps_no_descriptor_of_svscan(scan):
     write_script(d / "log" / "run", "exec cat > /dev/null\n")
     wait_for(lambda: up(d) and up(d / "log"), 10, what="up")
     # the watch in place, its set-up child gone
-    wait_for(lambda: pidfds(scan.pid) == 0 and len(children_all(scan.pid)) == 2
+    wait_for(lambda: pidfds(scan.pid) == 0 and len(helpers.children_of(scan.pid)) == 2
              and "anon_inode:inotify" in targets(scan.pid).values(), 10, what="the watch")
     mine = set(targets(scan.pid).values())
     assert any(t.startswith("pipe:") for t in mine)

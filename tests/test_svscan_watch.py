@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from helpers import wait_for
+from helpers import children_of, wait_for
 from svtools import _proc
 from test_svscan import cmdline, service, up
 
@@ -123,14 +123,6 @@ def watched(pid, wd=1):
     return inodes
 
 
-def kids(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
 def state(pid):
     st = _proc.stat(pid)
     return st and st[0]
@@ -147,11 +139,11 @@ def test_setup_child_hands_the_watch_over_and_exits(wscan):
     wait_for(lambda: watched(wscan.pid) == [ino], 20, what="svscan holding the watch on DIR")
     assert watched(wscan.pid, 2) == [os.stat(wscan.dir.parent).st_ino]     # and on its parent
     [setup] = wscan.setups()
-    wait_for(lambda: setup not in kids(wscan.pid), 10, what="the set-up child gone")
+    wait_for(lambda: setup not in children_of(wscan.pid), 10, what="the set-up child gone")
     a = service(wscan.dir / "a")
     wait_for(lambda: up(a), 10, what="a service made after")
-    assert [cmdline(p) for p in kids(wscan.pid)] == ["supervise a"]
-    for p in kids(wscan.pid):
+    assert [cmdline(p) for p in children_of(wscan.pid)] == ["supervise a"]
+    for p in children_of(wscan.pid):
         assert "anon_inode:inotify" not in fds(p).values()
     assert wscan.stderr() == ""
 
