@@ -180,7 +180,7 @@ def load(problems, warn, base=""):
     if "schedule" in present:
         knobs.scheduled = True
     for name in present:
-        value, problem, err = _finish(base) if name == "finish" else _read(base, name)
+        value, problem, err = _finish(base) if name == "finish" else read(base, name)
         if problem is None and err is None:
             problems.pop(name, None)
             if value is not None:
@@ -192,8 +192,9 @@ def load(problems, warn, base=""):
     return knobs
 
 
-def _read(base, name):
-    """(value, problem, errno) of one knob file; all None when it vanished."""
+def read(base, name):
+    """(value, problem, errno) of the knob file NAME in the directory BASE
+    (see load()); all None when it is missing."""
     try:
         fd = os.open(base + name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:

@@ -95,40 +95,31 @@ def children(pid):
         return []
 
 
-def left_behind(parent, path, skip):
-    """The newest child of PARENT (svscan itself) whose working directory
-    is the directory PATH (same device and inode) and for which SKIP(pid)
-    is false; 0 if there is none.  Zombies and children that cannot be
-    looked at are passed over."""
+def dir_id(path):
+    """(device, inode) of the directory PATH, or None if it cannot be stat'ed."""
     try:
         st = os.stat(path)
     except OSError:
-        return 0
-    where = (st.st_dev, st.st_ino)
+        return None
+    return st.st_dev, st.st_ino
+
+
+def works_in(pid, where):
+    """Whether PID's working directory is WHERE, a dir_id(); False for None."""
+    return where is not None and dir_id(b"/proc/%d/cwd" % pid) == where
+
+
+def left_behind(parent, where, skip):
+    """The newest child of PARENT (svscan itself) working in the directory
+    WHERE (a dir_id()) for which SKIP(pid) is false; 0 if there is none.
+    Zombies and children that cannot be looked at are passed over."""
     best, born = 0, -1
     for pid in children(parent):
-        if skip(pid):
-            continue
-        try:
-            cwd = os.stat(b"/proc/%d/cwd" % pid)
-        except OSError:
-            continue
-        if (cwd.st_dev, cwd.st_ino) == where:
+        if not skip(pid) and works_in(pid, where):
             t = starttime(pid)
             if t > born:
                 best, born = pid, t
     return best
-
-
-def works_in(pid, where):
-    """Whether PID's working directory is WHERE, a (device, inode) pair."""
-    if where is None:
-        return False
-    try:
-        st = os.stat(b"/proc/%d/cwd" % pid)
-    except OSError:
-        return False
-    return (st.st_dev, st.st_ino) == where
 
 
 def holds(pid, link):

@@ -16,7 +16,6 @@ import time
 from . import supervise
 from . import _knobs, _loop, _pathexec, _pools, _proc, _siteimport, _status, _strerr
 from . import _svscan_adopt as adopt
-from ._knobs import PARSERS
 from ._svscan_shutdown import Shutdown
 
 PROG = "svscan"
@@ -99,7 +98,7 @@ class Processes:
             # shared: a child that reads and parses them itself pays about
             # 100 KiB for it (docs/performance.md); it warns the problems.
             problems = [{} for _ in starts]
-            knobs = [_knobs.load(problems[k], None, os.fsdecode(self.slot_path(e, i, b"")))
+            knobs = [_knobs.load(problems[k], None, self.slot_base(e, i))
                      for k, (e, i) in enumerate(starts)]
         self.child_plan = (self.keep, self.nofile, pipes, titles, args, set_title, self.environ,
                            slots, dirs, self.execmode, knobs, problems)
@@ -268,19 +267,14 @@ class Processes:
             return b"/proc/self/fd/%d/%s" % (e.dirfd, path)
         return e.name + b"/" + path
 
+    def slot_base(self, e, i):
+        """Slot I's directory for _knobs (a str ending in "/")."""
+        return os.fsdecode(self.slot_path(e, i, b""))
+
     def knob(self, e, i, name):
-        """Knob file NAME of slot I through _knobs' parser; None when it is
-        missing, unreadable or junk (supervise warns about junk)."""
-        try:
-            fd = os.open(self.slot_path(e, i, name.encode()),
-                         os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            try:
-                data = os.read(fd, 256)
-            finally:
-                os.close(fd)
-        except OSError:
-            return None
-        return PARSERS[name][1](data)[0]
+        """Knob file NAME of slot I through _knobs; None when it is missing,
+        unreadable or junk (supervise warns about junk)."""
+        return _knobs.read(self.slot_base(e, i), name)[0]
 
     def find_orphan(self, sup, e, i, killed=False):
         """The service the dead supervise SUP (KILLED by a signal) left
@@ -293,7 +287,8 @@ class Processes:
         if not pid and killed and sup not in self.adopted:
             # killed before it wrote the pid of the run it had just started,
             # or while ./finish ran: its child is ours now (subreaper)
-            pid = adopt.left_behind(self.me, self.slot_path(e, i, b"."), self.not_orphan)
+            pid = adopt.left_behind(self.me, adopt.dir_id(self.slot_path(e, i, b".")),
+                                    self.not_orphan)
         if not pid or self.table.known(pid):
             return NO_ORPHAN
         fd = None
@@ -350,11 +345,7 @@ class Processes:
         behind among svscan's children: not a supervise or the watch's
         set-up child, working in the service's directory or holding the
         logger's pipe (which would keep the logger from its end of file)."""
-        try:
-            st = os.stat(self.slot_path(e, 0, b"."))
-            where = (st.st_dev, st.st_ino)
-        except OSError:
-            where = None
+        where = adopt.dir_id(self.slot_path(e, 0, b"."))
         pipe = None
         if e.r >= 0:
             try:
