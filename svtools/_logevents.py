@@ -31,6 +31,16 @@ CHUNK = 4096
 DRAIN = 65536
 FINISH_GRACE = 1.0
 _NAMES = {}
+# A poll object for fd 1 alone (write_now), made at the first record: in
+# svscan's rehearsal, before it forks, so that every supervise shares it.
+_STDOUT = []
+
+
+def _stdout():
+    p = select.poll()
+    p.register(1, select.POLLOUT)
+    p.poll(0)           # its descriptor array made now, in the same place
+    _STDOUT.append(p)
 
 
 def signame(sig):
@@ -107,6 +117,15 @@ class Forwarder:
             pending.clear()
             return
         del pending[:n]
+
+    def write_now(self):
+        """Write one chunk at once if stdout can take it without waiting: a
+        record then needs no round of supervise's loop."""
+        if self.pending and not self.broken:
+            if not _STDOUT:
+                _stdout()
+            if self.out != 1 or _STDOUT[0].poll(0):
+                self.write()
 
     def finish(self, grace=FINISH_GRACE):
         """supervise is about to exit: take what ./run (or ./finish) left in

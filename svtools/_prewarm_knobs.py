@@ -102,12 +102,11 @@ def _run(sup, perform):
     and the policy taken back down (./finish counted as run) without
     sending a signal or starting ./finish."""
     m = sup.machine
-    try:
-        sup.perform(m.command("u", time.monotonic()))
-    finally:
-        f = sup.forward
-        if f is not None:
-            f.out = f.w     # before anything is written
+    # the forwarder made here, writing into its own pipe: the start record
+    # is written as it is queued (Forwarder.write_now)
+    f = sup.forwarder()
+    f.out = f.w
+    sup.perform(m.command("u", time.monotonic()))
     pid = sup.run_pid
     if not pid:
         return
