@@ -29,6 +29,7 @@ NOTE_MAX = 256
 BATCH = 64
 _PATH_MAX = 107   # sun_path, less its NUL
 _NAME = b"supervise/notify"
+_SLASH_NAME = b"/" + _NAME
 _VAR = b"NOTIFY_SOCKET"
 # The _socket module once loaded (load_socket; svscan does it before it forks).
 _SOCKET = [None]
@@ -75,95 +76,88 @@ def load_socket():
     return _socket
 
 
-class Listener:
-    """The bound socket; `path` (bytes) is None when it could not be made.
+def bind(dirname, env):
+    """The socket bound at supervise/notify, and ENV with NOTIFY_SOCKET:
+    (socket, fd, path, env); (None, -1, None, ENV) when it cannot be made
+    (warned, with DIRNAME in the message).
 
     Written for a supervise forked from svscan, where each object touched
     is a page of its own (docs/performance.md, "The knob files' own
-    pages"): the socket is bound first and a leftover supervise/notify
-    unlinked only if the bind finds one (no exception on a fresh
-    directory), the path comes from os.getcwdb (C, no os.fsencode) and
-    the warnings' names are made only for a warning."""
-
-    sock = None
-    fd = -1
-    path = None
-    plain = None      # the environment without NOTIFY_SOCKET while exported
-
-    def __init__(self, dirname):
-        s = self._socket = _SOCKET[0] or load_socket()
-        path = os.getcwdb() + b"/" + _NAME
-        if len(path) > _PATH_MAX:
-            _strerr.warn(PROG, "unable to bind %s/supervise/notify: name too long" % dirname)
-            return
+    pages"): one function, no class (the instance would write its type's
+    page), the socket made non-blocking by socket() itself, bound first
+    and a leftover supervise/notify unlinked only if the bind finds one (no
+    exception on a fresh directory), the path from os.getcwdb (C, no
+    os.fsencode), the warnings' names made only for a warning."""
+    s = _SOCKET[0] or load_socket()
+    path = os.getcwdb() + _SLASH_NAME
+    if len(path) > _PATH_MAX:
+        _strerr.warn(PROG, "unable to bind %s/supervise/notify: name too long" % dirname)
+        return None, -1, None, env
+    try:
+        sock = s.socket(s.AF_UNIX, s.SOCK_DGRAM | s.SOCK_NONBLOCK | s.SOCK_CLOEXEC)
+    except OSError as e:
+        _strerr.warn(PROG, "unable to bind %s/supervise/notify" % dirname, e)
+        return None, -1, None, env
+    try:
+        sock.setsockopt(s.SOL_SOCKET, s.SO_PASSCRED, 1)
         try:
-            sock = s.socket(s.AF_UNIX, s.SOCK_DGRAM)
+            sock.bind(_NAME)
         except OSError as e:
-            _strerr.warn(PROG, "unable to bind %s/supervise/notify" % dirname, e)
-            return
-        try:
-            sock.setblocking(False)
-            sock.setsockopt(s.SOL_SOCKET, s.SO_PASSCRED, 1)
+            if e.errno != errno.EADDRINUSE:
+                raise
+            # a leftover (a socket a former supervise bound, or worse)
             try:
-                sock.bind(_NAME)
+                os.unlink(_NAME)
             except OSError as e:
-                if e.errno != errno.EADDRINUSE:
-                    raise
-                # a leftover (a socket a former supervise bound, or worse)
-                try:
-                    os.unlink(_NAME)
-                except OSError as e:
-                    sock.close()
-                    _strerr.warn(PROG, "unable to unlink %s/supervise/notify" % dirname, e)
-                    return
-                sock.bind(_NAME)
-        except OSError as e:
-            sock.close()
-            _strerr.warn(PROG, "unable to bind %s/supervise/notify" % dirname, e)
-            return
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.path = path
+                sock.close()
+                _strerr.warn(PROG, "unable to unlink %s/supervise/notify" % dirname, e)
+                return None, -1, None, env
+            sock.bind(_NAME)
+    except OSError as e:
+        sock.close()
+        _strerr.warn(PROG, "unable to bind %s/supervise/notify" % dirname, e)
+        return None, -1, None, env
+    return sock, sock.fileno(), path, export(env, path)
 
-    def export(self, env, on):
-        """ENV, the environment of ./run and ./finish, with NOTIFY_SOCKET
-        while ON and the socket is bound, without it otherwise.  Under
-        svscan the variable goes into the inherited dict itself
-        (_spawn.setenv: ./run's start then copies nothing and makes no
-        list, docs/performance.md); else into a copy, made once."""
-        want = on and self.path is not None
-        if want == (self.plain is not None):
-            return env
-        if not want:
-            plain, self.plain = self.plain, None
-            if env is plain:
-                _spawn.unsetenv(env, _VAR)
-            return plain
-        self.plain = env
-        if _spawn.setenv(env, _VAR, self.path):
-            return env
-        env = dict(env)
-        env[_VAR] = self.path
+
+def export(env, path):
+    """ENV with NOTIFY_SOCKET=PATH (bytes): under svscan ENV itself, the
+    variable put into the inherited dict and C environment (_spawn.setenv:
+    ./run's start then copies nothing and makes no list,
+    docs/performance.md); else a copy."""
+    if _spawn.setenv(env, _VAR, path):
         return env
+    env = dict(env)
+    env[_VAR] = path
+    return env
 
-    def receive(self, root):
-        """-> [(pid, ready, stopping, note)] from ROOT's tree; the rest is dropped."""
-        s = self._socket
-        out = []
-        for _ in range(BATCH):
-            try:
-                data, anc, flags, _ = self.sock.recvmsg(DATAGRAM, s.CMSG_SPACE(12))
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                break
-            if flags & (s.MSG_TRUNC | s.MSG_CTRUNC):
-                continue
-            pid = 0
-            for level, kind, cred in anc:
-                if level == s.SOL_SOCKET and kind == s.SCM_CREDENTIALS and len(cred) >= 4:
-                    pid = int.from_bytes(cred[:4], sys.byteorder, signed=True)
-            if in_tree(pid, root):
-                out.append((root,) + parse(data))
-        return out
 
+def unexport(env, plain):
+    """ENV (from export) without NOTIFY_SOCKET: PLAIN, the environment
+    export() was given."""
+    if env is plain:
+        _spawn.unsetenv(env, _VAR)
+    return plain
+
+
+def receive(sock, root):
+    """-> [(pid, ready, stopping, note)] from ROOT's tree, read from SOCK;
+    the rest is dropped."""
+    s = _SOCKET[0]
+    out = []
+    for _ in range(BATCH):
+        try:
+            data, anc, flags, _ = sock.recvmsg(DATAGRAM, s.CMSG_SPACE(12))
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            break
+        if flags & (s.MSG_TRUNC | s.MSG_CTRUNC):
+            continue
+        pid = 0
+        for level, kind, cred in anc:
+            if level == s.SOL_SOCKET and kind == s.SCM_CREDENTIALS and len(cred) >= 4:
+                pid = int.from_bytes(cred[:4], sys.byteorder, signed=True)
+        if in_tree(pid, root):
+            out.append((root,) + parse(data))
+    return out

@@ -230,8 +230,8 @@ def _loop_once(sup):
 
 def _close(sup):
     fds = list(sup.fds)
-    if sup.notify is not None and sup.notify.sock is not None:
-        sup.notify.sock.close()
+    if sup.notify:
+        sup.notify.close()
         try:
             # the next rehearsal binds a fresh name, as a new service does
             os.unlink(sup.dirname + "/supervise/notify")

@@ -67,11 +67,10 @@ def paths():
     os.fsencode(os.getcwd())
     s = _notify.load_socket()
     try:
-        sock = s.socket(s.AF_UNIX, s.SOCK_DGRAM)
+        sock = s.socket(s.AF_UNIX, s.SOCK_DGRAM | s.SOCK_NONBLOCK | s.SOCK_CLOEXEC)
     except OSError:
         return
     try:
-        sock.setblocking(False)
         sock.setsockopt(s.SOL_SOCKET, s.SO_PASSCRED, 1)
     except OSError:
         pass

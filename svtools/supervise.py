@@ -67,7 +67,9 @@ class Supervisor:
     ready_fd = -1
     forward = None
     forwarding = False
-    notify = None
+    notify = None         # the notify socket; False when it could not be made
+    notify_path = None
+    notify_plain = None   # the environment without NOTIFY_SOCKET while exported
     cron = None
     lastx = None
     fds = ()
@@ -288,16 +290,29 @@ class Supervisor:
     def notify_env(self, on):
         """NOTIFY_SOCKET in the environment of ./run and ./finish
         (self.environ) while ON and the socket is bound, out of it
-        otherwise (_notify.Listener.export); the socket is made at the
-        first ON."""
-        if on and self.notify is None:
-            self.notify = _notify.Listener(self.dirname)
-            if self.notify.sock is not None:
-                self.add(self.notify.fd, self.notified)
-        self.environ = self.notify.export(self.environ, on)
+        otherwise (_notify.export, unexport); the socket is made at the
+        first ON (_notify.bind; self.notify is then the socket, or False
+        when it could not be made)."""
+        if self.notify is None:
+            if on:
+                plain = self.environ
+                self.notify, fd, self.notify_path, self.environ = _notify.bind(self.dirname, plain)
+                if fd >= 0:
+                    self.notify_plain = plain
+                    self.add(fd, self.notified)
+                else:
+                    self.notify = False
+            return
+        want = on and self.notify_path is not None
+        if want != (self.notify_plain is not None):
+            if want:
+                self.notify_plain = self.environ
+                self.environ = _notify.export(self.environ, self.notify_path)
+            else:
+                self.environ, self.notify_plain = _notify.unexport(self.environ, self.notify_plain), None
 
     def notified(self):
-        for pid, ready, stopping, note in self.notify.receive(self.run_pid):
+        for pid, ready, stopping, note in _notify.receive(self.notify, self.run_pid):
             now = time.monotonic()
             if ready:
                 self.perform(self.machine.ready(pid, now))
