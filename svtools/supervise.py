@@ -408,6 +408,17 @@ class Supervisor:
             self.forward.finish()
 
 
+# Every attribute a Supervisor may be given, in its names table before the
+# first instance (_knobs.share_names): ready_fd, notify and forwarding,
+# set only with knobs, would otherwise each make a dict of a knob
+# service's Supervisor (docs/performance.md, "The knob files' own pages").
+_knobs.share_names(Supervisor, (
+    "dirname", "problems", "machine", "control", "environ", "stamp", "offset", "exits", "gone",
+    "watch", "poller", "fds", "xfields", "run_pid", "exits_dirty", "done", "forward",
+    "forwarding", "ready_fd", "notify", "notify_path", "notify_plain", "finish_pid", "cron",
+    "lastx"))
+
+
 def preload():
     """For a process that forks many supervises (svscan), before it forks:
     load what a knob may need later, so that it is paid for once and
