@@ -31,7 +31,7 @@ CHUNK = 4096
 DRAIN = 65536
 FINISH_GRACE = 1.0
 _NAMES = {}
-# A poll object for fd 1 alone (write_now), made at the first record: in
+# A poll object for fd 1 alone (record), made at the first record: in
 # svscan's rehearsal, before it forks, so that every supervise shares it.
 _STDOUT = []
 
@@ -53,8 +53,10 @@ def signame(sig):
     return _NAMES.get(sig, "%d" % sig)
 
 
-def record(what, pid, code, sig, ran):
-    """The record line (bytes, with its newline)."""
+def line(what, pid, code, sig, ran):
+    """The record line (bytes, with its newline): "start", "ready" or
+    "exit" of PID, with CODE (256: killed by signal SIG) and RAN seconds
+    since the start."""
     if what == "start":
         return b"svtools: start pid %d\n" % pid
     if what == "ready":
@@ -93,15 +95,28 @@ class Forwarder:
             self.pending += data
         self.line_start = data.endswith(b"\n")
 
-    def record(self, line, drain=True):
-        """Queue a record after whatever ./run has written so far (DRAIN),
-        or before what is still in the pipe (a start record: supervise
-        drained the pipe before it forked)."""
-        if drain:
+    def record(self, what, pid, code, sig, ran):
+        """Queue the record WHAT (line()) after whatever ./run has written
+        so far (DRAIN), or, for a start, before what is still in the pipe
+        (supervise drained it before it forked); then write one chunk at
+        once if stdout can take it without waiting, so that a record needs
+        no round of supervise's loop.  One function, as a forked supervise
+        pays a page for each it runs (docs/performance.md)."""
+        if what == "start":
+            data = b"svtools: start pid %d\n" % pid
+        else:
             self.read(DRAIN)
-        if not self.line_start:
-            self._queue(b"\n")
-        self._queue(line)
+            data = line(what, pid, code, sig, ran)
+        if not self.broken:
+            if not self.line_start:
+                self.pending += b"\n"
+            self.pending += data
+        self.line_start = True
+        if self.pending and not self.broken:
+            if not _STDOUT:
+                _stdout()
+            if self.out != 1 or _STDOUT[0].poll(0):
+                self.write()
 
     def write(self):
         """Stdout is writable: write one chunk."""
@@ -117,15 +132,6 @@ class Forwarder:
             pending.clear()
             return
         del pending[:n]
-
-    def write_now(self):
-        """Write one chunk at once if stdout can take it without waiting: a
-        record then needs no round of supervise's loop."""
-        if self.pending and not self.broken:
-            if not _STDOUT:
-                _stdout()
-            if self.out != 1 or _STDOUT[0].poll(0):
-                self.write()
 
     def finish(self, grace=FINISH_GRACE):
         """supervise is about to exit: take what ./run (or ./finish) left in

@@ -43,11 +43,12 @@ def _forward():
     try:
         f.out = f.w
         f.read(_logevents.DRAIN)
-        f.record(_logevents.record("start", 100, 0, 0, 0.0), False)
+        f.record("start", 100, 0, 0, 0.0)
         f.write()
         f.read()
-        f.record(_logevents.record("exit", 100, 256, 15, 1.5))
-        f.record(_logevents.record("exit", 100, 3, 0, 1.5))
+        f.record("exit", 100, 256, 15, 1.5)
+        f.record("exit", 100, 3, 0, 1.5)
+        f.record("ready", 100, 0, 0, 0.5)
         f.write()
         f.read()
     finally:

@@ -329,8 +329,7 @@ class Supervisor:
 
     def log(self, what, pid, code, sig, ran):
         if self.forward is not None:
-            self.forward.record(_logevents.record(what, pid, code, sig, ran), what != "start")
-            self.forward.write_now()
+            self.forward.record(what, pid, code, sig, ran)
 
     def forward_sync(self):
         """Read ./run's pipe while nothing waits; else wait for stdout."""
