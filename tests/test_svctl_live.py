@@ -315,5 +315,8 @@ def test_group_outliving_its_leader_is_shown(scan, procs):
     out, _, code = scan.svctl("show", "grp")
     assert "none (the leader is gone), group %d still running" % leader in out, out
     assert re.search(r"memory +[0-9.]+\w+ in [12] process", out), out  # sh (and its sleep)
+    from svtools import _svweb_model
+    [row] = _svweb_model.rows_of("grp", _svinfo.to_json(scan.snap("grp")))
+    assert row["pid"] == "group %d" % leader      # svweb's board shows it the same way
     os.kill(worker, 9)
     scan.wait("grp", lambda s: s["state"] == "down", "grp down once its group is gone")
