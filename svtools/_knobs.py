@@ -72,9 +72,11 @@ def share_names(cls, names):
         setattr(obj, name, None)
 
 
-share_names(Knobs, ("finish", "timeout_finish", "down_signal", "timeout_kill", "process_group",
-                    "notification_fd", "notify_socket", "restart_backoff", "fail_limit",
-                    "max_death_tally", "log_events", "schedule", "scheduled"))
+# Every attribute a Knobs may be given (svscan makes one per service).
+KNOBS_NAMES = ("finish", "timeout_finish", "down_signal", "timeout_kill", "process_group",
+               "notification_fd", "notify_socket", "restart_backoff", "fail_limit",
+               "max_death_tally", "log_events", "schedule", "scheduled")
+share_names(Knobs, KNOBS_NAMES)
 DEFAULT = Knobs()
 
 

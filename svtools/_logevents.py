@@ -104,10 +104,12 @@ class Forwarder:
     def record(self, what, pid, code, sig, ran):
         """Queue the record WHAT (line()) after whatever ./run has written
         so far (DRAIN), or, for a start, before what is still in the pipe
-        (supervise drained it before it forked); then write one chunk at
-        once if stdout can take it without waiting, so that a record needs
-        no round of supervise's loop.  One function, as a forked supervise
-        pays a page for each it runs (docs/performance.md)."""
+        (supervise drained it before it forked); then, when OUT is our
+        stdout (fd 1) and poll says it can take a chunk without waiting,
+        write one at once, so that a record needs no round of supervise's
+        loop (else the loop writes it when stdout is writable).  One
+        function, as a forked supervise pays a page for each it runs
+        (docs/performance.md, "The knob files' own pages")."""
         if what == "start":
             data = b"svtools: start pid %d\n" % pid
         else:
@@ -121,7 +123,7 @@ class Forwarder:
         if self.pending and not self.broken:
             if not _STDOUT:
                 _stdout()
-            if self.out != 1 or _STDOUT[0].poll(0):
+            if self.out == 1 and _STDOUT[0].poll(0):
                 self.write()
 
     def write(self):

@@ -102,8 +102,8 @@ def _run(sup, perform):
     and the policy taken back down (./finish counted as run) without
     sending a signal or starting ./finish."""
     m = sup.machine
-    # the forwarder made here, writing into its own pipe: the start record
-    # is written as it is queued (Forwarder.write_now)
+    # the forwarder made here, writing into its own pipe (its out is not
+    # fd 1: a record is never written at once, see Forwarder.record)
     f = sup.forwarder()
     f.out = f.w
     sup.perform(m.command("u", time.monotonic()))

@@ -1,0 +1,142 @@
+"""What keeps a forked supervise with knob files on few pages
+(docs/performance.md, "The knob files' own pages", sixth round): records
+written as they are queued, the notify socket made by one function, and
+the attribute names CPython 3.11 shares among a class's instances."""
+
+import ctypes
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from svtools import _knobs, _notify, _prewarm, _supervise_policy, supervise
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Forwarder writing to a stdout (fd 1) that the test holds: the start
+# record must be in the pipe as soon as record() returns; with the pipe
+# full, record() must return at once and keep the record queued.
+_RECORDS = textwrap.dedent("""
+    import os, sys
+    from svtools import _logevents
+    f = _logevents.Forwarder()
+    f.record("start", 42, 0, 0, 0.0)
+    os.write(2, b"queued %d\\n" % len(f.pending))
+    os.read(0, 1)                       # the test has read the record
+    os.set_blocking(1, False)
+    try:
+        while True:
+            os.write(1, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    os.set_blocking(1, True)            # full, and blocking, as a logger's pipe
+    f.record("exit", 42, 3, 0, 1.5)
+    os.write(2, b"queued %d\\n" % len(f.pending))
+    os.close(f.r)
+    os.close(f.w)
+""")
+
+
+def test_a_record_is_written_as_it_is_queued_unless_stdout_is_full():
+    """With log-events, the start record reaches supervise's stdout from
+    Forwarder.record itself (no round of the loop, which would cost a
+    forked supervise the pages of its write path); a stdout that cannot
+    take it leaves it queued and never blocks supervise."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.Popen([sys.executable, "-c", _RECORDS], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        assert p.stderr.readline() == b"queued 0\n"
+        assert os.read(p.stdout.fileno(), 64) == b"svtools: start pid 42\n"
+        p.stdin.write(b".")
+        p.stdin.flush()
+        # returns although stdout is full: the exit record stays queued
+        line = p.stderr.readline()
+        assert line.startswith(b"queued ") and int(line.split()[1]) > 0, line
+        assert p.wait(timeout=20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_notify_socket_is_bound_by_one_function(tmp_path, monkeypatch):
+    """_notify.bind makes the socket non-blocking and close-on-exec through
+    socket() itself (no setblocking call), binds supervise/notify and
+    exports its absolute path, all in one call: no object of a class of
+    ours, no method of one (each a page of its own in a forked
+    supervise)."""
+    (tmp_path / "supervise").mkdir()
+    monkeypatch.chdir(tmp_path)
+    env = {b"PATH": b"/bin"}
+    sock, fd, path, out = _notify.bind(str(tmp_path), env)
+    try:
+        assert fd == sock.fileno() >= 0
+        assert not sock.getblocking() and not os.get_inheritable(fd)
+        assert path == os.fsencode(str(tmp_path)) + b"/supervise/notify"
+        assert out[b"NOTIFY_SOCKET"] == path and out[b"PATH"] == b"/bin"
+    finally:
+        sock.close()
+
+
+def _assigned(path, prefix):
+    """Attribute names stored through PREFIX (self, sup) in a source file:
+    the targets of its assignment statements."""
+    names = set()
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"\s*([^=()#\[\]]+?)\s*[+-]?=(?!=)", line)
+            if m:
+                names.update(re.findall(r"\b%s\.([a-z_]+)" % prefix, m.group(1)))
+    return names
+
+
+def test_every_attribute_a_supervisor_is_given_is_shared():
+    """supervise.py lists every attribute a Supervisor is ever given (by
+    its methods, by _prewarm and _prewarm_knobs), and every one of the
+    policy's but the rarest, for _knobs.share_names."""
+    src = os.path.join(ROOT, "svtools")
+    given = (_assigned(os.path.join(src, "supervise.py"), "self")
+             | _assigned(os.path.join(src, "_prewarm.py"), "sup")
+             | _assigned(os.path.join(src, "_prewarm_knobs.py"), "sup"))
+    assert given <= set(supervise.SUPERVISOR_NAMES), given - set(supervise.SUPERVISOR_NAMES)
+    policy = _assigned(os.path.join(src, "_supervise_policy.py"), "self")
+    left_out = policy - set(supervise.MACHINE_NAMES)
+    assert left_out == {"exiting", "giveup_at", "probe_step", "finish_timeout", "finish_kill_at"}
+    assert len(supervise.MACHINE_NAMES) <= 29 and len(supervise.SUPERVISOR_NAMES) <= 29
+    knobs = {attr for attr, _ in _knobs.PARSERS.values()} | {"finish", "scheduled"}
+    assert knobs == set(_knobs.KNOBS_NAMES)
+
+
+def _has_dict(obj):
+    """CPython 3.11 (64 bits): the instance's dict pointer, set once its
+    attributes left the shared array for a dict of their own."""
+    return bool(ctypes.c_void_p.from_address(id(obj) - 24).value)
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11) or sys.maxsize < 2 ** 32,
+                    reason="the layout of CPython 3.11 on 64 bits")
+def test_instances_keep_their_attributes_in_place_after_the_rehearsal(tmp_path):
+    """After svscan's dry run (which makes far more than thirty Supervisor,
+    Machine and Knobs instances), a Supervisor given every attribute the
+    knob paths set, its Machine through a start and an exit, and a Knobs
+    with every file keep their attributes out of a dict: without
+    share_names the names table is full before ready_fd, notify, started_at
+    and schedule reach it."""
+    _prewarm.run()
+    sup = supervise.Supervisor(str(tmp_path), True, -1, {}, _knobs.DEFAULT, {})
+    for name in supervise.SUPERVISOR_NAMES:
+        setattr(sup, name, getattr(sup, name, None))
+    assert not _has_dict(sup)
+    knobs = _knobs.Knobs()
+    for name in _knobs.KNOBS_NAMES:
+        setattr(knobs, name, getattr(knobs, name))
+    assert not _has_dict(knobs)
+    m = _supervise_policy.Machine(True, _knobs.DEFAULT)
+    m.boot(1000.0)
+    m.started(100, 1000.0)
+    m.child_exited(0, 0, 1001.0)
+    assert not _has_dict(m)
