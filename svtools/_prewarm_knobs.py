@@ -102,11 +102,22 @@ def _run(sup, perform):
     and the policy taken back down (./finish counted as run) without
     sending a signal or starting ./finish."""
     m = sup.machine
-    # the forwarder made here, writing into its own pipe (its out is not
-    # fd 1: a record is never written at once, see Forwarder.record)
+    # The forwarder made here, writing into its own pipe: while ./run is
+    # started that pipe is our fd 1, so that the start record is written
+    # as it is queued (Forwarder.record writes at once to fd 1 only), as
+    # in a supervise; never to svscan's own stdout, put back right after.
     f = sup.forwarder()
     f.out = f.w
-    sup.perform(m.command("u", time.monotonic()))
+    saved = _stdout_to(f.w)
+    try:
+        if saved is not None:
+            f.out = 1
+        sup.perform(m.command("u", time.monotonic()))
+    finally:
+        if saved is not None:
+            os.dup2(saved[0], 1, saved[1])
+            os.close(saved[0])
+        f.out = f.w
     pid = sup.run_pid
     if not pid:
         return
@@ -125,3 +136,19 @@ def _run(sup, perform):
     if m.pgid:
         perform(sup, m.group_gone(m.pgid, now))
     sup.flush()
+
+
+def _stdout_to(fd):
+    """Make FD our fd 1 for a moment: (copy of fd 1, its inheritable flag)
+    to put back, or None (no fd 1: nothing done)."""
+    try:
+        held = os.get_inheritable(1)
+        copy = os.dup(1)
+    except OSError:
+        return None
+    try:
+        os.dup2(fd, 1)
+    except OSError:
+        os.close(copy)
+        return None
+    return copy, held
