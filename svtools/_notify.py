@@ -117,7 +117,11 @@ def bind(dirname, env):
         sock.close()
         _strerr.warn(PROG, "unable to bind %s/supervise/notify" % dirname, e)
         return None, -1, None, env
-    return sock, sock.fileno(), path, export(env, path)
+    # export(), written out: one function fewer at the first start
+    if not _spawn.setenv(env, _VAR, path):
+        env = dict(env)
+        env[_VAR] = path
+    return sock, sock.fileno(), path, env
 
 
 def export(env, path):

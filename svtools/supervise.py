@@ -253,7 +253,9 @@ class Supervisor:
         if ready_w >= 0:
             os.close(ready_w)
             self.ready_fd = ready_r
-            self.add(ready_r, self.ready_readable)
+            # add(), written out at the knobs' first start (one function fewer)
+            self.watch[ready_r] = self.ready_readable
+            self.poller.register(ready_r, _IN)
         self.run_pid = pid
         return self.machine.started(pid, now)
 
@@ -299,7 +301,8 @@ class Supervisor:
                 self.notify, fd, self.notify_path, self.environ = _notify.bind(self.dirname, plain)
                 if fd >= 0:
                     self.notify_plain = plain
-                    self.add(fd, self.notified)
+                    self.watch[fd] = self.notified
+                    self.poller.register(fd, _IN)
                 else:
                     self.notify = False
             return
@@ -323,8 +326,9 @@ class Supervisor:
 
     def forwarder(self):
         if self.forward is None:
-            self.forward = _logevents.Forwarder()
-            self.add(self.forward.r, self.forward.read)
+            self.forward = f = _logevents.Forwarder()
+            self.watch[f.r] = f.read
+            self.poller.register(f.r, _IN)
         return self.forward
 
     def log(self, what, pid, code, sig, ran):

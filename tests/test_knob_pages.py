@@ -72,7 +72,19 @@ def test_notify_socket_is_bound_by_one_function(tmp_path, monkeypatch):
     (tmp_path / "supervise").mkdir()
     monkeypatch.chdir(tmp_path)
     env = {b"PATH": b"/bin"}
-    sock, fd, path, out = _notify.bind(str(tmp_path), env)
+    _notify.load_socket()
+    where = str(tmp_path)
+    calls = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            calls.append(frame.f_code.co_qualname)
+    sys.setprofile(profile)
+    try:
+        sock, fd, path, out = _notify.bind(where, env)
+    finally:
+        sys.setprofile(None)
+    assert calls == ["bind", "setenv"], calls
     try:
         assert fd == sock.fileno() >= 0
         assert not sock.getblocking() and not os.get_inheritable(fd)
@@ -140,3 +152,24 @@ def test_instances_keep_their_attributes_in_place_after_the_rehearsal(tmp_path):
     m.started(100, 1000.0)
     m.child_exited(0, 0, 1001.0)
     assert not _has_dict(m)
+
+
+def test_the_knobs_first_start_calls_no_helper_of_supervisor(tmp_path, monkeypatch):
+    """spawn_run, notify_env and forwarder register their descriptors
+    themselves (Supervisor.add written out): one function fewer, a page
+    fewer, in a forked supervise's first start with knobs.  Seen in
+    svscan's rehearsal, which starts ./run with every knob."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    callers = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_qualname in ("Supervisor.add", "export"):
+            callers.append((frame.f_code.co_qualname, frame.f_back.f_code.co_qualname))
+    sys.setprofile(profile)
+    try:
+        _prewarm.run()
+    finally:
+        sys.setprofile(None)
+    first_start = ("Supervisor.spawn_run", "Supervisor.notify_env", "Supervisor.forwarder", "bind")
+    assert [c for c in callers if c[1] in first_start] == []
