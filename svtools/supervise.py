@@ -341,8 +341,9 @@ class Supervisor:
                 self.perform(self.machine.finish_exited(code, time.monotonic()))
 
     def commands(self):
+        # at most _loop.READ bytes a round: the rest waits for the next one
         try:
-            data = os.read(self.control, 4096)
+            data = os.read(self.control, _loop.READ)
         except (BlockingIOError, InterruptedError):
             return
         self.reload()
