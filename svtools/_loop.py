@@ -43,14 +43,17 @@ def wakeup(signals=()):
 
 
 def drain(fd):
-    """Read the wake-up pipe empty; the set of signal numbers it held."""
+    """Read the wake-up pipe empty; the set of signal numbers it held.
+    A short read ends it: what a handler writes after it wakes poll()
+    again, and the read that would find the pipe empty raises
+    BlockingIOError, whose strerror costs a glibc malloc."""
     got = set()
     try:
         while True:
             data = os.read(fd, READ)
-            if not data:
-                break
             got.update(data)
+            if len(data) < READ:
+                break
     except (BlockingIOError, InterruptedError):
         pass
     return got
