@@ -17,6 +17,14 @@ import _signal as signal
 # C-level signal handler writes to at any moment (_spawn keeps off it).
 wakeup_fd = -1
 
+# Bytes asked for by each read of a daemon's pipes and FIFOs (wake-up
+# pipe, supervise's control FIFO and readiness pipe): os.read makes its
+# bytes object (33 bytes of header) before reading, so up to 479 bytes
+# come from CPython's own allocator; more is a glibc malloc, which in a
+# process forked from svscan writes heap pages shared with svscan and its
+# other children (16 KiB per supervise after a restart; docs/performance.md).
+READ = 256
+
 
 def _ignore(signum, frame):
     pass
@@ -35,14 +43,17 @@ def wakeup(signals=()):
 
 
 def drain(fd):
-    """Read the wake-up pipe empty; the set of signal numbers it held."""
+    """Read the wake-up pipe empty; the set of signal numbers it held.
+    A short read ends it: what a handler writes after it wakes poll()
+    again, and the read that would find the pipe empty raises
+    BlockingIOError, whose strerror costs a glibc malloc."""
     got = set()
     try:
         while True:
-            data = os.read(fd, 512)
-            if not data:
-                break
+            data = os.read(fd, READ)
             got.update(data)
+            if len(data) < READ:
+                break
     except (BlockingIOError, InterruptedError):
         pass
     return got

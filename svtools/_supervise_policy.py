@@ -112,44 +112,54 @@ SIGNALS = {
     "w": signal.SIGWINCH,
 }
 _CONT, _KILL, _STOP = signal.SIGCONT, signal.SIGKILL, signal.SIGSTOP
+_NEVER = float("-inf")
 
 
 class Machine:
-    # Defaults live in the class: a supervise forked from svscan then
-    # writes (and pays for) only the attributes that change.
-    pid = 0
-    pgid = 0
-    finishing = False
-    finish_pid = 0
-    finish_timeout = 0.0
-    paused = False
-    exiting = False
-    failed = False
-    due = False
-    wake = None
-    next_start = float("-inf")   # throttle and fork retry
-    held = float("-inf")         # restart-backoff
-    kill_at = None
-    finish_kill_at = None
-    probe_at = None
-    probe_step = PROBE_FIRST
-    giveup_at = None
-    run = None              # the spawn options of the current run
-    signalled = False       # the down signal went to this run
-    asked = False           # so did 't' or 'k'
-    stopping_note = False
-    started_at = 0.0
-    ready_at = 0.0
-    delay = 1.0
-    fail_times = ()
-    starts = 0
-    last_exit = (-1, 0, 0.0, 0.0)   # code, signal, at, ran
-    last_pid = 0
-    note = b""
-    shown = None
-    since = 0.0
+    # Slots, not attributes in a dict: CPython 3.11 shares one table of
+    # instance attribute names per class, which svscan's rehearsals fill
+    # before any supervise is forked; a name they never set (started_at)
+    # then turns each forked supervise's Machine into a dict of its own,
+    # and every specialised attribute access in this file misses (about
+    # 48 KiB private per supervise, docs/performance.md).
+    __slots__ = ("pid", "pgid", "finishing", "finish_pid", "finish_timeout", "paused", "exiting",
+                 "failed", "due", "wake", "next_start", "held", "kill_at", "finish_kill_at",
+                 "probe_at", "probe_step", "giveup_at", "run", "signalled", "asked",
+                 "stopping_note", "started_at", "ready_at", "delay", "fail_times", "starts",
+                 "last_exit", "last_pid", "note", "shown", "since", "want", "normally", "knobs")
 
     def __init__(self, want_up=True, knobs=None):
+        self.pid = 0
+        self.pgid = 0
+        self.finishing = False
+        self.finish_pid = 0
+        self.finish_timeout = 0.0
+        self.paused = False
+        self.exiting = False
+        self.failed = False
+        self.due = False
+        self.wake = None
+        self.next_start = _NEVER  # throttle and fork retry
+        self.held = _NEVER  # restart-backoff
+        self.kill_at = None
+        self.finish_kill_at = None
+        self.probe_at = None
+        self.probe_step = PROBE_FIRST
+        self.giveup_at = None
+        self.run = None  # the spawn options of the current run
+        self.signalled = False  # the down signal went to this run
+        self.asked = False  # so did 't' or 'k'
+        self.stopping_note = False
+        self.started_at = 0.0
+        self.ready_at = 0.0
+        self.delay = 1.0
+        self.fail_times = ()
+        self.starts = 0
+        self.last_exit = (-1, 0, 0.0, 0.0)  # code, signal, at, ran
+        self.last_pid = 0
+        self.note = b""
+        self.shown = None
+        self.since = 0.0
         self.want = self.normally = "up" if want_up else "down"
         self.knobs = knobs or DEFAULT
 

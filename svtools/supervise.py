@@ -360,8 +360,9 @@ class Supervisor:
                 self.perform(self.machine.finish_exited(code, time.monotonic()))
 
     def commands(self):
+        # at most _loop.READ bytes a round: the rest waits for the next one
         try:
-            data = os.read(self.control, 4096)
+            data = os.read(self.control, _loop.READ)
         except (BlockingIOError, InterruptedError):
             return
         self.reload()
@@ -388,13 +389,18 @@ class Supervisor:
             # monotonic -> wall clock, one offset per round, so that one
             # instant reads the same in xstatus and exits
             self.offset = time.time() - time.monotonic()
+            # commands only when poll says so: an empty read raises
+            # BlockingIOError, whose strerror costs a glibc malloc
+            control = False
             for fd, _ in ready:
                 if fd == wakeup:
                     _loop.drain(wakeup)
+                elif fd == self.control:
+                    control = True
                 elif fd in self.watch:
                     self.watch[fd]()
             self.reap()
-            if not self.done:
+            if control and not self.done:
                 self.commands()
             wake = self.machine.wake
             if not self.done and wake is not None and time.monotonic() >= wake:

@@ -38,3 +38,72 @@ def test_wakeup_drain_and_reap():
         print(list(_loop.reap()) == [] and list(_loop.reap(block=True)) == [])
     """)
     assert got == ["True"] * 4
+
+
+def test_reads_stay_within_cpythons_allocator():
+    # A bytes object of more than 512 bytes is a glibc malloc, which in a
+    # supervise forked from svscan writes shared heap pages (16 KiB per
+    # supervise after one restart, docs/performance.md): the wake-up pipe
+    # and the control FIFO are read _loop.READ bytes at a time.
+    got = in_child("""
+        import os, sys
+        from svtools import _loop, supervise
+        print(sys.getsizeof(bytes(_loop.READ)) <= 512)
+        print("READ" in _loop.drain.__code__.co_names)
+        r, w = os.pipe2(os.O_NONBLOCK)
+        os.write(w, bytes(range(1, 201)) * 3)
+        print(_loop.drain(r) == set(range(1, 201)))
+        # supervise reads one READ's worth of commands a round (0.76 reads
+        # one byte a round); the rest stays for the next
+        os.write(w, b"?" * 600)
+
+        class Stub:
+            control = r
+            done = True
+
+            def reload(self):
+                pass
+        supervise.Supervisor.commands(Stub())
+        print(len(os.read(r, 4096)) == 600 - _loop.READ)
+    """)
+    assert got == ["True"] * 4
+
+
+def test_no_read_that_finds_nothing(tmp_path):
+    # An empty non-blocking read raises BlockingIOError, whose strerror is
+    # decoded through a glibc malloc (docs/performance.md): drain() stops
+    # at a short read (on a blocking pipe the extra read would hang: the
+    # alarm fails the test), and supervise reads its control FIFO only
+    # when poll() says it is readable.
+    got = in_child("""
+        import os, select, signal
+        signal.alarm(10)
+        from svtools import _loop, supervise
+        r, w = os.pipe()
+        os.write(w, bytes([signal.SIGCHLD]))
+        print(_loop.drain(r) == {signal.SIGCHLD})
+        d = %r
+        open(os.path.join(d, "down"), "w").close()
+        wakeup = supervise.signals(d)
+        sup = supervise.start(d, {})
+        empty = []
+        commands = sup.commands
+
+        def counted():
+            p = select.poll()
+            p.register(sup.control, select.POLLIN)
+            if not p.poll(0):
+                empty.append(1)
+            commands()
+        sup.commands = counted
+        if os.fork() == 0:
+            os._exit(0)     # SIGCHLD alone wakes the first round
+        if os.fork() == 0:
+            select.select([], [], [], 0.5)
+            fd = os.open(os.path.join(d, "supervise/control"), os.O_WRONLY)
+            os.write(fd, b"x")
+            os._exit(0)
+        sup.run(wakeup)
+        print(sup.done and empty == [])
+    """ % str(tmp_path))
+    assert got == ["True"] * 2
