@@ -427,18 +427,6 @@ SUPERVISOR_NAMES = (
     "forwarding", "ready_fd", "notify", "notify_path", "notify_plain", "finish_pid", "cron",
     "lastx")
 _knobs.share_names(Supervisor, SUPERVISOR_NAMES)
-# ... and 29 of the policy's 34 (the table's most): the first start sets
-# started_at, next_start, note and ready_at, every exit last_exit and
-# last_pid, which every forked supervise would otherwise pay with a dict
-# of its Machine.  Left out, the rarest: exiting (svc -x), giveup_at and
-# probe_step (a process group outliving its leader), finish_timeout and
-# finish_kill_at (./finish).
-MACHINE_NAMES = (
-    "want", "normally", "knobs", "due", "shown", "since", "run", "wake", "failed", "fail_times",
-    "delay", "held", "pid", "pgid", "paused", "signalled", "stopping_note", "asked", "starts",
-    "started_at", "next_start", "note", "ready_at", "last_exit", "last_pid", "kill_at",
-    "probe_at", "finishing", "finish_pid")
-_knobs.share_names(Machine, MACHINE_NAMES)
 
 
 def preload():

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from svtools import _knobs, _notify, _prewarm, _supervise_policy, supervise
+from svtools import _knobs, _notify, _prewarm, supervise
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -108,17 +108,14 @@ def _assigned(path, prefix):
 
 def test_every_attribute_a_supervisor_is_given_is_shared():
     """supervise.py lists every attribute a Supervisor is ever given (by
-    its methods, by _prewarm and _prewarm_knobs), and every one of the
-    policy's but the rarest, for _knobs.share_names."""
+    its methods, by _prewarm and _prewarm_knobs) for _knobs.share_names,
+    and _knobs every one a Knobs is given."""
     src = os.path.join(ROOT, "svtools")
     given = (_assigned(os.path.join(src, "supervise.py"), "self")
              | _assigned(os.path.join(src, "_prewarm.py"), "sup")
              | _assigned(os.path.join(src, "_prewarm_knobs.py"), "sup"))
     assert given <= set(supervise.SUPERVISOR_NAMES), given - set(supervise.SUPERVISOR_NAMES)
-    policy = _assigned(os.path.join(src, "_supervise_policy.py"), "self")
-    left_out = policy - set(supervise.MACHINE_NAMES)
-    assert left_out == {"exiting", "giveup_at", "probe_step", "finish_timeout", "finish_kill_at"}
-    assert len(supervise.MACHINE_NAMES) <= 29 and len(supervise.SUPERVISOR_NAMES) <= 29
+    assert len(supervise.SUPERVISOR_NAMES) <= 29      # the most a table takes
     knobs = {attr for attr, _ in _knobs.PARSERS.values()} | {"finish", "scheduled"}
     assert knobs == set(_knobs.KNOBS_NAMES)
 
@@ -132,12 +129,12 @@ def _has_dict(obj):
 @pytest.mark.skipif(sys.version_info[:2] != (3, 11) or sys.maxsize < 2 ** 32,
                     reason="the layout of CPython 3.11 on 64 bits")
 def test_instances_keep_their_attributes_in_place_after_the_rehearsal(tmp_path):
-    """After svscan's dry run (which makes far more than thirty Supervisor,
-    Machine and Knobs instances), a Supervisor given every attribute the
-    knob paths set, its Machine through a start and an exit, and a Knobs
-    with every file keep their attributes out of a dict: without
-    share_names the names table is full before ready_fd, notify, started_at
-    and schedule reach it."""
+    """After svscan's dry run (which makes far more than thirty Supervisor
+    and Knobs instances), a Supervisor given every attribute the knob
+    paths set and a Knobs with every file keep their attributes out of a
+    dict: without share_names the names table is full before ready_fd,
+    notify and schedule reach it.  (The policy's Machine keeps its state
+    in slots, for the same reason.)"""
     _prewarm.run()
     sup = supervise.Supervisor(str(tmp_path), True, -1, {}, _knobs.DEFAULT, {})
     for name in supervise.SUPERVISOR_NAMES:
@@ -147,11 +144,6 @@ def test_instances_keep_their_attributes_in_place_after_the_rehearsal(tmp_path):
     for name in _knobs.KNOBS_NAMES:
         setattr(knobs, name, getattr(knobs, name))
     assert not _has_dict(knobs)
-    m = _supervise_policy.Machine(True, _knobs.DEFAULT)
-    m.boot(1000.0)
-    m.started(100, 1000.0)
-    m.child_exited(0, 0, 1001.0)
-    assert not _has_dict(m)
 
 
 def test_the_knobs_first_start_calls_no_helper_of_supervisor(tmp_path, monkeypatch):
