@@ -34,6 +34,7 @@ _NAMES = {}
 # A poll object for fd 1 alone (record), made at the first record: in
 # svscan's rehearsal, before it forks, so that every supervise shares it.
 _STDOUT = []
+_EMPTY = bytearray()
 
 
 def _stdout():
@@ -78,7 +79,9 @@ class Forwarder:
         self.r, self.w = os.pipe()
         os.set_blocking(self.r, False)
         self.out = out
-        self.pending = bytearray()
+        # a slice of an empty one: naming bytearray would write the page
+        # of libpython that holds its type (a forked supervise's own)
+        self.pending = _EMPTY[:]
         self.line_start = True
         self.broken = False
 

@@ -165,3 +165,19 @@ def test_the_knobs_first_start_calls_no_helper_of_supervisor(tmp_path, monkeypat
         sys.setprofile(None)
     first_start = ("Supervisor.spawn_run", "Supervisor.notify_env", "Supervisor.forwarder", "bind")
     assert [c for c in callers if c[1] in first_start] == []
+
+
+def test_the_forwarder_names_no_builtin_type():
+    """Forwarder.__init__ makes its buffer as a slice of an empty
+    bytearray: naming the type would write the page of libpython that
+    holds it, in every forked supervise with log-events."""
+    from svtools import _logevents
+    assert "bytearray" not in _logevents.Forwarder.__init__.__code__.co_names
+    f, g = _logevents.Forwarder(), _logevents.Forwarder()
+    try:
+        assert type(f.pending) is bytearray and not f.pending
+        f.pending += b"x"
+        assert not g.pending and not _logevents._EMPTY     # each its own
+    finally:
+        for fd in (f.r, f.w, g.r, g.w):
+            os.close(fd)
