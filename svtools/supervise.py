@@ -417,16 +417,6 @@ class Supervisor:
             self.forward.finish()
 
 
-# Every attribute a Supervisor may be given, in its names table before the
-# first instance (_knobs.share_names): ready_fd, notify and forwarding,
-# set only with knobs, would otherwise each make a dict of a knob
-# service's Supervisor (docs/performance.md, "The knob files' own pages").
-SUPERVISOR_NAMES = (
-    "dirname", "problems", "machine", "control", "environ", "stamp", "offset", "exits", "gone",
-    "watch", "poller", "fds", "xfields", "run_pid", "exits_dirty", "done", "forward",
-    "forwarding", "ready_fd", "notify", "notify_path", "notify_plain", "finish_pid", "cron",
-    "lastx")
-_knobs.share_names(Supervisor, SUPERVISOR_NAMES)
 
 
 def preload():

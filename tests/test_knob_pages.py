@@ -1,18 +1,18 @@
 """What keeps a forked supervise with knob files on few pages
 (docs/performance.md, "The knob files' own pages", sixth round): records
-written as they are queued, the notify socket made by one function, and
-the attribute names CPython 3.11 shares among a class's instances."""
+written as they are queued, the notify socket made by one function, the
+knobs' first start without helpers, and the attribute names CPython 3.11
+shares among the Knobs svscan makes."""
 
 import ctypes
 import os
-import re
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from svtools import _knobs, _notify, _prewarm, supervise
+from svtools import _knobs, _notify, _prewarm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -94,28 +94,8 @@ def test_notify_socket_is_bound_by_one_function(tmp_path, monkeypatch):
         sock.close()
 
 
-def _assigned(path, prefix):
-    """Attribute names stored through PREFIX (self, sup) in a source file:
-    the targets of its assignment statements."""
-    names = set()
-    with open(path) as f:
-        for line in f:
-            m = re.match(r"\s*([^=()#\[\]]+?)\s*[+-]?=(?!=)", line)
-            if m:
-                names.update(re.findall(r"\b%s\.([a-z_]+)" % prefix, m.group(1)))
-    return names
-
-
-def test_every_attribute_a_supervisor_is_given_is_shared():
-    """supervise.py lists every attribute a Supervisor is ever given (by
-    its methods, by _prewarm and _prewarm_knobs) for _knobs.share_names,
-    and _knobs every one a Knobs is given."""
-    src = os.path.join(ROOT, "svtools")
-    given = (_assigned(os.path.join(src, "supervise.py"), "self")
-             | _assigned(os.path.join(src, "_prewarm.py"), "sup")
-             | _assigned(os.path.join(src, "_prewarm_knobs.py"), "sup"))
-    assert given <= set(supervise.SUPERVISOR_NAMES), given - set(supervise.SUPERVISOR_NAMES)
-    assert len(supervise.SUPERVISOR_NAMES) <= 29      # the most a table takes
+def test_every_attribute_a_knobs_is_given_is_shared():
+    """_knobs lists every attribute a Knobs is given, for share_names."""
     knobs = {attr for attr, _ in _knobs.PARSERS.values()} | {"finish", "scheduled"}
     assert knobs == set(_knobs.KNOBS_NAMES)
 
@@ -128,43 +108,16 @@ def _has_dict(obj):
 
 @pytest.mark.skipif(sys.version_info[:2] != (3, 11) or sys.maxsize < 2 ** 32,
                     reason="the layout of CPython 3.11 on 64 bits")
-def test_instances_keep_their_attributes_in_place_after_the_rehearsal(tmp_path):
-    """After svscan's dry run (which makes far more than thirty Supervisor
-    and Knobs instances), a Supervisor given every attribute the knob
-    paths set and a Knobs with every file keep their attributes out of a
-    dict: without share_names the names table is full before ready_fd,
-    notify and schedule reach it.  (The policy's Machine keeps its state
-    in slots, for the same reason.)"""
+def test_knobs_keep_their_attributes_in_place_after_the_rehearsal():
+    """After svscan's dry run (which makes far more than thirty Knobs), a
+    Knobs given every attribute (svscan makes one per service with knob
+    files) keeps them out of a dict: without share_names the names table
+    is full before schedule and scheduled reach it."""
     _prewarm.run()
-    sup = supervise.Supervisor(str(tmp_path), True, -1, {}, _knobs.DEFAULT, {})
-    for name in supervise.SUPERVISOR_NAMES:
-        setattr(sup, name, getattr(sup, name, None))
-    assert not _has_dict(sup)
     knobs = _knobs.Knobs()
     for name in _knobs.KNOBS_NAMES:
         setattr(knobs, name, getattr(knobs, name))
     assert not _has_dict(knobs)
-
-
-def test_the_knobs_first_start_calls_no_helper_of_supervisor(tmp_path, monkeypatch):
-    """spawn_run, notify_env and forwarder register their descriptors
-    themselves (Supervisor.add written out): one function fewer, a page
-    fewer, in a forked supervise's first start with knobs.  Seen in
-    svscan's rehearsal, which starts ./run with every knob."""
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    callers = []
-
-    def profile(frame, event, arg):
-        if event == "call" and frame.f_code.co_qualname in ("Supervisor.add", "export"):
-            callers.append((frame.f_code.co_qualname, frame.f_back.f_code.co_qualname))
-    sys.setprofile(profile)
-    try:
-        _prewarm.run()
-    finally:
-        sys.setprofile(None)
-    first_start = ("Supervisor.spawn_run", "Supervisor.notify_env", "Supervisor.forwarder", "bind")
-    assert [c for c in callers if c[1] in first_start] == []
 
 
 def test_the_forwarder_names_no_builtin_type():
