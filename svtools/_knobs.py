@@ -55,28 +55,6 @@ class Knobs:
     scheduled = False
 
 
-def share_names(cls, names):
-    """Have CLS's instances keep the attributes NAMES (strs) in place.
-
-    CPython 3.11 stores an instance's attributes in an array beside it,
-    indexed by a table of names shared by the class, as long as each name
-    is in that table; one that is not makes the instance a dict of its
-    own, which takes a reference on every name and value it holds (in a
-    forked supervise, a page for each that lies elsewhere).  The table
-    takes new names only while it has room, and every new instance takes
-    one place of that room for good: after some thirty instances (svscan's
-    rehearsal makes more) it takes none.  Call this right after the class
-    statement: a first instance, thrown away, that sets every name."""
-    obj = cls.__new__(cls)
-    for name in names:
-        setattr(obj, name, None)
-
-
-# Every attribute a Knobs may be given (svscan makes one per service).
-KNOBS_NAMES = ("finish", "timeout_finish", "down_signal", "timeout_kill", "process_group",
-               "notification_fd", "notify_socket", "restart_backoff", "fail_limit",
-               "max_death_tally", "log_events", "schedule", "scheduled")
-share_names(Knobs, KNOBS_NAMES)
 DEFAULT = Knobs()
 
 

@@ -1,18 +1,15 @@
 """What keeps a forked supervise with knob files on few pages
 (docs/performance.md, "The knob files' own pages", sixth round): records
 written as they are queued, the notify socket made by one function, the
-knobs' first start without helpers, and the attribute names CPython 3.11
-shares among the Knobs svscan makes."""
+knobs' first start without helpers, the Forwarder's buffer."""
 
-import ctypes
 import os
 import subprocess
 import sys
 import textwrap
 
-import pytest
 
-from svtools import _knobs, _notify, _prewarm
+from svtools import _notify, _prewarm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -94,32 +91,6 @@ def test_notify_socket_is_bound_by_one_function(tmp_path, monkeypatch):
         sock.close()
 
 
-def test_every_attribute_a_knobs_is_given_is_shared():
-    """_knobs lists every attribute a Knobs is given, for share_names."""
-    knobs = {attr for attr, _ in _knobs.PARSERS.values()} | {"finish", "scheduled"}
-    assert knobs == set(_knobs.KNOBS_NAMES)
-
-
-def _has_dict(obj):
-    """CPython 3.11 (64 bits): the instance's dict pointer, set once its
-    attributes left the shared array for a dict of their own."""
-    return bool(ctypes.c_void_p.from_address(id(obj) - 24).value)
-
-
-@pytest.mark.skipif(sys.version_info[:2] != (3, 11) or sys.maxsize < 2 ** 32,
-                    reason="the layout of CPython 3.11 on 64 bits")
-def test_knobs_keep_their_attributes_in_place_after_the_rehearsal():
-    """After svscan's dry run (which makes far more than thirty Knobs), a
-    Knobs given every attribute (svscan makes one per service with knob
-    files) keeps them out of a dict: without share_names the names table
-    is full before schedule and scheduled reach it."""
-    _prewarm.run()
-    knobs = _knobs.Knobs()
-    for name in _knobs.KNOBS_NAMES:
-        setattr(knobs, name, getattr(knobs, name))
-    assert not _has_dict(knobs)
-
-
 def test_the_forwarder_names_no_builtin_type():
     """Forwarder.__init__ makes its buffer as a slice of an empty
     bytearray: naming the type would write the page of libpython that
@@ -134,3 +105,24 @@ def test_the_forwarder_names_no_builtin_type():
     finally:
         for fd in (f.r, f.w, g.r, g.w):
             os.close(fd)
+
+
+def test_the_knobs_first_start_calls_no_helper_of_supervisor(tmp_path, monkeypatch):
+    """spawn_run, notify_env and forwarder register their descriptors
+    themselves (Supervisor.add written out): one function fewer, a page
+    fewer, in a forked supervise's first start with knobs.  Seen in
+    svscan's rehearsal, which starts ./run with every knob."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    callers = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_qualname in ("Supervisor.add", "export"):
+            callers.append((frame.f_code.co_qualname, frame.f_back.f_code.co_qualname))
+    sys.setprofile(profile)
+    try:
+        _prewarm.run()
+    finally:
+        sys.setprofile(None)
+    first_start = ("Supervisor.spawn_run", "Supervisor.notify_env", "Supervisor.forwarder", "bind")
+    assert [c for c in callers if c[1] in first_start] == []
