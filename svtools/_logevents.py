@@ -49,6 +49,12 @@ def record(what, pid, code, sig, ran):
         return b"svtools: start pid %d\n" % pid
     if what == "ready":
         return ("svtools: ready pid %d after %.3f s\n" % (pid, ran)).encode("ascii")
+    if what in ("fail-limit", "finish"):
+        # supervise gave up after the exit of PID: fail-limit reached, or
+        # ./finish exited 125 (CODE)
+        why = "fail-limit reached" if what == "fail-limit" else "finish exited %d" % code
+        return ("svtools: failed pid %d: %s, down until svc -u or svc -o\n"
+                % (pid, why)).encode("ascii")
     how = ("signal " + signame(sig)) if code == 256 else "code %d" % code
     return ("svtools: exit pid %d %s after %.3f s\n" % (pid, how, ran)).encode("ascii")
 

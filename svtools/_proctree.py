@@ -25,9 +25,10 @@ def _slurp(path, limit=65536):
 
 def usage(pid, pgid=0, held=None):
     """(rss bytes, cpu seconds, number of processes) of the process tree
-    below PID (and of the process group PGID); None when none is left.
+    below PID (and of the process group PGID; PID 0 for the group alone);
+    None when none is left.
     HELD, a Held, keeps the descriptors of a long-running caller."""
-    tree = _walk(pid, held)
+    tree = _walk(pid, held) if pid else {}
     if pgid:
         for p, f in _group(pgid).items():
             tree.setdefault(p, f)

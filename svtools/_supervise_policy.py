@@ -46,7 +46,8 @@ effect carries everything the loop needs; it never reads the machine back:
                       order, times monotonic here
   ("record", at, pid, code, sig, ran, asked, tally)  append to supervise/exits
                       (asked: the run had been told to stop by 'd', 't' or 'k')
-  ("log", what, pid, code, sig, ran)  a start/ready/exit record on stdout
+  ("log", what, pid, code, sig, ran)  a start/ready/exit record on stdout,
+                      or the failed record ("fail-limit", "finish") after it
   ("exit",)           write the status once more and exit 0
 
 Rules:
@@ -125,7 +126,7 @@ class Machine:
                  "failed", "due", "wake", "next_start", "held", "kill_at", "finish_kill_at",
                  "probe_at", "probe_step", "giveup_at", "run", "signalled", "asked",
                  "stopping_note", "started_at", "ready_at", "delay", "fail_times", "starts",
-                 "last_exit", "note", "shown", "since", "want", "normally", "knobs")
+                 "last_exit", "last_pid", "note", "shown", "since", "want", "normally", "knobs")
 
     def __init__(self, want_up=True, knobs=None):
         self.pid = 0
@@ -155,6 +156,7 @@ class Machine:
         self.fail_times = ()
         self.starts = 0
         self.last_exit = (-1, 0, 0.0, 0.0)  # code, signal, at, ran
+        self.last_pid = 0
         self.note = b""
         self.shown = None
         self.since = 0.0
@@ -242,12 +244,15 @@ class Machine:
         self.paused = self.signalled = self.stopping_note = self.asked = False
         self.ready_at = 0.0
         self.last_exit = (code, sig, now, ran)
+        self.last_pid = pid
         effects = [("touch",), ("record", now, pid, code, sig, ran, asked, k.max_death_tally)]
         if self.run[3]:
             effects.append(("log", "exit", pid, code, sig, ran))
         if self.want == "up" and not self.exiting and not self.failed:
             if not asked:
                 self._count_failure(now)
+                if self.failed and self.run[3]:
+                    effects.append(("log", "fail-limit", pid, code, sig, ran))
             if not self.failed:
                 self.due = True
                 self._backoff(ran, now)
@@ -274,9 +279,12 @@ class Machine:
         self.finishing = False
         self.finish_pid = 0
         self.finish_kill_at = None
+        effects = []
         if code == PERMANENT_FAILURE and self.due and not self.exiting:
             self._fail()
-        return self._end(now, self._publish(now))
+            if self.run[3]:
+                effects.append(("log", "finish", self.last_pid, code, 0, 0.0))
+        return self._end(now, effects + self._publish(now))
 
     def group_gone(self, pgid, now):
         if pgid != self.pgid or self.pid:

@@ -99,13 +99,22 @@ def exit_text(ex, now):
     return "%s, %s ago" % (what, duration(max(0, now - ex["at"])))
 
 
+def pid_cell(snap):
+    """The PID column: ./run's pid; "group N" while the process group N
+    outlives its leader (process-group: stopping, or cleaning up before a
+    restart); "-" for none."""
+    if snap["pid"]:
+        return str(snap["pid"])
+    return "group %d" % snap["pgid"] if snap["pgid"] else "-"
+
+
 def row(label, snap, now):
     """The cells of one table row, or (label, state, error) for a broken one."""
     if snap["error"]:
         return [label, "unknown", snap["error"]]
     if not snap["supervised"]:
         return [label, state(snap, now)]
-    pid = str(snap["pid"]) if snap["pid"] else "-"
+    pid = pid_cell(snap)
     restarts = "-" if snap["restarts"] is None else str(snap["restarts"])
     return [label, state(snap, now), pid, duration(snap["uptime"]), restarts,
             exit_text(snap["exit"], now), size(snap["rss"]), cpu(snap["cpu"])]
@@ -183,8 +192,11 @@ def _status_rows(s, now, utc, add):
         add("want", "scheduled (./run starts once at each firing), normally %s" % s["normally"])
     else:
         add("want", "%s, normally %s" % (s["want"], s["normally"]))
-    if s["pid"]:
-        add("pid", "%d%s" % (s["pid"], ", group %d" % s["pgid"] if s["pgid"] else ""))
+    if s["pid"] or s["pgid"]:
+        if s["pid"]:
+            add("pid", "%d%s" % (s["pid"], ", group %d" % s["pgid"] if s["pgid"] else ""))
+        else:
+            add("pid", "none (the leader is gone), group %d still running" % s["pgid"])
         add("memory", "%s in %s process%s" % (size(s["rss"]), s["procs"] or 0, "" if s["procs"] == 1 else "es"))
         add("cpu", cpu(s["cpu"]))
     if s["since"]:

@@ -166,7 +166,7 @@ def _read(path, now, prev, usage, cache, logger):
         if name in entries:
             snap["knobs"][knob] = _knob(path + b"/" + name, knob, cache)
     _supervision(snap, path, now, prev, cache)
-    if usage and snap["pid"]:
+    if usage and (snap["pid"] or snap["pgid"]):
         _usage(snap, cache.procs if cache else None)
     if b"log" in entries:
         snap["log"] = _read(path + b"/log", now, prev.get("log") if prev else None,

@@ -298,7 +298,7 @@ def _row(js, name, logger, now):
         "name": _svinfo.display(_raw(name)), "logger": logger,
         "href": "/services/" + urllib.parse.quote(_raw(name), safe=""),
         "cls": "logger" if logger else "service", "state": state, "state_text": text,
-        "pid": js["pid"] or "", "uptime": _duration(js["uptime"]) if js["pid"] else "",
+        "pid": js["pid"] or ("group %d" % js["pgid"] if js.get("pgid") else ""), "uptime": _duration(js["uptime"]) if js["pid"] else "",
         "restarts": "" if js["restarts"] is None else js["restarts"],
         "last_exit": _exit(js["exit"], now), "memory": _bytes(js["rss"]),
         "cpu": "" if js["cpu"] is None else "%.2f s" % js["cpu"],

@@ -157,6 +157,38 @@ def test_fail_limit_fails_and_up_clears(service):
     assert s.read("runs") == b"run\n" * 4
 
 
+FAILED = re.compile(rb"^svtools: failed pid (\d+): (fail-limit reached|finish exited 125), "
+                    rb"down until svc -u or svc -o$")
+
+
+def test_giving_up_leaves_a_record_after_the_last_exit(service):
+    s = service("echo $$ >> pids; printf partial; exit 4\n")
+    os.makedirs(s.path, exist_ok=True)
+    s.knob("fail-limit", "2 60\n")
+    s.knob("log-events", "")
+    out = start_logged(s)
+    s.wait_state("failed")
+    wait_for(lambda: b"svtools: failed" in out(), what="the failed record")
+    lines = out().splitlines()
+    last = s.read("pids").split()[-1]
+    assert EXIT.match(lines[-2]) and lines[-2].startswith(b"svtools: exit pid " + last + b" code 4")
+    assert FAILED.match(lines[-1]).groups() == (last, b"fail-limit reached")
+    s.send(b"d")   # no new record: it is down already
+
+
+def test_finish_125_leaves_a_failed_record(service):
+    s = service("echo $$ > pid; exit 0\n")
+    os.makedirs(s.path, exist_ok=True)
+    write_script(s.file("finish"), "echo finishing; exit 125\n")
+    s.knob("log-events", "")
+    out = start_logged(s)
+    s.wait_state("failed")
+    wait_for(lambda: b"svtools: failed" in out(), what="the failed record")
+    lines = out().splitlines()
+    assert lines[-2:-1] == [b"finishing"]
+    assert FAILED.match(lines[-1]).groups() == (s.read("pid").strip(), b"finish exited 125")
+
+
 def test_finish_and_log_events_together(service):
     s = service("printf x; exit 5\n", down=True)
     write_script(s.file("finish"), "echo \"finish $1 $2\"\n")

@@ -442,6 +442,21 @@ def test_fail_limit_fails_the_service_until_up():
     assert m.state() == "down" and m.fail_times == ()
 
 
+def test_giving_up_is_logged_after_the_exit_record():
+    m = machine(want="up", fail_limit=(1, 10.0), log_events=True)
+    assert fx(m.boot(0.0))[-1][0] == "spawn"
+    m.started(40, 0.0)
+    logs = [e for e in m.child_exited(3, 0, 0.5) if e[0] == "log"]
+    assert logs == [("log", "exit", 40, 3, 0, 0.5), ("log", "fail-limit", 40, 3, 0, 0.5)]
+    m = machine(want="up", finish=True, log_events=True)
+    m.boot(0.0)
+    m.started(41, 0.0)
+    m.child_exited(1, 0, 0.5)
+    m.finish_started(42, 0.5)
+    assert [e for e in m.finish_exited(125, 0.6) if e[0] == "log"] == [("log", "finish", 41, 125, 0, 0.0)]
+    assert m.state() == "failed"
+
+
 def crash_loop(m, t, n):
     """N short runs from T, each started when the machine allows; the time
     of the last exit."""

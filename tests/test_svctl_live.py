@@ -294,3 +294,29 @@ def test_odd_names_escaped_and_usable(scan, procs):
     out, _, code = scan.svctl("tail", shown)
     assert out.startswith(shown + " | ") and out.endswith(" hi\n") and code == 0
     _svinfo.control(d, "dx")
+
+
+def test_group_outliving_its_leader_is_shown(scan, procs):
+    # process-group: TERM ends ./run (the leader) but not its worker, which
+    # ignores it; until timeout-kill the service is stopping with no pid.
+    scan.service("grp", "sh -c 'trap \"\" TERM; echo $$ > worker; while :; do sleep 1; done' &\n"
+                 "while ! test -s worker; do sleep 0.01; done\n"
+                 "echo $$ >> pids\nexec sleep 1000\n",
+                 process_group="", timeout_kill="60000\n")
+    scan.start()
+    s = scan.wait("grp", lambda s: up(s) and scan.lines("grp", "worker"), "grp up with its worker")
+    leader = s["pid"]
+    worker = int(scan.lines("grp", "worker")[0])
+    procs.track(worker)
+    _svinfo.control(os.path.join(scan.dir, "grp"), "d")
+    scan.wait("grp", lambda s: s["state"] == "stopping" and not s["pid"], "the leader gone")
+    out, _, code = scan.svctl("status")
+    assert re.search(r"^grp +stopping +group %d " % leader, out, re.M), out
+    out, _, code = scan.svctl("show", "grp")
+    assert "none (the leader is gone), group %d still running" % leader in out, out
+    assert re.search(r"memory +[0-9.]+\w+ in [12] process", out), out  # sh (and its sleep)
+    from svtools import _svweb_model
+    [row] = _svweb_model.rows_of("grp", _svinfo.to_json(scan.snap("grp")))
+    assert row["pid"] == "group %d" % leader      # svweb's board shows it the same way
+    os.kill(worker, 9)
+    scan.wait("grp", lambda s: s["state"] == "down", "grp down once its group is gone")

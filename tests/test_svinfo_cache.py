@@ -130,6 +130,14 @@ def comm(pid):
         return f.read().strip()
 
 
+def asleep(pid):
+    """PID is sleep(1) in its nanosleep: exec'd and its libraries mapped,
+    so its RSS holds still (comm changes at the exec, before the loader)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return comm(pid) == "sleep" and fields[0] == "S"
+
+
 def open_fds():
     return len(os.listdir("/proc/self/fd"))
 
@@ -137,7 +145,7 @@ def open_fds():
 def test_held_proc_files(procs):
     held = _proctree.Held(16)
     p = procs.start(["sleep", "1000"])
-    helpers.wait_for(lambda: comm(p.pid) == "sleep", timeout=15, what="sleep running")
+    helpers.wait_for(lambda: asleep(p.pid), timeout=15, what="sleep running")
     base = open_fds()
     plain = _proctree.usage(p.pid)
     for _ in range(3):
@@ -151,7 +159,7 @@ def test_held_proc_files(procs):
     assert _proctree.usage(p.pid, held=held) is None  # reaped: ESRCH, then gone
     assert open_fds() == base
     q = procs.start(["sleep", "1000"])
-    helpers.wait_for(lambda: comm(q.pid) == "sleep", timeout=15, what="sleep running")
+    helpers.wait_for(lambda: asleep(q.pid), timeout=15, what="sleep running")
     small = _proctree.Held(2)  # room for one pair
     held.rotate()
     assert _proctree.usage(q.pid, held=small)[2] == 1
