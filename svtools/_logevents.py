@@ -55,6 +55,12 @@ def record(what, pid, code, sig, ran):
         why = "fail-limit reached" if what == "fail-limit" else "finish exited %d" % code
         return ("svtools: failed pid %d: %s, down until svc -u or svc -o\n"
                 % (pid, why)).encode("ascii")
+    if what == "kill":
+        # PID: ./run, or -PGID for its process group (process-group)
+        return ("svtools: SIGKILL to %s %d: still running after the down signal\n"
+                % ("group" if pid < 0 else "pid", abs(pid))).encode("ascii")
+    if what == "kill-finish":
+        return b"svtools: SIGKILL to finish pid %d: still running after timeout-finish\n" % pid
     how = ("signal " + signame(sig)) if code == 256 else "code %d" % code
     return ("svtools: exit pid %d %s after %.3f s\n" % (pid, how, ran)).encode("ascii")
 

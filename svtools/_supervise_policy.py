@@ -47,7 +47,8 @@ effect carries everything the loop needs; it never reads the machine back:
   ("record", at, pid, code, sig, ran, asked, tally)  append to supervise/exits
                       (asked: the run had been told to stop by 'd', 't' or 'k')
   ("log", what, pid, code, sig, ran)  a start/ready/exit record on stdout,
-                      or the failed record ("fail-limit", "finish") after it
+                      the failed record ("fail-limit", "finish") after it,
+                      or a SIGKILL's ("kill": pid, or -pgid; "kill-finish")
   ("exit",)           write the status once more and exit 0
 
 Rules:
@@ -316,11 +317,15 @@ class Machine:
             self.finish_kill_at = None
             if self.finish_pid:
                 effects.append(("kill", self.finish_pid, _KILL))
+                if self.run and self.run[3]:
+                    effects.append(("log", "kill-finish", self.finish_pid, 0, _KILL, 0.0))
         if self.kill_at is not None and now >= self.kill_at:
             self.kill_at = None
             target = self._target()
             if target:
                 effects.append(("kill", target, _KILL))
+                if self.run and self.run[3]:
+                    effects.append(("log", "kill", target, 0, _KILL, 0.0))
                 if self.pgid:
                     self.giveup_at = now + KILL_GRACE
         if self.probe_at is not None and now >= self.probe_at:

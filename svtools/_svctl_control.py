@@ -50,7 +50,8 @@ def _millis(value):
 
 def describe(snap):
     """"up (pid 42)", "down", "paused (pid 42)", "crash-loop (pid 42)",
-    "failed (last exit 1 after 0s)"..."""
+    "stopping (group 42)", "failed (./finish exited 125; last exit 0 after
+    1.0s)"..."""
     if snap["error"]:
         return snap["error"]
     if not snap["supervised"]:
@@ -58,9 +59,28 @@ def describe(snap):
     word = "crash-loop" if snap["crash_loop"] else snap["state"]
     if snap["pid"]:
         return "%s (pid %d)" % (word, snap["pid"])
-    if word in ("failed", "crash-loop") and snap["exit"]:
+    if snap["pgid"]:
+        return "%s (group %d)" % (word, snap["pgid"])
+    if word == "failed":
+        why = [w for w in (failure(snap), snap["exit"] and "last " + last_exit(snap["exit"])) if w]
+        return "failed (%s)" % "; ".join(why) if why else word
+    if word == "crash-loop" and snap["exit"]:
         return "%s (last %s)" % (word, last_exit(snap["exit"]))
     return word
+
+
+def failure(snap):
+    """Why supervise gave up on a failed service: "fail-limit reached (3
+    exits within 60s)" when its tally is at the limit, else ./finish
+    exited 125 (the other way to fail; servicedir(5)); None without an
+    xstatus to tell."""
+    limit = snap["fail_limit"]
+    if limit is None:
+        return None
+    if limit and (snap["fails"] or 0) >= limit:
+        return "fail-limit reached: %d exit%s within %ds" % (
+            snap["fails"], "" if snap["fails"] == 1 else "s", snap["fail_secs"])
+    return "./finish exited 125"
 
 
 def last_exit(ex):

@@ -69,8 +69,8 @@ def add(base, opts, names, environ):
         _say("%s: added: %s\n" % (label, text))
         return 0
     if stuck or looping:
-        _say("%s: added, but it %s: %s (see svctl show %s)\n"
-             % (label, "failed" if stuck else "is in a crash loop", text, label))
+        _say("%s: added, but %s%s (see svctl show %s)\n"
+             % (label, "" if stuck else "it is in a crash loop: ", text, label))
         return 1
     hint = "" if snap["supervised"] else " (is svscan running on %s?)" % _svinfo.display(base)
     _say("%s: added, but not up within %gs: %s%s\n" % (label, wait, text, hint))

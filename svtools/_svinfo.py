@@ -80,7 +80,8 @@ LOOP seconds old.
 
 xstatus is trusted only when its pid, paused and want agree with the
 18-byte status (supervise writes status first: a reader caught between the
-two reads again, RETRIES times) and it is not older than status (then it
+two reads again, RETRIES times) and it is not older than status by more
+than half a second (read again too; still older after RETRIES reads, it
 was left by an svtools supervise, and a C one runs the service now).
 
 Sources of the formats: supervise/status is daemontools 0.76's (see
@@ -256,7 +257,11 @@ def _extended(sup, status_mtime, seen, cache):
     if (xs["pid"], xs["state"] == "paused", xs["want"]) != seen:
         return False, [], None
     if st.st_mtime < status_mtime - 0.5:
-        return None, [], None  # left over from an svtools supervise; C runs it now
+        # Left over from an svtools supervise (C runs it now), or caught
+        # between supervise's two writes: status rewritten, xstatus not yet
+        # (a command that changes neither pid nor want).  Read again; what
+        # is still older after RETRIES reads is the leftover.
+        return False, [], None
     try:
         exits = _svinfo_files.parsed(sup + b"exits", 1 << 20, _xstatus.unpack_exit_records, cache)[0]
     except (OSError, ValueError):

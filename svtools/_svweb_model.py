@@ -286,7 +286,7 @@ def _row(js, name, logger, now):
         if state == "down":
             text = state = "scheduled"
         text += ", " + sched
-    elif js["want"] == "down" and state not in ("down", "stopping"):
+    elif js["want"] == "down" and state not in ("down", "stopping", "failed"):
         text += ", want down"
     elif js["want"] == "up" and state == "down":
         text += ", want up"

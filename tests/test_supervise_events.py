@@ -176,6 +176,23 @@ def test_giving_up_leaves_a_record_after_the_last_exit(service):
     s.send(b"d")   # no new record: it is down already
 
 
+def test_timeout_kill_leaves_a_record_before_the_exit(service):
+    s = service("trap '' TERM; echo $$ > pid; while :; do sleep 1; done\n")
+    os.makedirs(s.path, exist_ok=True)
+    s.knob("timeout-kill", "300\n")
+    s.knob("log-events", "")
+    out = start_logged(s)
+    wait_for(lambda: s.read("pid").strip(), what="./run's pid")
+    pid = s.read("pid").strip()
+    s.send(b"d")
+    s.wait_state("down", want="down")
+    wait_for(lambda: b"svtools: exit" in out(), what="the exit record")
+    lines = out().splitlines()
+    assert lines[-2:] == [b"svtools: SIGKILL to pid %s: still running after the down signal" % pid,
+                          lines[-1]]
+    assert lines[-1].startswith(b"svtools: exit pid %s signal KILL after " % pid)
+
+
 def test_finish_125_leaves_a_failed_record(service):
     s = service("echo $$ > pid; exit 0\n")
     os.makedirs(s.path, exist_ok=True)

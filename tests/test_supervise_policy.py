@@ -252,6 +252,21 @@ def test_timeout_kill_sends_sigkill_at_the_deadline():
     assert m.wake is None and m.state() == "down"
 
 
+@pytest.mark.parametrize("group", [False, True])
+def test_timeout_kill_is_logged_with_log_events(group):
+    m = machine(want="up", pid=42, timeout_kill=0.5, log_events=True, process_group=group)
+    m.command("d", 100.0)
+    target = -42 if group else 42
+    assert m.deadline(100.5)[:2] == [("kill", target, KILL), ("log", "kill", target, 0, KILL, 0.0)]
+
+
+def test_timeout_finish_kill_is_logged_with_log_events():
+    m = machine(want="up", pid=42, finish=True, timeout_finish=0.5, log_events=True)
+    m.child_exited(1, 0, 100.0)
+    m.finish_started(43, 100.0)
+    assert m.deadline(100.5) == [("kill", 43, KILL), ("log", "kill-finish", 43, 0, KILL, 0.0)]
+
+
 def test_timeout_kill_cancelled_by_the_exit():
     m = machine(want="up", pid=42, timeout_kill=0.5)
     m.command("d", 100.0)

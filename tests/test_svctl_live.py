@@ -310,6 +310,8 @@ def test_group_outliving_its_leader_is_shown(scan, procs):
     procs.track(worker)
     _svinfo.control(os.path.join(scan.dir, "grp"), "d")
     scan.wait("grp", lambda s: s["state"] == "stopping" and not s["pid"], "the leader gone")
+    out, _, code = scan.svctl("stop", "--wait", "0.5", "grp")   # a second stop: still waiting
+    assert (out, code) == ("grp: timeout after 0.5s: stopping (group %d)\n" % leader, 1)
     out, _, code = scan.svctl("status")
     assert re.search(r"^grp +stopping +group %d " % leader, out, re.M), out
     out, _, code = scan.svctl("show", "grp")

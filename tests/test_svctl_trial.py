@@ -42,7 +42,8 @@ def test_start_after_failed_reads_the_new_run(scan):
         assert re.fullmatch(r"broken: up \(pid \d+\)\n", out) and err == "", out
         scan.wait("broken", failed, "broken failed again")
     else:
-        assert (out, err, code) == ("broken: failed (last exit 3 after 0.0s)\n", "", 1)
+        assert (out, err, code) == ("broken: failed (fail-limit reached: 1 exit within 60s; "
+                                    "last exit 3 after 0.0s)\n", "", 1)
     assert len(scan.lines("broken", "pids")) == 2 and scan.snap("broken")["restarts"] == 1
     for name in ("flaky", "broken"):
         scan.svctl("remove", name)
@@ -92,7 +93,10 @@ def test_add_says_failed_and_remove_without_logger(scan, tmp_path):
     src = scan.service("doomed", ALWAYS_FAILS, where=str(elsewhere), fail_limit="1 60\n")
     out, err, code = scan.svctl("add", src)
     assert (out, err, code) == (
-        "doomed: added, but it failed: failed (last exit 3 after 0.0s) (see svctl show doomed)\n", "", 1)
+        "doomed: added, but failed (fail-limit reached: 1 exit within 60s; last exit 3 after 0.0s) "
+        "(see svctl show doomed)\n", "", 1)
+    out = scan.svctl("show", "doomed")[0]
+    assert "  failed           fail-limit reached: 1 exit within 60s, down until svctl start" in out, out
     assert scan.svctl("remove", "doomed")[:3:2] == ("doomed: removed (unlinked; service stopped)\n", 0)
 
 

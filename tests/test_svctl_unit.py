@@ -225,6 +225,11 @@ def test_start_ignores_the_stale_failed_state():
     again = snap(state="failed", want="down", exit={"code": 1, "signal": 0, "at": 960.0, "ran": 0.1},
                  **dict(x, starts=2, since=960.0))
     assert job.check(again) == (False, "failed (last exit 1 after 0.1s)")   # a new run failed
+    assert job.check(dict(again, fail_limit=0, fails=0))[1] == (
+        "failed (./finish exited 125; last exit 1 after 0.1s)")
+    tally = dict(fails=2, fail_limit=2, fail_secs=60)
+    assert job.check(dict(again, **tally))[1] == ("failed (fail-limit reached: 2 exits within 60s; "
+                                                  "last exit 1 after 0.1s)")
     # restart and once read the want their letters set
     job = ctl.plan("restart", "web", snap(state="down", want="down", pid=0))
     assert job.check(snap(state="up", want="down", pid=0)) is None

@@ -156,6 +156,28 @@ def test_stale_xstatus_is_ignored(zoo):
     assert _svinfo.read(d)["state"] == "down"
 
 
+def test_reader_between_status_and_xstatus_reads_again(zoo, monkeypatch):
+    # A command that changes neither pid nor want (a second svc -d while a
+    # process group outlives its leader): supervise has rewritten status,
+    # not yet xstatus, which is seconds old.  Not a leftover: read again.
+    import time
+    d = zoo.make("between", status=status_bytes(age=5, pid=0, want=_status.WANT_DOWN))
+    xfile(d, state="stopping", pid=0, pgid=4242, want="down")
+    xpath = os.path.join(d, b"supervise", b"xstatus")
+    past = os.stat(os.path.join(d, b"supervise", b"status")).st_mtime - 5
+    os.utime(xpath, (past, past))
+    waits = []
+
+    def supervise_writes_xstatus(secs):
+        waits.append(secs)
+        os.utime(xpath, None)
+
+    monkeypatch.setattr(time, "sleep", supervise_writes_xstatus)
+    snap = _svinfo.read(d)
+    assert (snap["source"], snap["state"], snap["pgid"]) == ("xstatus", "stopping", 4242)
+    assert len(waits) == 1
+
+
 def test_crash_loop_with_prev_076(zoo):
     d = zoo.make("loop", status=status_bytes(age=0, pid=100))
     first = _svinfo.read(d)
