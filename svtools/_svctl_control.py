@@ -49,14 +49,17 @@ def _millis(value):
 
 
 def describe(snap):
-    """"up (pid 42)", "down", "paused (pid 42)", "crash-loop (pid 42)",
-    "stopping (group 42)", "failed (./finish exited 125; last exit 0 after
-    1.0s)"..."""
+    """"up (pid 42)", "down", "paused (pid 42)", "stopping (group 42)",
+    "crash-loop (last exit 1 after 0.1s)", "failed (./finish exited 125;
+    last exit 0 after 1.0s)"..."""
     if snap["error"]:
         return snap["error"]
     if not snap["supervised"]:
         return "supervise not running"
     word = "crash-loop" if snap["crash_loop"] else snap["state"]
+    if word == "crash-loop" and snap["exit"]:
+        # the run of the moment, if any, is about to exit too
+        return "%s (last %s)" % (word, last_exit(snap["exit"]))
     if snap["pid"]:
         return "%s (pid %d)" % (word, snap["pid"])
     if snap["pgid"]:
@@ -64,8 +67,6 @@ def describe(snap):
     if word == "failed":
         why = [w for w in (failure(snap), snap["exit"] and "last " + last_exit(snap["exit"])) if w]
         return "failed (%s)" % "; ".join(why) if why else word
-    if word == "crash-loop" and snap["exit"]:
-        return "%s (last %s)" % (word, last_exit(snap["exit"]))
     return word
 
 

@@ -34,7 +34,8 @@ def test_stop_leaves_failed_and_start_clears_it(scan):
     scan.start()
     scan.wait("flaky", lambda s: s["state"] == "failed", "flaky failed")
     out, err, code = scan.svctl("stop", "flaky")
-    assert re.fullmatch(r"flaky: failed \(last exit 3 after \d+\.\ds\)\n", out) and code == 0, out
+    assert re.fullmatch(r"flaky: failed \(fail-limit reached: 1 exit within 60s; "
+                        r"last exit 3 after \d+\.\ds\)\n", out) and code == 0, out
     assert scan.snap("flaky")["state"] == "failed"
     out, err, code = scan.svctl("start", "flaky")
     assert re.fullmatch(r"flaky: up \(pid \d+\)\n", out) and code == 0, out

@@ -242,7 +242,7 @@ def test_start_into_a_crash_loop_is_not_done():
     old = {"code": 1, "signal": 0, "at": 990.0, "ran": 0.1}
     assert job.check(snap(exit=old, **x)) is None            # old exits: not this start's
     new = dict(old, at=1000.5)
-    assert job.check(snap(exit=new, **x)) == (False, "crash-loop (pid 44)")
+    assert job.check(snap(exit=new, **x)) == (False, "crash-loop (last exit 1 after 0.1s)")
 
 
 def test_stop_wait_covers_timeout_kill():
