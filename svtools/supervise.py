@@ -58,25 +58,35 @@ _SIGCHLD = (signal.SIGCHLD,)
 class Supervisor:
     """The thin loop: turns readiness into events and carries out effects."""
 
-    # Defaults in the class: a forked supervise writes only what changes.
-    done = False
-    run_pid = 0
-    finish_pid = 0
-    xfields = None
-    exits_dirty = False
-    ready_fd = -1
-    forward = None
-    forwarding = False
-    notify = None         # the notify socket; False when it could not be made
-    notify_path = None
-    notify_plain = None   # the environment without NOTIFY_SOCKET while exported
-    cron = None
-    lastx = None
-    fds = ()
+    # Slots, as the policy's Machine: CPython 3.11 shares one table of
+    # instance attribute names per class and stops adding to it after some
+    # thirty instances (svscan's rehearsals make more), so a knob
+    # supervise's Supervisor setting ready_fd, notify or forwarding got a
+    # dict of its own and missed every specialised attribute access:
+    # 63-67 KiB per supervise with all knobs, 5-9 without
+    # (docs/performance.md).
+    __slots__ = ("done", "run_pid", "finish_pid", "xfields", "exits_dirty", "ready_fd", "forward",
+                 "forwarding", "notify", "notify_path", "notify_plain", "cron", "lastx", "fds",
+                 "dirname", "problems", "machine", "control", "environ", "stamp", "offset",
+                 "exits", "gone", "watch", "poller")
 
     def __init__(self, dirname, want_up, control, environ, knobs=None, problems=None):
         """KNOBS, PROBLEMS: what _knobs.load found in DIRNAME (svscan reads
         before it forks); the problems are warned here.  None: read now."""
+        self.done = False
+        self.run_pid = 0
+        self.finish_pid = 0
+        self.xfields = None
+        self.exits_dirty = False
+        self.ready_fd = -1
+        self.forward = None
+        self.forwarding = False
+        self.notify = None         # the notify socket; False when it could not be made
+        self.notify_path = None
+        self.notify_plain = None   # the environment without NOTIFY_SOCKET while exported
+        self.cron = None
+        self.lastx = None
+        self.fds = ()
         self.dirname = dirname
         if knobs is None:
             self.problems = {}

@@ -24,3 +24,21 @@ def test_machine_keeps_no_instance_dict_after_svscans_rehearsal():
     out = subprocess.run([sys.executable, "-c", body], capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [b"False", b"True"]
+
+
+def test_supervisor_keeps_no_instance_dict_after_svscans_rehearsal():
+    # The same for supervise's loop object, whose knob paths set names
+    # (ready_fd, notify, forwarding) the rehearsal's instances filled the
+    # shared table before.
+    body = textwrap.dedent("""
+        import os, tempfile
+        from svtools import _knobs, _prewarm, supervise
+        _prewarm.run(dict(os.environb))
+        r, w = os.pipe()
+        sup = supervise.Supervisor(tempfile.mkdtemp(), True, r, {}, _knobs.Knobs(), {})
+        sup.ready_fd, sup.forwarding, sup.notify_path = 5, True, b"supervise/notify"
+        print(hasattr(sup, "__dict__"), sup.run_pid == 0)
+    """)
+    out = subprocess.run([sys.executable, "-c", body], capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [b"False", b"True"]
