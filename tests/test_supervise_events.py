@@ -161,12 +161,19 @@ FAILED = re.compile(rb"^svtools: failed pid (\d+): (fail-limit reached|finish ex
                     rb"down until svc -u or svc -o$")
 
 
-def test_giving_up_leaves_a_record_after_the_last_exit(service):
-    s = service("echo $$ >> pids; printf partial; exit 4\n")
+def logged(service, run, **knobs):
+    """A service with log-events and KNOBS (name_with_underscores: text),
+    started with its stdout on a file: (service, reader of that file)."""
+    s = service(run)
     os.makedirs(s.path, exist_ok=True)
-    s.knob("fail-limit", "2 60\n")
+    for name, text in knobs.items():
+        s.knob(name.replace("_", "-"), text)
     s.knob("log-events", "")
-    out = start_logged(s)
+    return s, start_logged(s)
+
+
+def test_giving_up_leaves_a_record_after_the_last_exit(service):
+    s, out = logged(service, "echo $$ >> pids; printf partial; exit 4\n", fail_limit="2 60\n")
     s.wait_state("failed")
     wait_for(lambda: b"svtools: failed" in out(), what="the failed record")
     lines = out().splitlines()
@@ -177,11 +184,8 @@ def test_giving_up_leaves_a_record_after_the_last_exit(service):
 
 
 def test_timeout_kill_leaves_a_record_before_the_exit(service):
-    s = service("trap '' TERM; echo $$ > pid; while :; do sleep 1; done\n")
-    os.makedirs(s.path, exist_ok=True)
-    s.knob("timeout-kill", "300\n")
-    s.knob("log-events", "")
-    out = start_logged(s)
+    s, out = logged(service, "trap '' TERM; echo $$ > pid; while :; do sleep 1; done\n",
+                    timeout_kill="300\n")
     wait_for(lambda: s.read("pid").strip(), what="./run's pid")
     pid = s.read("pid").strip()
     s.send(b"d")
