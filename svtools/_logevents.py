@@ -65,7 +65,7 @@ def line(what, pid, code, sig, ran):
     if what in ("fail-limit", "finish"):
         # supervise gave up after the exit of PID: fail-limit reached, or
         # ./finish exited 125 (CODE)
-        why = "fail-limit reached" if what == "fail-limit" else "finish exited %d" % code
+        why = "fail-limit reached" if what == "fail-limit" else "./finish exited %d" % code
         return ("svtools: failed pid %d: %s, down until svc -u or svc -o\n"
                 % (pid, why)).encode("ascii")
     if what == "kill":

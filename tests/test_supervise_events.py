@@ -157,7 +157,7 @@ def test_fail_limit_fails_and_up_clears(service):
     assert s.read("runs") == b"run\n" * 4
 
 
-FAILED = re.compile(rb"^svtools: failed pid (\d+): (fail-limit reached|finish exited 125), "
+FAILED = re.compile(rb"^svtools: failed pid (\d+): (fail-limit reached|\./finish exited 125), "
                     rb"down until svc -u or svc -o$")
 
 
@@ -207,7 +207,7 @@ def test_finish_125_leaves_a_failed_record(service):
     wait_for(lambda: b"svtools: failed" in out(), what="the failed record")
     lines = out().splitlines()
     assert lines[-2:-1] == [b"finishing"]
-    assert FAILED.match(lines[-1]).groups() == (s.read("pid").strip(), b"finish exited 125")
+    assert FAILED.match(lines[-1]).groups() == (s.read("pid").strip(), b"./finish exited 125")
 
 
 def test_finish_and_log_events_together(service):
