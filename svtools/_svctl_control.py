@@ -65,23 +65,9 @@ def describe(snap):
     if snap["pgid"]:
         return "%s (group %d)" % (word, snap["pgid"])
     if word == "failed":
-        why = [w for w in (failure(snap), snap["exit"] and "last " + last_exit(snap["exit"])) if w]
+        why = [w for w in (_svinfo.failure(snap), snap["exit"] and "last " + last_exit(snap["exit"])) if w]
         return "failed (%s)" % "; ".join(why) if why else word
     return word
-
-
-def failure(snap):
-    """Why supervise gave up on a failed service: "fail-limit reached (3
-    exits within 60s)" when its tally is at the limit, else ./finish
-    exited 125 (the other way to fail; servicedir(5)); None without an
-    xstatus to tell."""
-    limit = snap["fail_limit"]
-    if limit is None:
-        return None
-    if limit and (snap["fails"] or 0) >= limit:
-        return "fail-limit reached: %d exit%s within %ds" % (
-            snap["fails"], "" if snap["fails"] == 1 else "s", snap["fail_secs"])
-    return "./finish exited 125"
 
 
 def last_exit(ex):

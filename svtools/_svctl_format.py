@@ -208,7 +208,7 @@ def _status_rows(s, now, utc, add):
     if s["next_start"]:
         add("next start", stamp(s["next_start"], utc))
     if s["state"] == "failed" and s["fail_limit"] is not None:
-        from ._svctl_control import failure
+        from ._svinfo_view import failure
         add("failed", failure(s) + ", down until svctl start (svc -u) or once (svc -o)")
     if s["fail_limit"]:
         add("fails", "%d of %d in %ds" % (s["fails"], s["fail_limit"], s["fail_secs"]))

@@ -94,7 +94,7 @@ import posix  # not os: see _strerr
 from . import _proctree, _status, _svinfo_files, _tai64, _xstatus
 from ._strerr import errtext
 from ._svinfo_files import slurp as _slurp  # noqa: F401 (_logfind reads through it)
-from ._svinfo_view import SCHEMA, argument, display, text, to_json, wanted  # noqa: F401
+from ._svinfo_view import SCHEMA, argument, display, failure, text, to_json, wanted  # noqa: F401
 
 LOOP = 2.0
 RETRIES = 6

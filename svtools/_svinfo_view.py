@@ -2,6 +2,7 @@
 
     wanted(snapshot) -> 0 in the wanted state, 3 not, 4 unknown/unsupervised
     to_json(snapshot) -> plain dict of the documented schema (SCHEMA)
+    failure(snapshot) -> why a failed service failed (str), or None
     display(name bytes) -> str, and argument(str) -> bytes, its inverse
     text(value bytes) -> str: a knob's or note's value for people and JSON
 
@@ -91,6 +92,20 @@ def text(value):
     return "".join(out)
 
 
+def failure(snap):
+    """Why supervise gave up on a failed service (str): "fail-limit
+    reached: 3 exits within 60s" when xstatus's tally is at the limit, else
+    "./finish exited 125" (the other way to fail; servicedir(5)); None
+    without an xstatus to tell."""
+    limit = snap["fail_limit"]
+    if limit is None:
+        return None
+    if limit and (snap["fails"] or 0) >= limit:
+        return "fail-limit reached: %d exit%s within %ds" % (
+            snap["fails"], "" if snap["fails"] == 1 else "s", snap["fail_secs"])
+    return "./finish exited 125"
+
+
 def to_json(snap):
     """SNAPSHOT -> dict of str, int, float, bool, None, lists and dicts
     (the svctl --json schema, version SCHEMA; docs/svctl-json.md)."""
@@ -105,6 +120,7 @@ def to_json(snap):
     out["pid"] = snap["pid"] or None
     out["pgid"] = snap["pgid"] or None
     out["note"] = None if snap["note"] is None else text(snap["note"])
+    out["failed_reason"] = failure(snap) if snap["state"] == "failed" else None
     out["exits"] = [{"at": at, "pid": pid, "code": code, "signal": sig, "ran": ran,
                      "asked": asked}
                     for at, pid, code, sig, ran, asked in snap["exits"]]

@@ -292,6 +292,8 @@ def _row(js, name, logger, now):
         text += ", want up"
     if js["next_start"] and js["next_start"] > now and not js["pid"]:
         text += ", next start in %s" % _duration(js["next_start"] - now + 0.999)
+    if js.get("failed_reason"):
+        text += " (%s)" % js["failed_reason"]
     if js["error"]:
         text = js["error"]
     return {

@@ -97,6 +97,11 @@ def test_add_says_failed_and_remove_without_logger(scan, tmp_path):
         "(see svctl show doomed)\n", "", 1)
     out = scan.svctl("show", "doomed")[0]
     assert "  failed           fail-limit reached: 1 exit within 60s, down until svctl start" in out, out
+    from svtools import _svinfo, _svweb_model
+    js = _svinfo.to_json(scan.snap("doomed"))
+    assert js["failed_reason"] == "fail-limit reached: 1 exit within 60s"
+    assert _svweb_model.rows_of("doomed", js)[0]["state_text"] == (
+        "failed (fail-limit reached: 1 exit within 60s)")   # svweb's board and page
     assert scan.svctl("remove", "doomed")[:3:2] == ("doomed: removed (unlinked; service stopped)\n", 0)
 
 
