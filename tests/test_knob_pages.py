@@ -124,5 +124,5 @@ def test_the_knobs_first_start_calls_no_helper_of_supervisor(tmp_path, monkeypat
         _prewarm.run()
     finally:
         sys.setprofile(None)
-    first_start = ("Supervisor.spawn_run", "Supervisor.notify_env", "Supervisor.forwarder", "bind")
+    first_start = ("Supervisor.spawn_run", "KnobIO.notify_env", "KnobIO.forwarder", "bind")
     assert [c for c in callers if c[1] in first_start] == []

@@ -148,7 +148,7 @@ def test_rehearsal_starts_run_with_every_knob_and_signals_nothing(scratch_base, 
     assert kills == []
     if _spawn.VFORK and not _spawn.CLEAN:
         assert calls.get("_move", 0) > 8 and calls.get("_restore", 0) > 8
-    for name in ("bind", "Forwarder.write", "Supervisor.notify_env"):
+    for name in ("bind", "Forwarder.write", "KnobIO.notify_env"):
         assert calls.get(name, 0) > 8, name
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
