@@ -15,7 +15,7 @@ import os
 import select
 import time
 
-from . import _logevents, _notify
+from . import _logevents, _loop, _notify
 
 _IN, _OUT = select.POLLIN, select.POLLOUT
 
@@ -27,7 +27,7 @@ class KnobIO:
 
     def ready_readable(self):
         try:
-            data = os.read(self.ready_fd, 4096)
+            data = os.read(self.ready_fd, _loop.READ)
         except (BlockingIOError, InterruptedError):
             return
         if b"\n" in data:

@@ -124,8 +124,8 @@ class Machine:
     # and every specialised attribute access in this file misses (about
     # 48 KiB private per supervise, docs/performance.md).
     __slots__ = ("pid", "pgid", "finishing", "finish_pid", "finish_timeout", "paused", "exiting",
-                 "failed", "due", "wake", "next_start", "held", "kill_at", "finish_kill_at",
-                 "probe_at", "probe_step", "giveup_at", "run", "signalled", "asked",
+                 "failed", "failed_by", "due", "wake", "next_start", "held", "kill_at",
+                 "finish_kill_at", "probe_at", "probe_step", "giveup_at", "run", "signalled", "asked",
                  "stopping_note", "started_at", "ready_at", "delay", "fail_times", "starts",
                  "last_exit", "last_pid", "note", "shown", "since", "want", "normally", "knobs")
 
@@ -138,6 +138,7 @@ class Machine:
         self.paused = False
         self.exiting = False
         self.failed = False
+        self.failed_by = "-"  # when failed: "fail-limit", or "finish" (./finish exited 125)
         self.due = False
         self.wake = None
         self.next_start = _NEVER  # throttle and fork retry
@@ -198,7 +199,7 @@ class Machine:
                          self.normally, self.starts, code, sig, at, ran,
                          start_at if waiting else 0.0,
                          len(self.fail_times) if fl[0] else 0, fl[0], int(fl[1]),
-                         0.0, 0, self.note))
+                         0.0, 0, self.note, self.failed_by))
         return [("status", self.pid, self.paused, self.want), x] if status else [x]
 
     # -- events
@@ -282,7 +283,7 @@ class Machine:
         self.finish_kill_at = None
         effects = []
         if code == PERMANENT_FAILURE and self.due and not self.exiting:
-            self._fail()
+            self._fail("finish")
             if self.run[3]:
                 effects.append(("log", "finish", self.last_pid, code, 0, 0.0))
         return self._end(now, effects + self._publish(now))
@@ -346,8 +347,9 @@ class Machine:
     def _target(self):
         return -self.pgid if self.pgid else self.pid
 
-    def _fail(self):
+    def _fail(self, why):
         self.failed = True
+        self.failed_by = why
         self.want = "down"
         self.due = False
 
@@ -359,7 +361,7 @@ class Machine:
         n, secs = fl
         self.fail_times = tuple(t for t in self.fail_times if t > now - secs) + (now,)
         if len(self.fail_times) >= n:
-            self._fail()
+            self._fail("fail-limit")
 
     def _backoff(self, ran, now):
         top = self.knobs.restart_backoff
@@ -401,6 +403,7 @@ class Machine:
 
     def _start(self, now):
         self.failed = False
+        self.failed_by = "-"
         self.fail_times = ()
         self.delay = 1.0
         self.held = float("-inf")

@@ -207,7 +207,7 @@ def _status_rows(s, now, utc, add):
         add("restarts", "%d" % s["restarts"])
     if s["next_start"]:
         add("next start", stamp(s["next_start"], utc))
-    if s["state"] == "failed" and s["fail_limit"] is not None:
+    if s["state"] == "failed" and s["failed_by"]:
         from ._svinfo_view import failure
         add("failed", failure(s) + ", down until svctl start (svc -u) or once (svc -o)")
     if s["fail_limit"]:

@@ -57,6 +57,7 @@ A snapshot has these keys (times are wall-clock unix seconds, floats):
   exits          [(at, pid, code, signal, ran), ...] oldest first
   next_start, fails, fail_limit, fail_secs, next_fire, skipped, note
                  as in _xstatus (None when unknown)
+  failed_by      "fail-limit" or "finish" when failed (xstatus); else None
   scheduled      True when DIR/schedule exists and an svtools supervise
                  runs the service (it starts ./run once at each firing)
   rss, cpu, procs
@@ -134,6 +135,7 @@ def _blank(path, now):
         "ready_since": None, "restarts": None, "starts": None, "exit": None, "exits": [],
         "next_start": None, "fails": None, "fail_limit": None,
         "fail_secs": None, "next_fire": None, "skipped": None, "note": None,
+        "failed_by": None,
         "scheduled": False, "rss": None, "cpu": None, "procs": None, "knobs": {}, "error": None,
         "log": None,
     }
@@ -282,6 +284,7 @@ def _from_xstatus(snap, xs, exits, now):
     for key in ("ready_since", "next_start", "fails", "fail_limit", "fail_secs",
                 "next_fire", "skipped", "note"):
         snap[key] = xs[key]
+    snap["failed_by"] = None if xs["failed_by"] == "-" else xs["failed_by"]
     if xs["exit_code"] != -1:
         snap["exit"] = {"code": xs["exit_code"], "signal": xs["exit_signal"],
                         "at": xs["exit_at"], "ran": xs["exit_ran"]}

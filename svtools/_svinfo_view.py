@@ -93,17 +93,16 @@ def text(value):
 
 
 def failure(snap):
-    """Why supervise gave up on a failed service (str): "fail-limit
-    reached: 3 exits within 60s" when xstatus's tally is at the limit, else
-    "./finish exited 125" (the other way to fail; servicedir(5)); None
-    without an xstatus to tell."""
-    limit = snap["fail_limit"]
-    if limit is None:
-        return None
-    if limit and (snap["fails"] or 0) >= limit:
+    """Why supervise gave up on a failed service (str), as its xstatus
+    says (failed_by): "fail-limit reached: 3 exits within 60s" or
+    "./finish exited 125" (servicedir(5)); None when it does not say."""
+    why = snap["failed_by"]
+    if why == "fail-limit":
         return "fail-limit reached: %d exit%s within %ds" % (
             snap["fails"], "" if snap["fails"] == 1 else "s", snap["fail_secs"])
-    return "./finish exited 125"
+    if why == "finish":
+        return "./finish exited 125"
+    return None
 
 
 def to_json(snap):

@@ -30,6 +30,8 @@ monotonic clock never leaves supervise.
   next_fire    next firing of schedule, 0 when none
   skipped      firings of schedule skipped because a run was still going
   note         the last STATUS= text from the notify socket (escaped)
+  failed_by    why the service is failed: fail-limit, or finish (./finish
+               exited 125); - when it is not
 
 exits is ASCII text: "svtools-exits EXITS_VERSION", then one line per exit,
 oldest first, at most max-death-tally lines:
@@ -62,20 +64,20 @@ _INT = ("pid", "pgid", "starts", "exit_code", "exit_signal", "fails",
         "fail_limit", "fail_secs", "skipped")
 _TIME = ("since", "ready_since", "exit_at", "exit_ran", "next_start",
          "next_fire")
-_WORD = ("state", "want", "normally")
+_WORD = ("state", "want", "normally", "failed_by")
 _TEXT = ("note",)
 
 FIELDS = ("state", "pid", "pgid", "since", "ready_since", "want", "normally",
           "starts", "exit_code", "exit_signal", "exit_at", "exit_ran",
           "next_start", "fails", "fail_limit", "fail_secs", "next_fire",
-          "skipped", "note")
+          "skipped", "note", "failed_by")
 
 DEFAULTS = {
     "state": "down", "pid": 0, "pgid": 0, "since": 0.0, "ready_since": 0.0,
     "want": "up", "normally": "up", "starts": 0, "exit_code": -1,
     "exit_signal": 0, "exit_at": 0.0, "exit_ran": 0.0, "next_start": 0.0,
     "fails": 0, "fail_limit": 0, "fail_secs": 0, "next_fire": 0.0,
-    "skipped": 0, "note": b"",
+    "skipped": 0, "note": b"", "failed_by": "-",
 }
 
 

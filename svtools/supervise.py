@@ -350,8 +350,6 @@ class Supervisor(KnobIO):
             self.forward.finish()
 
 
-
-
 def preload():
     """For a process that forks many supervises (svscan), before it forks:
     load what a knob may need later, so that it is paid for once and

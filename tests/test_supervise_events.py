@@ -174,7 +174,7 @@ def logged(service, run, **knobs):
 
 def test_giving_up_leaves_a_record_after_the_last_exit(service):
     s, out = logged(service, "echo $$ >> pids; printf partial; exit 4\n", fail_limit="2 60\n")
-    s.wait_state("failed")
+    assert s.wait_state("failed")["failed_by"] == "fail-limit"
     wait_for(lambda: b"svtools: failed" in out(), what="the failed record")
     lines = out().splitlines()
     last = s.read("pids").split()[-1]
@@ -203,7 +203,7 @@ def test_finish_125_leaves_a_failed_record(service):
     write_script(s.file("finish"), "echo finishing; exit 125\n")
     s.knob("log-events", "")
     out = start_logged(s)
-    s.wait_state("failed")
+    assert s.wait_state("failed")["failed_by"] == "finish"
     wait_for(lambda: b"svtools: failed" in out(), what="the failed record")
     lines = out().splitlines()
     assert lines[-2:-1] == [b"finishing"]

@@ -225,9 +225,9 @@ def test_start_ignores_the_stale_failed_state():
     again = snap(state="failed", want="down", exit={"code": 1, "signal": 0, "at": 960.0, "ran": 0.1},
                  **dict(x, starts=2, since=960.0))
     assert job.check(again) == (False, "failed (last exit 1 after 0.1s)")   # a new run failed
-    assert job.check(dict(again, fail_limit=0, fails=0))[1] == (
+    assert job.check(dict(again, failed_by="finish"))[1] == (
         "failed (./finish exited 125; last exit 1 after 0.1s)")
-    tally = dict(fails=2, fail_limit=2, fail_secs=60)
+    tally = dict(fails=2, fail_limit=2, fail_secs=60, failed_by="fail-limit")
     assert job.check(dict(again, **tally))[1] == ("failed (fail-limit reached: 2 exits within 60s; "
                                                   "last exit 1 after 0.1s)")
     # restart and once read the want their letters set
