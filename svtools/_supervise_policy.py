@@ -199,7 +199,8 @@ class Machine:
                          self.normally, self.starts, code, sig, at, ran,
                          start_at if waiting else 0.0,
                          len(self.fail_times) if fl[0] else 0, fl[0], int(fl[1]),
-                         0.0, 0, self.note, self.failed_by))
+                         0.0, 0, self.note,
+                         self.failed_by if state == "failed" else "-"))
         return [("status", self.pid, self.paused, self.want), x] if status else [x]
 
     # -- events

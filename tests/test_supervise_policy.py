@@ -457,6 +457,18 @@ def test_fail_limit_fails_the_service_until_up():
     assert m.state() == "down" and m.fail_times == ()
 
 
+def test_failed_by_is_published_once_the_state_is_failed():
+    # fail-limit trips while ./finish still runs: finishing, then failed
+    m = machine(want="up", fail_limit=(1, 10.0), finish=True)
+    m.boot(0.0)
+    m.started(40, 0.0)
+    assert xfields(m.child_exited(3, 0, 0.5))["failed_by"] == "-"
+    m.finish_started(41, 0.5)
+    f = xfields(m.finish_exited(0, 0.6))
+    assert (f["state"], f["failed_by"]) == ("failed", "fail-limit")
+    assert xfields(m.command("u", 5.0))["failed_by"] == "-"
+
+
 def test_giving_up_is_logged_after_the_exit_record():
     m = machine(want="up", fail_limit=(1, 10.0), log_events=True)
     assert fx(m.boot(0.0))[-1][0] == "spawn"
