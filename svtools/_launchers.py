@@ -9,6 +9,8 @@ that: pip rewrites a script's `#!python` line to its interpreter and drops
 any flags.  So this tool replaces each svtools wrapper in BINDIR with a
 launcher that starts the same interpreter with -I -S (no site, no user
 paths) and puts the directory holding the svtools package on sys.path.
+svscan, supervise and multilog get -OO as well (see _OO), and the
+package's -OO byte code is written with the launchers.
 Every `pip install` writes pip's wrappers again: run it after each one
 (tools/bootstrap.sh does).  The README's performance table has the figures.
 
@@ -27,7 +29,16 @@ easy-install wrapper, an interpreter path too long for a #! line).
 import os
 import sys
 
-_TEMPLATE = """#!{python} -IS
+# The programs that stay in memory once per service (svscan, and the
+# supervise and multilog it forks or that run on their own) start with -OO
+# too: no docstrings among the objects a forked supervise touches.
+# Measured (bench/policy.py memory, five pairs of trees): about 34 KiB less
+# per supervise with every knob file, 11 with none; bench/run.py's figure
+# did not move (docs/performance.md, "Seventh round").  svtools reads no
+# __doc__ and has no assert (tests/test_launchers.py checks both);
+# third-party code (svweb's, svctl's) keeps -IS.
+_OO = ("svscan", "supervise", "multilog")
+_TEMPLATE = """#!{python} {flags}
 # svtools launcher: started without site processing, for speed.
 import sys
 sys.path.insert(0, {root!r})
@@ -91,9 +102,9 @@ def survey(bindir):
         if parsed is None or not os.path.isabs(parsed[0]):
             continue
         python, module = parsed
-        if _LEAN in text and text.startswith("#!%s -IS\n" % python):
+        if _LEAN in text and text.startswith("#!%s %s\n" % (python, flags(module))):
             kind = "lean"
-        elif len("#!%s -IS" % python) > _SHEBANG_MAX:
+        elif len("#!%s %s" % (python, flags(module))) > _SHEBANG_MAX:
             kind = "long"
         else:
             kind = "wrapper"
@@ -113,11 +124,33 @@ def rewrite(bindir, root=None):
         path = os.path.join(bindir, name)
         tmp = path + ".svtools-new"
         with open(tmp, "w") as f:
-            f.write(_TEMPLATE.format(python=python, root=root, module=module))
+            f.write(_TEMPLATE.format(python=python, flags=flags(module), root=root,
+                                     module=module))
         os.chmod(tmp, os.stat(path).st_mode & 0o7777)
         os.rename(tmp, path)
         done.append(name)
+    if done:
+        compile_optimized(root)
     return done
+
+
+def flags(module):
+    """The interpreter flags of the launcher for svtools.MODULE."""
+    return "-ISOO" if module in _OO else "-IS"
+
+
+def compile_optimized(root):
+    """Write the -OO byte code (.opt-2.pyc) of the svtools package under
+    ROOT, which pip does not, so that the -OO programs need not compile
+    their modules from source at each start (when the package directory is
+    not writable for the user running them).  Failures are ignored: the
+    programs then compile, as they would anyway."""
+    import compileall
+    try:
+        compileall.compile_dir(os.path.join(root, "svtools"), quiet=2, optimize=2,
+                               maxlevels=0)
+    except OSError:
+        pass
 
 
 _WHY = {

@@ -80,6 +80,10 @@ class Processes:
         starts = self.adopt(starts, now)
         if not starts:
             return
+        # The reserved pools first (_pools): the objects of the plan below
+        # then lie in the pages where each child's own new objects go, which
+        # it writes anyway, not among svscan's (docs/performance.md).
+        _pools.release()
         # Made here rather than in each child, where the pages they touch
         # would be copied (docs/performance.md).
         pipes = [(e.r if i else e.w) if e.haslog else None for e, i in starts]
@@ -105,7 +109,6 @@ class Processes:
         if not self.execmode:
             gc.freeze()      # the collector must not touch the shared heap
         pids = [0] * len(starts)
-        _pools.release()     # the child's new objects: a page per size class
         for k in range(len(starts)):
             pids[k] = self.spawn(starts, k)
         self.table.forked(starts, pids, now)

@@ -40,6 +40,54 @@ def test_rewrite_turns_pip_wrappers_into_lean_launchers(tmp_path):
     assert (bindir / "svok").read_text() == text
 
 
+def test_the_per_service_programs_start_with_OO_and_find_their_byte_code(tmp_path):
+    # svscan, supervise and multilog run once per service: -OO keeps the
+    # docstrings out of what a forked supervise touches (docs/performance.md);
+    # the .opt-2.pyc files pip does not write are written with the launchers.
+    import importlib.util
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for module in ("svscan", "supervise", "multilog", "svctl"):
+        (bindir / module).write_text(PIP_WRAPPER.format(python=sys.executable, module=module))
+        (bindir / module).chmod(0o755)
+    cached = importlib.util.cache_from_source(os.path.join(ROOT, "svtools", "supervise.py"),
+                                              optimization=2)
+    if os.path.exists(cached):
+        os.unlink(cached)
+    assert sorted(_launchers.rewrite(str(bindir), root=ROOT)) == [
+        "multilog", "supervise", "svctl", "svscan"]
+    for module in ("svscan", "supervise", "multilog"):
+        assert (bindir / module).read_text().startswith("#!%s -ISOO\n" % sys.executable)
+    assert (bindir / "svctl").read_text().startswith("#!%s -IS\n" % sys.executable)
+    assert os.path.exists(cached)
+    assert {kind for _, kind, _, _ in _launchers.survey(str(bindir))} == {"lean"}
+    r = subprocess.run([str(bindir / "supervise")], capture_output=True)
+    assert (r.returncode, r.stderr) == (100, b"supervise: usage: supervise dir\n")
+    r = subprocess.run([str(bindir / "multilog"), "e"], input=b"a line\n", capture_output=True)
+    assert (r.returncode, r.stderr) == (0, b"a line\n")
+
+
+def _svtools_sources():
+    folder = os.path.join(ROOT, "svtools")
+    return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.endswith(".py")]
+
+
+def test_svtools_reads_no_docstring_and_asserts_nothing():
+    # What -OO takes away must not be used: no `assert` statement, no __doc__.
+    import ast
+    found = []
+    for path in _svtools_sources():
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assert):
+                found.append("%s:%d: assert" % (path, node.lineno))
+            elif isinstance(node, (ast.Attribute, ast.Name)) and \
+                    getattr(node, "attr", getattr(node, "id", None)) == "__doc__":
+                found.append("%s:%d: __doc__" % (path, node.lineno))
+    assert found == []
+
+
 FORBIDDEN = {"argparse", "typing", "dataclasses", "logging", "subprocess", "pathlib",
              "importlib.metadata", "re", "enum", "site", "selectors", "inotify_simple"}
 
