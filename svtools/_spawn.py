@@ -99,6 +99,7 @@ _EXES = {"./run": (b"./run",), "./finish": (b"./finish",)}
 _getsignal, _sigmask, _SIG_BLOCK, _SIG_IGN = (signal.getsignal, signal.pthread_sigmask,
                                               signal.SIG_BLOCK, signal.SIG_IGN)
 _pipe, _readv, _close = os.pipe, os.readv, os.close
+_set_wakeup_fd = signal.set_wakeup_fd
 _putenv, _unsetenv = os.putenv, os.unsetenv
 # ... and those of _move and _restore (notification-fd's descriptor).
 _dup2, _get_inheritable, _fcntl, _DUPFD_CLOEXEC = (os.dup2, os.get_inheritable, fcntl.fcntl,
@@ -200,10 +201,11 @@ def vfork_exec(argv, env, setsid=False, fds=()):
     has then been reaped; NotImplementedError when this interpreter is not
     VERIFIED or the child would inherit our state: a signal of RESET
     ignored here (fork_exec restores only SIGPIPE and SIGXFSZ), or a signal
-    blocked here (the child gets our mask); or when a TARGET above 2 is
-    also a SOURCE or the wake-up pipe (_loop).  fork_exec itself moves
+    blocked here (the child gets our mask).  fork_exec itself moves
     descriptors only onto 0, 1 and 2: SOURCE goes to a higher TARGET in
-    this process for the call, and what TARGET held is put back after it."""
+    this process for the call, and what TARGET held is put back after it;
+    a SOURCE that is another pair's TARGET is copied out of the way first
+    (_unclash), and so is the wake-up pipe's write end (_wakeup_aside)."""
     if not VFORK:
         raise NotImplementedError("fork_exec's arguments not verified")
     for sig in _MUST_NOT_BE_IGNORED:
@@ -216,8 +218,22 @@ def vfork_exec(argv, env, setsid=False, fds=()):
     # object this touches is a page a forked supervise makes its own, and
     # naming a static type or a deep-frozen string writes a page of
     # libpython's (docs/performance.md, "The spawn path's own pages").
-    std, keep, saved = [-1, -1, -1], [], None
+    std, keep, saved, copies, wake = [-1, -1, -1], [], None, None, -1
     try:
+        for source, target in fds:
+            if target == _loop.wakeup_fd and source != target:
+                # the wake-up pipe's write end has notification-fd's number
+                wake = _wakeup_aside(fds)
+                break
+        for source, target in fds:
+            for s, t in fds:
+                if s == target and t != target and target > 2:
+                    # another SOURCE would be overwritten by this move
+                    # (log-events' pipe on notification-fd's number)
+                    fds, copies = _unclash(fds)
+                    break
+            if copies is not None:
+                break
         for source, target in fds:
             if target <= 2:
                 std[target] = source
@@ -266,6 +282,11 @@ def vfork_exec(argv, env, setsid=False, fds=()):
     finally:
         if saved is not None:
             _restore(saved)
+        if copies is not None:
+            for fd in copies:
+                _close(fd)
+        if wake >= 0:
+            _wakeup_back(wake)
     if size:
         report = bytes(_REPORT[0][:size])
         try:
@@ -300,6 +321,57 @@ def _exe(path):
     if isinstance(path, str):
         path = path.encode(_FS, _FS_ERRORS)
     return (path,)
+
+
+def _wakeup_aside(fds):
+    """Make a close-on-exec copy of the wake-up pipe's write end, above
+    every TARGET of FDS, the descriptor the C-level signal handler writes
+    to (and _loop.wakeup_fd), so that the original's number can take a
+    TARGET for a vfork_exec call; returns the original (_wakeup_back puts
+    it back).  A signal meanwhile reaches the same pipe."""
+    above = 2
+    for s, t in fds:
+        if t > above:
+            above = t
+    orig = _loop.wakeup_fd
+    copy = _fcntl(orig, _DUPFD_CLOEXEC, above + 1)
+    _set_wakeup_fd(copy, warn_on_full_buffer=False)
+    _loop.wakeup_fd = copy
+    return orig
+
+
+def _wakeup_back(orig):
+    """Undo _wakeup_aside: ORIG is the wake-up descriptor again, the copy
+    is closed."""
+    copy = _loop.wakeup_fd
+    _set_wakeup_fd(orig, warn_on_full_buffer=False)
+    _loop.wakeup_fd = orig
+    _close(copy)
+
+
+def _unclash(fds):
+    """FDS with every SOURCE that is also another pair's TARGET (above 2)
+    replaced by a close-on-exec copy above every TARGET, so that moving a
+    SOURCE onto that TARGET cannot overwrite it: (new pairs, the copies,
+    for the caller to close after the call)."""
+    above = 2
+    for s, t in fds:
+        if t > above:
+            above = t
+    pairs, copies = [], []
+    for s, t in fds:
+        for s2, t2 in fds:
+            if s == t2 and s != t and t2 > 2:
+                try:
+                    s = _fcntl(s, _DUPFD_CLOEXEC, above + 1)
+                except OSError:
+                    for fd in copies:
+                        _close(fd)
+                    raise
+                copies.append(s)
+                break
+        pairs.append((s, t))
+    return pairs, copies
 
 
 def _move(fds, source, target, saved):

@@ -241,9 +241,35 @@ def test_fork_exec_moves_a_descriptor_above_2_and_puts_ours_back(busy, tmp_path)
 
 
 @needs_vfork
-def test_fork_exec_declines_what_would_reach_the_child(hostile, monkeypatch):
-    """An ignored signal, a blocked one, the wake-up pipe as a TARGET: not
-    fork_exec's to do (spawn() then forks: see the test above)."""
+def test_fork_exec_takes_a_source_that_is_another_pairs_target(tmp_path):
+    """log-events' pipe (to fd 1) whose write end has notification-fd's
+    number: both reach the child, through the vfork path (no fork
+    fallback), and no copy is left open here."""
+    target = 45
+    log_r, log_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    os.dup2(log_w, target, inheritable=False)
+    os.close(log_w)
+    before = sorted(os.listdir("/proc/self/fd"))
+    try:
+        child = Child("fork_exec", ["/bin/sh", "-c", "echo out; echo ready > /proc/self/fd/%d"
+                                    % target], fds=[(target, 1), (ready_w, target)])
+        assert child.status == 0
+        assert sorted(os.listdir("/proc/self/fd")) == before
+        assert os.read(ready_r, 100) == b"ready\n"
+        assert os.read(log_r, 100) == b"out\n"
+        # and TARGET is this process's log pipe again
+        os.write(target, b"still ours\n")
+        assert os.read(log_r, 100) == b"still ours\n"
+    finally:
+        for fd in (log_r, ready_r, ready_w, target):
+            os.close(fd)
+
+
+@needs_vfork
+def test_fork_exec_declines_what_would_reach_the_child(hostile):
+    """An ignored signal, a blocked one: not fork_exec's to do (spawn()
+    then forks: see the test above)."""
     with pytest.raises(NotImplementedError):
         _spawn.vfork_exec(["/bin/true"], {})
     for sig in _spawn.RESET:
@@ -252,17 +278,39 @@ def test_fork_exec_declines_what_would_reach_the_child(hostile, monkeypatch):
     with pytest.raises(NotImplementedError):   # SIGUSR1 still blocked
         _spawn.vfork_exec(["/bin/true"], {})
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    child = Child("fork_exec", ["/bin/true"])
+    assert child.status == 0
+
+
+@needs_vfork
+def test_fork_exec_sets_the_wakeup_pipe_aside_for_a_target(monkeypatch):
+    """notification-fd with the number of the wake-up pipe's write end: the
+    vfork path hands the signal handler a copy for the call, the child gets
+    SOURCE there, and afterwards the wake-up descriptor is the original again
+    (a signal still reaches the pipe), with no copy left open."""
+    target = 41
+    wr, ww = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    os.dup2(ww, target, inheritable=False)
+    os.close(ww)
+    old = signal.set_wakeup_fd(target, warn_on_full_buffer=False)
+    old_handler = signal.signal(signal.SIGUSR1, _caught)
+    monkeypatch.setattr(_loop, "wakeup_fd", target)
     r, w = os.pipe()
     try:
-        monkeypatch.setattr(_loop, "wakeup_fd", 41)
-        with pytest.raises(NotImplementedError):
-            _spawn.vfork_exec(["/bin/true"], {}, fds=[(w, 41)])
-        monkeypatch.undo()
-        child = Child("fork_exec", ["/bin/true"])
-        assert child.status == 0
+        before = sorted(os.listdir("/proc/self/fd"))
+        child = Child("fork_exec", ["/bin/sh", "-c", "echo ready > /proc/self/fd/%d" % target],
+                      fds=[(w, target)])
+        assert child.status == 0 and os.read(r, 100) == b"ready\n"
+        assert sorted(os.listdir("/proc/self/fd")) == before
+        assert _loop.wakeup_fd == target
+        assert signal.set_wakeup_fd(target, warn_on_full_buffer=False) == target
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert os.read(wr, 10) == bytes([signal.SIGUSR1])
     finally:
-        os.close(r)
-        os.close(w)
+        signal.set_wakeup_fd(old)
+        signal.signal(signal.SIGUSR1, old_handler)
+        for fd in (r, w, wr, target):
+            os.close(fd)
 
 
 def _zombies():
