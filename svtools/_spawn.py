@@ -377,10 +377,11 @@ def _unclash(fds):
 def _move(fds, source, target, saved):
     """Put SOURCE at TARGET (above 2) in this process for a vfork_exec call,
     and what TARGET held (if anything) aside, above every TARGET; SAVED
-    gets (TARGET, copy or -1, its inheritable flag).  Not over another
+    gets (TARGET, copy or -1, its inheritable flag).  Never over another
     SOURCE, nor over the wake-up pipe, which a C-level signal handler may
     write to at any moment (no signal may be blocked instead: the child
-    would get the mask)."""
+    would get the mask): vfork_exec has moved those out of the way
+    (_unclash, _wakeup_aside); NotImplementedError if one is still there."""
     # Plain loops and calls bound at import: no generator, no builtin
     # named (each a page of its own in a forked supervise).
     above = target
