@@ -51,36 +51,54 @@ def add(base, opts, names, environ):
         return 1
     except OSError as e:
         _strerr.fatal(PROG, "unable to link %s to %s" % (_svinfo.display(link), _svinfo.display(src)), e)
-    wait = opts.get("wait", WAIT)
+    settle = opts.get("settle", ctl.SETTLE)
+    wait = opts.get("wait", WAIT + settle)
     want_up = not os.path.exists(src + b"/down")
+    # Judged as start judges: only what came after the link, the service
+    # (when not down) and its logger each started once up SETTLE seconds.
+    blank = _svinfo.read(link, usage=False)
+    starters = [ctl.Starter(blank, settle) if want_up else None,
+                ctl.Starter(blank["log"] or blank, settle)]
     deadline = time.monotonic() + wait
     while True:
         snap = _svinfo.read(link, usage=False)
-        ok = _running(snap, want_up) and (snap["log"] is None or _running(snap["log"], True))
-        # failed is final: supervise starts it no more until told to.  A
-        # crash loop is judged as start judges it: only exits since the link.
-        stuck = [s for s in (snap, snap["log"]) if s and s["state"] == "failed"]
-        looping = [s for s in (snap, snap["log"]) if s and ctl.crash_loop_since(s, linked)]
-        if ok or stuck or looping or time.monotonic() >= deadline:
+        got = [_started(starter, s, linked) for starter, s in zip(starters, (snap, snap["log"]))]
+        bad = [(s, r[1]) for s, r in zip((snap, snap["log"]), got) if r and not r[0]]
+        ok = all(r and r[0] for r in got)
+        if ok or bad or time.monotonic() >= deadline:
             break
         time.sleep(ctl.POLL * 5)
     text = ctl.describe(snap) + (", log " + ctl.describe(snap["log"]) if snap["log"] else "")
     if ok:
         _say("%s: added: %s\n" % (label, text))
         return 0
-    if stuck or looping:
-        _say("%s: added, but %s%s (see svctl show %s)\n"
-             % (label, "" if stuck else "it is in a crash loop: ", text, label))
+    if bad:
+        s, why = bad[0]
+        if s["state"] == "failed":   # final: supervise starts it no more until told to
+            why = text
+        elif s["crash_loop"]:
+            why = "it is in a crash loop: " + text
+        elif s is not snap:
+            why = "log " + why
+        _say("%s: added, but %s (see svctl show %s)\n" % (label, why, label))
         return 1
     hint = "" if snap["supervised"] else " (is svscan running on %s?)" % _svinfo.display(base)
-    _say("%s: added, but not up within %gs: %s%s\n" % (label, wait, text, hint))
+    note = "".join(st.note for st in starters if st)
+    _say("%s: added, but not up within %gs: %s%s%s\n" % (label, wait, text, note, hint))
     return 1
 
 
-def _running(snap, want_up):
+def _started(starter, snap, linked):
+    """The Starter's answer for SNAP (the service or its logger); (True,
+    ...) when there is no logger, and for a service with DIR/down once it
+    is supervised."""
+    if snap is None:
+        return True, ""
+    if starter is None:
+        return (True, "") if snap["supervised"] else None
     if not snap["supervised"]:
-        return False
-    return snap["state"] in ("up", "ready") if want_up else True
+        return None
+    return starter.check(snap, linked)
 
 
 def remove(base, opts, names, environ):

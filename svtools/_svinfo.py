@@ -23,6 +23,8 @@ exits), the knob files, DIR/log, and /proc; it writes only control letters.
 
     logdir(path) -> (directory bytes or None, how str)
     control(path, letters) -> None or the text of the problem
+    operator_signals(knobs) -> the signal numbers an operator's stop sends
+        (TERM, KILL, down-signal's): who stopped a run when exits does not say
     wanted(snapshot) -> 0 in the wanted state, 3 not, 4 unknown/unsupervised
     to_json(snapshot) -> plain dict of the documented schema (SCHEMA)
     display(name bytes) -> str, and argument(str) -> bytes, its inverse
@@ -298,13 +300,13 @@ def _from_xstatus(snap, xs, exits, now):
     if young and snap["want"] == "up" and len(recent) == 3:
         # A stop the operator asked for (svc -d, -t, -k) is not a crash; a
         # version 1 exits file does not say, so the signal is the guess there.
-        guess = _operator_signals(snap["knobs"])
+        guess = operator_signals(snap["knobs"])
         snap["crash_loop"] = all(
             ran < LOOP and not (asked if asked is not None else sig in guess)
             for _, _, _, sig, ran, asked in recent)
 
 
-def _operator_signals(knobs):
+def operator_signals(knobs):
     """The signals a run dies of when the operator stops or kills it: TERM,
     KILL, and the down-signal knob's: the guess for exits recorded by a
     supervise whose exits file (version 1) does not say who asked."""

@@ -1,10 +1,11 @@
 """svctl: see and control every service.
 
     svctl [-d DIR] [status] [--json] [NAME...]
-    svctl [-d DIR] start|stop|restart|reload|once|pause|cont|kill [--wait SECS|--no-wait] NAME...
+    svctl [-d DIR] start|restart [--settle SECS] [--wait SECS|--no-wait] NAME...
+    svctl [-d DIR] stop|reload|once|pause|cont|kill [--wait SECS|--no-wait] NAME...
     svctl [-d DIR] signal SIG [--wait SECS|--no-wait] NAME...
     svctl [-d DIR] tail [-f] [-n N] [--no-prefix] [--utc] NAME...
-    svctl [-d DIR] add [--wait SECS] SRCDIR [NAME]
+    svctl [-d DIR] add [--settle SECS] [--wait SECS] SRCDIR [NAME]
     svctl [-d DIR] remove [--wait SECS] NAME...
     svctl [-d DIR] show [--json] NAME
 
@@ -12,9 +13,12 @@ Services live in DIR: -d, else $SVDIR, else /etc/service if it exists,
 else /service.  NAME is a service in DIR (as status prints it, escapes
 included), a path, or "all".  status prints one row per service and its
 logger; the control verbs write svc letters and wait (7 s by default, for
-stop and restart at least timeout-kill + 2 s) until each service is where
-it was sent, judged only from status supervise wrote after the letters,
-printing one line per service; tail
+stop and restart at least timeout-kill + 2 s; start, restart and add: plus
+the settle) until each service is where it was sent, judged only from
+status supervise wrote after the letters, printing one line per service;
+a start is done when the run is ready (a readiness knob) or has stayed up
+for the settle (--settle, 1 s: supervisord's startsecs), and failed when
+it exits before; tail
 merges the log directories of the services in time order; add links a
 directory into DIR and waits until it runs; remove unlinks it and stops
 the service, then its logger, until both supervise processes are gone.
@@ -41,10 +45,11 @@ CONTROL = ("start", "stop", "restart", "reload", "once", "pause", "cont", "kill"
 VERBS = ("status", "tail", "add", "remove", "show") + CONTROL
 # verb -> options it takes (long names; "n" and "wait" take a value)
 OPTIONS = {"status": ("json",), "show": ("json", "utc"), "tail": ("f", "n", "no-prefix", "utc"),
-           "add": ("wait",), "remove": ("wait",)}
+           "add": ("wait", "settle"), "remove": ("wait",),
+           "start": ("wait", "no-wait", "settle"), "restart": ("wait", "no-wait", "settle")}
 SHORT = {"d": "dir", "f": "f", "n": "n", "w": "wait", "j": "json", "h": "help"}
-VALUED = ("dir", "n", "wait")
-KNOWN = ("dir", "help", "json", "utc", "f", "n", "no-prefix", "wait", "no-wait")
+VALUED = ("dir", "n", "wait", "settle")
+KNOWN = ("dir", "help", "json", "utc", "f", "n", "no-prefix", "wait", "no-wait", "settle")
 WAIT = 7.0
 HELP = """usage: svctl [-d DIR] [VERB] [options] [NAME...|all]
 
@@ -53,8 +58,11 @@ HELP = """usage: svctl [-d DIR] [VERB] [options] [NAME...|all]
   signal SIG [--wait SECS|--no-wait] NAME...
                                   send, then wait until done (7 s; stop and
                                   restart: longer if timeout-kill needs it)
+  start|restart --settle SECS     started once up that long (1 s; 0: once
+                                  up), or ready with a readiness knob
   tail [-f] [-n N] [--no-prefix] [--utc] [NAME...]
-  add [--wait SECS] SRCDIR [NAME] link into DIR, wait until up
+  add [--wait SECS] [--settle SECS] SRCDIR [NAME]
+                                  link into DIR, wait until started
   remove [--wait SECS] NAME...    unlink, stop the service, then its logger
   show [--json] [--utc] NAME      everything known about one service
 
@@ -105,13 +113,14 @@ def parse(argv):
             raise Usage("unknown option --%s" % name)
         if name not in ("dir", "help") and name not in allowed:
             raise Usage("%s takes no option --%s" % (verb, name))
-    if "wait" in opts:
-        try:
-            opts["wait"] = float(opts["wait"])
-        except ValueError:
-            raise Usage("--wait wants seconds, not %s" % opts["wait"]) from None
-        if not opts["wait"] >= 0:
-            raise Usage("--wait wants seconds")
+    for name in ("wait", "settle"):
+        if name in opts:
+            try:
+                opts[name] = float(opts[name])
+            except ValueError:
+                raise Usage("--%s wants seconds, not %s" % (name, opts[name])) from None
+            if not opts[name] >= 0:
+                raise Usage("--%s wants seconds" % name)
     if "n" in opts:
         if not opts["n"].isdigit():
             raise Usage("-n wants a number of lines")
@@ -263,10 +272,13 @@ def control(base, verb, opts, names):
         raise Usage("%s wants NAME... (or all)" % verb)
     todo = targets(base, names)
     snaps = [_svinfo.read(path, usage=False) for _, path in todo]
-    jobs = [ctl.plan(verb, label, snap, letter) for (label, _), snap in zip(todo, snaps)]
+    settle = opts.get("settle", ctl.SETTLE) if verb in ("start", "restart") else 0.0
+    jobs = [ctl.plan(verb, label, snap, letter, settle) for (label, _), snap in zip(todo, snaps)]
     wait = opts.get("wait", WAIT)
     if "wait" not in opts and verb in ("stop", "restart"):
         wait = max([wait] + [ctl.stop_wait(s) for s in snaps])
+    if "wait" not in opts:
+        wait += settle
     ctl.run(jobs, None if opts.get("no-wait") else wait)
     _out("".join("%s: %s\n" % (j.label, j.result[1]) for j in jobs))
     return 0 if all(j.result[0] for j in jobs) else 1
