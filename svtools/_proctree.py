@@ -50,6 +50,11 @@ def survivors(procs):
     return sorted(p for p, t in procs.items() if _started(p) == t)
 
 
+def alive(pid):
+    """PID exists and has not exited (a zombie, not yet reaped, has)."""
+    return _started(pid) is not None
+
+
 def _started(pid):
     f = _stat(pid)
     return None if f is None or f[0] == b"Z" else int(f[19])

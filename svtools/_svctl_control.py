@@ -17,7 +17,7 @@ A start (start, restart, svctl add) is done, as supervisord's startsecs
 has it, once the run has stayed up for SETTLE seconds; a run that exits
 before, whatever its exit, is a failed start.  A service with a readiness
 knob (notification-fd, notify-socket) is started when it is ready, with
-no settle.  See Starter.
+no settle: _svctl_start.Starter judges.
 """
 
 import time
@@ -140,110 +140,6 @@ def crash_loop_since(snap, since):
     return bool(snap["crash_loop"] and snap["exit"] and snap["exit"]["at"] >= since - 0.01)
 
 
-class Starter:
-    """check(s, sent) -> None while a start is undecided, else (ok, text).
-
-    SNAP0: the snapshot read before the letters went; SETTLE: seconds the
-    run must stay up (supervisord's startsecs; 0: up is enough); OLD: the
-    pid of the run a restart stops (its exit is no failed start).  SENT:
-    wall-clock seconds the letters went; only what came after counts.  In
-    this order: failed (fail-limit, ./finish exited 125), a crash loop, a
-    run that exited after less than SETTLE seconds (any exit: "start
-    failed"), then done when ready, or, without a readiness knob, when the
-    run has been up SETTLE seconds.  note says how far the settle got.
-
-    From xstatus an early exit is an exits record, with its code or
-    signal.  From a 0.76 status (C supervise) only the pid and the stamp
-    of its last change are known: a run's life is the time between two
-    stamps, its exit status is unknown, and a run that lives less than a
-    poll is seen only by the stamp its end left.
-    """
-
-    def __init__(self, snap0, settle, old=0):
-        self.snap0, self.settle, self.old = snap0, settle, old
-        self.note = ""
-        # 0.76 status: the run seen up (pid, stamp), the last stamp judged
-        self.run = (snap0["pid"], snap0["since"] or 0.0) if snap0["pid"] and not old else None
-        self.base = snap0["since"] or 0.0
-        self.gap = bool(old)   # restart: the old run's end not yet seen
-
-    def check(self, s, sent):
-        snap0 = self.snap0
-        self.note = ""
-        if s["state"] == "failed":
-            if _moved(s, snap0) and (snap0["state"] != "failed" or s["starts"] != snap0["starts"]):
-                return False, describe(s)
-            return None
-        if s["want"] != "up":
-            return None
-        if s["crash_loop"]:
-            return (False, describe(s)) if crash_loop_since(s, sent) else None
-        knobs = set(snap0["knobs"]) | set(s["knobs"])
-        need_ready = s["source"] == "xstatus" and bool(knobs & {"notification-fd", "notify-socket"})
-        settle = 0.0 if need_ready else self.settle
-        if settle:
-            early = self._early(s, sent, settle)
-            if early:
-                return False, "start failed: %s, under the %gs settle; now %s" % (
-                    early, settle, describe(s))
-        if not _up(s, need_ready):
-            return None
-        age = s["time"] - self._began(s)
-        if age < settle:
-            self.note = "; up %.1fs of the %gs settle" % (max(age, 0.0), settle)
-            return None
-        return True, describe(s)
-
-    @staticmethod
-    def _began(s):
-        """When the run of the moment started: a new run's state may
-        follow the old one's without a change (so since stays)."""
-        if s["source"] == "xstatus" and s["exit"]:
-            return max(s["since"] or 0.0, s["exit"]["at"])
-        return s["since"] or 0.0
-
-    def _early(self, s, sent, settle):
-        if s["source"] != "xstatus":
-            return self._early76(s, sent, settle)
-        recs = s["exits"]
-        if not recs and s["exit"]:   # max-death-tally 0: the last exit only
-            e = s["exit"]
-            recs = [(e["at"], 0, e["code"], e["signal"], e["ran"], None)]
-        guess = None
-        for at, pid, code, sig, ran, asked in recs:
-            if at < sent - 0.01 or ran >= settle or (pid and pid == self.old):
-                continue
-            if asked is None:   # an exits file that does not say: the signal is the guess
-                guess = guess or _svinfo.operator_signals(s["knobs"])
-                asked = sig in guess
-            if not asked:
-                return last_exit({"code": code, "signal": sig, "ran": ran})
-        return None
-
-    def _early76(self, s, sent, settle):
-        pid, since = s["pid"], s["since"] or 0.0
-        unknown = " (exit status unknown: not svtools supervise)"
-        if self.gap:
-            self.gap = False
-            if not pid:
-                self.base = since   # the old run's end
-                return None
-        run = self.run
-        if run and pid != run[0] and since > run[1] + 0.01:
-            self.run = (pid, since) if pid else None
-            self.base = since
-            ran = since - run[1]
-            if ran < settle:
-                return ("exited within %.1fs" if pid else "exited after %.1fs") % ran + unknown
-        elif not run and pid:
-            self.run = (pid, since)
-        elif not run and since > self.base + 0.01 and since >= sent - 0.01:
-            self.base = since   # a run came and went between two looks
-            if since - sent < settle:
-                return "exited within %.1fs" % max(since - sent, 0.0) + unknown
-        return None
-
-
 def plan(verb, label, snap, letter=None, settle=0.0):
     """The Job for VERB on the service SNAP describes (read just now).
 
@@ -277,6 +173,7 @@ def plan(verb, label, snap, letter=None, settle=0.0):
             return None
         return started(s)
 
+    from ._svctl_start import Starter
     starter = Starter(snap, settle, old=pid0 if verb == "restart" else 0)
 
     def once(s):

@@ -13,6 +13,7 @@ import time
 
 from . import _strerr, _svinfo
 from . import _svctl_control as ctl
+from ._svctl_start import Starter
 from ._svctl_format import Usage
 
 PROG = "svctl"
@@ -57,8 +58,8 @@ def add(base, opts, names, environ):
     # Judged as start judges: only what came after the link, the service
     # (when not down) and its logger each started once up SETTLE seconds.
     blank = _svinfo.read(link, usage=False)
-    starters = [ctl.Starter(blank, settle) if want_up else None,
-                ctl.Starter(blank["log"] or blank, settle)]
+    starters = [Starter(blank, settle) if want_up else None,
+                Starter(blank["log"] or blank, settle)]
     deadline = time.monotonic() + wait
     while True:
         snap = _svinfo.read(link, usage=False)
