@@ -57,9 +57,11 @@ def add(base, opts, names, environ):
     while True:
         snap = _svinfo.read(link, usage=False)
         ok = _running(snap, want_up) and (snap["log"] is None or _running(snap["log"], True))
-        # failed is final: supervise starts it no more until told to.  A
-        # crash loop is judged as start judges it: only exits since the link.
-        stuck = [s for s in (snap, snap["log"]) if s and s["state"] == "failed"]
+        # failed is final: supervise starts it no more until told to (a
+        # one-shot that exited 0 is done, not stuck: _running).  A crash
+        # loop is judged as start judges it: only exits since the link.
+        stuck = [s for s in (snap, snap["log"]) if s and s["state"] == "failed"
+                 and not _svinfo.exited(s)]
         looping = [s for s in (snap, snap["log"]) if s and ctl.crash_loop_since(s, linked)]
         if ok or stuck or looping or time.monotonic() >= deadline:
             break
@@ -80,7 +82,9 @@ def add(base, opts, names, environ):
 def _running(snap, want_up):
     if not snap["supervised"]:
         return False
-    return snap["state"] in ("up", "ready") if want_up else True
+    if not want_up:
+        return True
+    return snap["state"] in ("up", "ready") or _svinfo.exited(snap)
 
 
 def remove(base, opts, names, environ):

@@ -84,3 +84,18 @@ def test_clean_exit_is_exited_and_code_3_is_failed(world):
     # time since they went down), as in svctl's table
     assert len(uptimes) == 3 and all(re.fullmatch(r"\d+s", t) for t in uptimes), cells
     assert re.fullmatch(r"exit 3, \d+s ago", exits[0]) and re.fullmatch(r"exit 0, \d+s ago", exits[1]), cells
+
+
+def test_add_of_a_one_shot_that_already_exited_is_done(world, tmp_path):
+    scan, web = world
+    src = tmp_path / "oneshot"
+    src.mkdir()
+    write_script(src / "run", "exit 0\n")
+    write_script(src / "finish", "exit 125\n")
+    out, err, code = svctl(scan, "add", str(src))
+    # seen while it ran ("up"), or already done: both are success
+    assert re.fullmatch(r"oneshot: added: (up \(pid \d+\)|exited \(last exit 0 after \d\.\ds; "
+                        r"kept down by \./finish\))\n", out) and (err, code) == ("", 0), (out, err, code)
+    wait_for(lambda: svctl(scan, "status", "oneshot")[0].split("\n")[1].split()[1] == "exited", 20,
+             what="oneshot shown exited")
+    assert svctl(scan, "status", "oneshot")[2] == 0
