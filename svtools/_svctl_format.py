@@ -5,6 +5,7 @@ an argument.  No I/O.
 """
 
 from ._svinfo_view import cpu, duration, exit_text, exit_words, exited, size, verdict  # noqa: F401
+from ._svinfo_view import ran as ran_words
 
 
 class Usage(Exception):
@@ -180,7 +181,7 @@ def _status_rows(s, now, utc, add):
         # -d, -t, -k) came before the exit, None when supervise did not say
         for at, pid, code, sig, ran, *asked in s["exits"]:
             what = exit_words({"code": code, "signal": sig})
-            add("  %s  pid %-7d %-8s after %s%s" % (stamp(at, utc), pid, what, duration(ran),
+            add("  %s  pid %-7d %-8s after %s%s" % (stamp(at, utc), pid, what, ran_words(ran),
                                                      ", asked" if asked and asked[0] else ""), None)
     elif s["exit"]:
         add("last exit", exit_text(s["exit"], now))
