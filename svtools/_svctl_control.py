@@ -17,7 +17,7 @@ timeout-kill's milliseconds later, 'k' is sent.  supervise from svtools
 import time
 
 from . import _proctree, _svinfo
-from ._svinfo_view import last_exit  # noqa: F401 (svctl's words are _svinfo_view's)
+from ._svinfo_view import last_exit  # the words svweb uses too
 
 POLL = 0.01
 WAIT = 7.0
