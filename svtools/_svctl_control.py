@@ -23,6 +23,7 @@ no settle: _svctl_start.Starter judges.
 import time
 
 from . import _proctree, _svinfo
+from ._svinfo_view import last_exit  # the words svweb uses too
 
 POLL = 0.01
 WAIT = 7.0
@@ -58,7 +59,8 @@ def _millis(value):
 def describe(snap):
     """"up (pid 42)", "down", "paused (pid 42)", "stopping (group 42)",
     "crash-loop (last exit 1 after 0.1s)", "failed (./finish exited 125;
-    last exit 0 after 1.0s)"..."""
+    last exit 3 after 1.0s)", "exited (last exit 0 after 3.2s; kept down by
+    ./finish)" (a one-shot done: _svinfo.exited)..."""
     if snap["error"]:
         return snap["error"]
     if not snap["supervised"]:
@@ -72,17 +74,8 @@ def describe(snap):
     if snap["pgid"]:
         return "%s (group %d)" % (word, snap["pgid"])
     if word == "failed":
-        why = [w for w in (_svinfo.failure(snap), snap["exit"] and "last " + last_exit(snap["exit"])) if w]
-        return "failed (%s)" % "; ".join(why) if why else word
+        return _svinfo.verdict(snap)
     return word
-
-
-def last_exit(ex):
-    """"exit 1 after 0.2s", "SIGSEGV after 3s"."""
-    from ._svctl_format import SIGNAMES
-    what = SIGNAMES.get(ex["signal"], "signal %d" % ex["signal"]) if ex["signal"] else "exit %d" % ex["code"]
-    ran = ex["ran"]
-    return "%s after %s" % (what, "%.1fs" % ran if ran < 10 else "%ds" % ran)
 
 
 def stop_wait(snap):

@@ -4,15 +4,13 @@ Pure functions of _svinfo snapshots and a `now` (unix seconds); colour is
 an argument.  No I/O.
 """
 
-import _signal
+from ._svinfo_view import cpu, duration, exit_text, exit_words, exited, size, verdict  # noqa: F401
+from ._svinfo_view import ran as ran_words
 
 
 class Usage(Exception):
     """A usage error of svctl: the message for after the usage line."""
 
-
-SIGNAMES = {getattr(_signal, n): n for n in dir(_signal)
-            if n.startswith("SIG") and not n.startswith("SIG_") and n not in ("SIGIOT", "SIGPOLL", "SIGCLD")}
 
 HEADER = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "MEM", "CPU")
 _RIGHT = (False, False, True, True, True, False, True, True)
@@ -20,44 +18,8 @@ _RIGHT = (False, False, True, True, True, False, True, True)
 GREEN, YELLOW, RED, DIM, BOLD, RESET = "\033[32m", "\033[33m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
 COLOURS = {"up": GREEN, "ready": GREEN, "starting": YELLOW, "stopping": YELLOW,
            "finishing": YELLOW, "paused": YELLOW, "down": DIM, "down, want up": YELLOW, "failed": RED,
+           "exited": DIM,
            "scheduled": DIM, "crash-loop": RED, "supervise not running": RED, "unknown": RED}
-
-
-def duration(secs):
-    """12s, 5m03s, 3h12m, 4d03h; "-" for None."""
-    if secs is None:
-        return "-"
-    s = int(secs)
-    if s < 60:
-        return "%ds" % s
-    if s < 3600:
-        return "%dm%02ds" % (s // 60, s % 60)
-    if s < 86400:
-        return "%dh%02dm" % (s // 3600, s % 3600 // 60)
-    return "%dd%02dh" % (s // 86400, s % 86400 // 3600)
-
-
-def size(n):
-    """Bytes as 512B, 12.3K, 4.0M, 1.2G (powers of 1024); "-" for None."""
-    if n is None:
-        return "-"
-    if n < 1024:
-        return "%dB" % n
-    for unit in "KMGT":
-        n /= 1024.0
-        if n < 1000 or unit == "T":
-            return "%.1f%s" % (n, unit)
-
-
-def cpu(secs):
-    """CPU seconds as 0.42s, 12.3s, 5m03s, 3h12m; "-" for None."""
-    if secs is None:
-        return "-"
-    if secs < 10:
-        return "%.2fs" % secs
-    if secs < 60:
-        return "%.1fs" % secs
-    return duration(secs)
 
 
 def state(snap, now=None):
@@ -70,6 +32,8 @@ def state(snap, now=None):
         return "supervise not running"
     if snap["state"] == "down" and snap["want"] == "up":
         return "down, want up"
+    if exited(snap):
+        return "exited"
     if not scheduled(snap):
         return snap["state"]
     words = ["scheduled" if snap["state"] == "down" else snap["state"]]
@@ -86,17 +50,6 @@ def state(snap, now=None):
 def scheduled(snap):
     """True for a scheduled job that runs on its schedule (not wanted up)."""
     return bool(snap.get("scheduled")) and snap["want"] != "up"
-
-
-def exit_text(ex, now):
-    """"exit 1, 5m ago" / "SIGTERM, 3h12m ago" / "-"."""
-    if not ex:
-        return "-"
-    if ex["signal"]:
-        what = SIGNAMES.get(ex["signal"], "signal %d" % ex["signal"])
-    else:
-        what = "exit %d" % ex["code"]
-    return "%s, %s ago" % (what, duration(max(0, now - ex["at"])))
 
 
 def pid_cell(snap):
@@ -176,7 +129,8 @@ def show(label, snap, now, where, how, utc=False):
         if s["supervised"]:
             _status_rows(s, now, utc, add)
         width = max([15] + [len(k) for k, v in rows if v is not None]) + 2
-        lines.append("%s: %s" % (title, state(s, now) + (" (%s)" % s["error"] if s["error"] else "")))
+        head = verdict(s) if exited(s) else state(s, now)
+        lines.append("%s: %s" % (title, head + (" (%s)" % s["error"] if s["error"] else "")))
         lines.extend(("  %-*s%s" % (width, k, v) if v is not None else "  " + k).rstrip() for k, v in rows)
     block(label, snap)
     if snap["log"]:
@@ -207,7 +161,10 @@ def _status_rows(s, now, utc, add):
         add("restarts", "%d" % s["restarts"])
     if s["next_start"]:
         add("next start", stamp(s["next_start"], utc))
-    if s["state"] == "failed" and s["failed_by"]:
+    if exited(s):
+        add("exited", "./finish exited 125 after a clean exit: down until svctl start (svc -u)"
+            " or once (svc -o)")
+    elif s["state"] == "failed" and s["failed_by"]:
         from ._svinfo_view import failure
         add("failed", failure(s) + ", down until svctl start (svc -u) or once (svc -o)")
     if s["fail_limit"]:
@@ -223,8 +180,8 @@ def _status_rows(s, now, utc, add):
         # (at, pid, code, signal, ran[, asked]): asked True when a stop (svc
         # -d, -t, -k) came before the exit, None when supervise did not say
         for at, pid, code, sig, ran, *asked in s["exits"]:
-            what = SIGNAMES.get(sig, "signal %d" % sig) if sig else "exit %d" % code
-            add("  %s  pid %-7d %-8s after %s%s" % (stamp(at, utc), pid, what, duration(ran),
+            what = exit_words({"code": code, "signal": sig})
+            add("  %s  pid %-7d %-8s after %s%s" % (stamp(at, utc), pid, what, ran_words(ran),
                                                      ", asked" if asked and asked[0] else ""), None)
     elif s["exit"]:
         add("last exit", exit_text(s["exit"], now))

@@ -91,15 +91,21 @@ def add(base, opts, names, environ):
 
 def _started(starter, snap, linked):
     """The Starter's answer for SNAP (the service or its logger); (True,
-    ...) when there is no logger, and for a service with DIR/down once it
-    is supervised."""
+    ...) when there is no logger, for a service with DIR/down once it is
+    supervised, and for a one-shot kept down after a clean exit
+    (_svinfo.exited) however short its run."""
     if snap is None:
         return True, ""
     if starter is None:
         return (True, "") if snap["supervised"] else None
     if not snap["supervised"]:
         return None
-    return starter.check(snap, linked)
+    if _svinfo.exited(snap):
+        return True, ""   # a one-shot that ran, exited 0 and is kept down: done
+    got = starter.check(snap, linked)
+    if got and not got[0] and snap["state"] == "finishing":
+        return None       # ./finish decides: kept down after exit 0 is done
+    return got
 
 
 def remove(base, opts, names, environ):

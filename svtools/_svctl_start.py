@@ -6,7 +6,8 @@ the only I/O is ALIVE (/proc), for a 0.76 status.
 """
 
 from . import _proctree, _svinfo
-from ._svctl_control import _moved, _up, crash_loop_since, describe, last_exit
+from ._svctl_control import _moved, _up, crash_loop_since, describe
+from ._svinfo_view import last_exit
 
 
 class Starter:

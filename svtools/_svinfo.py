@@ -26,10 +26,12 @@ exits), the knob files, DIR/log, and /proc; it writes only control letters.
     operator_signals(knobs) -> the signal numbers an operator's stop sends
         (TERM, KILL, down-signal's): who stopped a run when exits does not say
     wanted(snapshot) -> 0 in the wanted state, 3 not, 4 unknown/unsupervised
+    exited(snapshot) -> True for a one-shot kept down after a clean exit
     to_json(snapshot) -> plain dict of the documented schema (SCHEMA)
     display(name bytes) -> str, and argument(str) -> bytes, its inverse
     text(value bytes) -> str: a knob's or note's value for people and JSON
-        (these four are _svinfo_view's, pure, re-exported here)
+        (these are _svinfo_view's, pure, re-exported here; the words
+        for durations and exits are in _svinfo_view too)
 
 A snapshot has these keys (times are wall-clock unix seconds, floats):
 
@@ -97,7 +99,8 @@ import posix  # not os: see _strerr
 from . import _proctree, _status, _svinfo_files, _tai64, _xstatus
 from ._strerr import errtext
 from ._svinfo_files import slurp as _slurp  # noqa: F401 (_logfind reads through it)
-from ._svinfo_view import SCHEMA, argument, display, failure, text, to_json, wanted  # noqa: F401
+from ._svinfo_view import (SCHEMA, argument, display, exited, failure, text, to_json,  # noqa: F401
+                           verdict, wanted)
 
 LOOP = 2.0
 RETRIES = 6

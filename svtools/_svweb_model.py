@@ -26,12 +26,10 @@ import time
 import urllib.parse
 
 from . import _logtail, _svctl_control, _svinfo
+from . import _svinfo_view as _words  # svctl's words for times, sizes and exits
 from ._strerr import errtext
 
 LETTERS = {"start": "u", "stop": "d", "restart": "du", "reload": "h", "once": "o"}
-_SIGNALS = {1: "HUP", 2: "INT", 3: "QUIT", 4: "ILL", 6: "ABRT", 9: "KILL",
-            10: "USR1", 11: "SEGV", 12: "USR2", 13: "PIPE", 14: "ALRM",
-            15: "TERM", 28: "WINCH"}
 
 __all__ = ["Board", "Snapshot", "rows", "rows_of", "errtext"]
 
@@ -218,35 +216,11 @@ def _split_stamp(line, render):
 
 
 def _duration(secs):
-    if secs is None:
-        return ""
-    secs = int(secs)
-    if secs < 60:
-        return "%ds" % secs
-    if secs < 3600:
-        return "%dm %02ds" % divmod(secs, 60)
-    if secs < 86400:
-        return "%dh %02dm" % (secs // 3600, secs % 3600 // 60)
-    return "%dd %02dh" % (secs // 86400, secs % 86400 // 3600)
-
-
-def _bytes(n):
-    if n is None:
-        return ""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return ("%d %s" if unit == "B" else "%.1f %s") % (n, unit)
-        n /= 1024.0
+    return "" if secs is None else _words.duration(secs)
 
 
 def _exit(ex, now):
-    if not ex:
-        return ""
-    if ex["signal"]:
-        what = "signal " + _SIGNALS.get(ex["signal"], str(ex["signal"]))
-    else:
-        what = "code %d" % ex["code"]
-    return "%s, %s ago" % (what, _duration(max(0.0, now - ex["at"]))) if ex["at"] else what
+    return _words.exit_text(ex, now) if ex else ""
 
 
 def _schedule(js, now):
@@ -266,7 +240,7 @@ def _schedule(js, now):
     page.append("%d firing%s skipped while a run was still going." % (
         js["skipped"] or 0, "" if js["skipped"] == 1 else "s"))
     if js["exit"]:
-        page.append("Last run: %s, after %s." % (_exit(js["exit"], now), _duration(js["exit"]["ran"])))
+        page.append("Last run: %s, after %s." % (_exit(js["exit"], now), _words.ran(js["exit"]["ran"])))
     else:
         page.append("Not run yet.")
     return ", ".join(words), " ".join(page)
@@ -281,7 +255,9 @@ def _row(js, name, logger, now):
     text = "supervise not running" if state == "unsupervised" else state
     sched, page = _schedule(js, now)
     if js["crash_loop"]:
-        text, state = "crash loop", "crashloop"
+        text, state = "crash-loop", "crashloop"
+    elif _words.exited(js):
+        state = "exited"
     elif sched:
         if state == "down":
             text = state = "scheduled"
@@ -292,18 +268,20 @@ def _row(js, name, logger, now):
         text += ", want up"
     if js["next_start"] and js["next_start"] > now and not js["pid"]:
         text += ", next start in %s" % _duration(js["next_start"] - now + 0.999)
-    if js.get("failed_reason"):
-        text += " (%s)" % js["failed_reason"]
+    if state in ("failed", "exited"):
+        text = _words.verdict(js)
     if js["error"]:
         text = js["error"]
     return {
         "name": _svinfo.display(_raw(name)), "logger": logger,
         "href": "/services/" + urllib.parse.quote(_raw(name), safe=""),
         "cls": "logger" if logger else "service", "state": state, "state_text": text,
-        "pid": js["pid"] or ("group %d" % js["pgid"] if js.get("pgid") else ""), "uptime": _duration(js["uptime"]) if js["pid"] else "",
+        "pid": js["pid"] or ("group %d" % js["pgid"] if js.get("pgid") else ""),
+        "uptime": _duration(js["uptime"]),  # as svctl: time in the state, down too
         "restarts": "" if js["restarts"] is None else js["restarts"],
-        "last_exit": _exit(js["exit"], now), "memory": _bytes(js["rss"]),
-        "cpu": "" if js["cpu"] is None else "%.2f s" % js["cpu"],
+        "last_exit": _exit(js["exit"], now),
+        "memory": "" if js["rss"] is None else _words.size(js["rss"]),
+        "cpu": "" if js["cpu"] is None else _words.cpu(js["cpu"]),
         "schedule": page,
     }
 

@@ -200,7 +200,7 @@ def test_show_exits_from_xstatus(tmp_path):
     text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", "T", out)
     assert "  restarts         2" in text
     assert "    T  pid 40008   exit 1   after 30s" in text
-    assert "    T  pid 40009   SIGKILL  after 2s" in text
+    assert "    T  pid 40009   SIGKILL  after 2.0s" in text  # as "last SIGKILL after 2.0s"
     assert "  source           supervise/xstatus (svtools supervise)" in text
     assert code == 0
 

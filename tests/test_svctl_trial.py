@@ -100,8 +100,8 @@ def test_add_says_failed_and_remove_without_logger(scan, tmp_path):
     from svtools import _svinfo, _svweb_model
     js = _svinfo.to_json(scan.snap("doomed"))
     assert js["failed_reason"] == "fail-limit reached: 1 exit within 60s"
-    assert _svweb_model.rows_of("doomed", js)[0]["state_text"] == (
-        "failed (fail-limit reached: 1 exit within 60s)")   # svweb's board and page
+    assert _svweb_model.rows_of("doomed", js)[0]["state_text"] == (   # svweb's board and page,
+        "failed (fail-limit reached: 1 exit within 60s; last exit 3 after 0.0s)")  # as svctl says
     assert scan.svctl("remove", "doomed")[:3:2] == ("doomed: removed (unlinked; service stopped)\n", 0)
 
 

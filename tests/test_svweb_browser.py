@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from helpers import prog, wait_for
+from helpers import prog, wait_for, write_script
 from svwebkit import Scan, Web, service, wait_state, write_auth
 
 CHROMIUM = "/usr/bin/chromium"
@@ -109,18 +109,27 @@ def test_status_stop_start_and_log_tail(procs, tmp_path, browser):
 
 
 def test_page_reads_without_javascript(procs, tmp_path, browser):
-    """The status table is plain HTML: with scripts off it is all there."""
+    """The status table is plain HTML: with scripts off it is all there.
+    A one-shot that exited 0 (./finish exits 125) reads "exited", in
+    svctl's words, with the time since it went down as its uptime."""
     scan = Scan(procs, tmp_path)
     service(scan.dir, "quiet")
+    done = service(scan.dir, "a-done", "exit 0\n", log=False)
+    write_script(done / "finish", "exit 125\n")
     scan.wait_supervised("quiet")
     web = Web(procs, tmp_path, scan.dir)
     try:
         wait_state(web, "quiet", "up")
+        wait_state(web, "a-done", "failed")
         browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
         browser.get("http://127.0.0.1:%d/" % web.port)
-        row = browser.find_element(By.CSS_SELECTOR, "tr.service")
+        first, row = browser.find_elements(By.CSS_SELECTOR, "tr.service")
         assert row.find_element(By.CSS_SELECTOR, "a").text == "quiet"
         assert row.find_element(By.CSS_SELECTOR, ".badge").text == "up"
+        assert re.fullmatch(r"exited \(last exit 0 after \d\.\ds; kept down by \./finish\)",
+                            first.find_element(By.CSS_SELECTOR, ".badge").text)
+        cells = {c.get_attribute("data-label"): c.text for c in first.find_elements(By.TAG_NAME, "td")}
+        assert re.fullmatch(r"\d+s", cells["uptime"]) and re.fullmatch(r"exit 0, \d+s ago", cells["last exit"]), cells
         browser.set_window_size(390, 800)  # a phone
         shot(browser, tmp_path, "5-phone-no-js")
         browser.find_element(By.LINK_TEXT, "quiet").click()

@@ -35,7 +35,7 @@ def test_scheduled_job_is_shown_as_scheduled(procs, tmp_path):
         status, _, page = web.get("/services/job")
         assert status == 200
         assert b"Scheduled: * * * * *." in page and b"Next firing " in page, page
-        assert b"0 firings skipped" in page and b"Last run: code 3, " in page, page
+        assert b"0 firings skipped" in page and b"Last run: exit 3, " in page, page
 
         body = scrape(web)
         text = body.decode()

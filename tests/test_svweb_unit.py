@@ -130,12 +130,54 @@ def test_plain_names(name, ok):
     assert A.plain_name(name) is ok
 
 
-def test_durations_and_sizes():
+def test_durations_sizes_and_exits_in_svctl_words():
+    from svtools import _svctl_format as F
     assert [M._duration(s) for s in (None, 0, 59.9, 61, 3600, 90061)] == \
-        ["", "0s", "59s", "1m 01s", "1h 00m", "1d 01h"]
-    assert [M._bytes(n) for n in (None, 5, 2048, 3 << 20)] == ["", "5 B", "2.0 KiB", "3.0 MiB"]
-    assert M._exit({"code": 3, "signal": 0, "at": 100.0, "ran": 1.0}, 130.0) == "code 3, 30s ago"
-    assert M._exit({"code": 256, "signal": 15, "at": 0, "ran": 1.0}, 130.0) == "signal TERM"
+        ["", "0s", "59s", "1m01s", "1h00m", "1d01h"]
+    assert [M._duration(s) for s in (0, 59.9, 61, 3600, 90061)] == \
+        [F.duration(s) for s in (0, 59.9, 61, 3600, 90061)]
+    three = {"code": 3, "signal": 0, "at": 100.0, "ran": 1.0}
+    assert M._exit(three, 130.0) == F.exit_text(three, 130.0) == "exit 3, 30s ago"
+    assert M._exit({"code": 256, "signal": 15, "at": 0, "ran": 1.0}, 130.0) == "SIGTERM"
+    assert M._exit(None, 130.0) == ""
+
+
+def _stopped(code, sig=0, failed_by="finish", **more):
+    """A snapshot of a service supervise keeps down after one run."""
+    from svtools import _svinfo
+    snap = _svinfo._blank(b"/scan/one", 1000.0)
+    snap.update(supervised=True, source="xstatus", state="failed", want="down",
+                failed_by=failed_by, since=995.0, uptime=5.0, restarts=0, starts=1,
+                exit={"code": code, "signal": sig, "at": 995.0, "ran": 3.25}, **more)
+    return snap
+
+
+@pytest.mark.parametrize("snap,word,text,last,wanted", [
+    (_stopped(0), "exited", "exited (last exit 0 after 3.2s; kept down by ./finish)",
+     "exit 0, 5s ago", 0),
+    (_stopped(3), "failed", "failed (./finish exited 125; last exit 3 after 3.2s)",
+     "exit 3, 5s ago", 3),
+    (_stopped(256, 9), "failed", "failed (./finish exited 125; last SIGKILL after 3.2s)",
+     "SIGKILL, 5s ago", 3),
+    (_stopped(0, failed_by="fail-limit", fails=1, fail_limit=1, fail_secs=60), "failed",
+     "failed (fail-limit reached: 1 exit within 60s; last exit 0 after 3.2s)", "exit 0, 5s ago", 3),
+])
+def test_svweb_and_svctl_say_the_same_of_a_stopped_run(snap, word, text, last, wanted):
+    """svctl's table, show and control lines and svweb's row agree: a clean
+    exit kept down by ./finish is "exited", the rest "failed"; the uptime
+    cell is the time since it went down in both."""
+    from svtools import _svctl_control as C, _svctl_format as F, _svinfo
+    js = _svinfo.to_json(snap)
+    assert js["exited_clean"] is (word == "exited")
+    row = M.rows_of("one", js, 1000.0)[0]
+    assert (row["state"], row["state_text"]) == (word, text)
+    assert C.describe(snap) == text
+    cells = F.row("one", snap, 1000.0)
+    assert cells[1] == word and cells[3] == row["uptime"] == "5s"
+    assert cells[5] == row["last_exit"] == last
+    assert F.show("one", snap, 1000.0, None, "no log").startswith(
+        "one: %s\n" % (text if word == "exited" else "failed"))
+    assert _svinfo.wanted(snap) == wanted
 
 
 def test_board_shares_snapshots_and_refreshes_behind(tmp_path):
