@@ -40,6 +40,10 @@ class Starter:
         self.run = [snap0["pid"], snap0["since"] or 0.0, False] if snap0["pid"] and not old else None
         self.base = snap0["since"] or 0.0
         self.gap = bool(old)   # restart: the old run's end not yet seen
+        # xstatus: exits already recorded before the command are not its
+        # (by identity: an exit within the clocks' tolerance of it is not)
+        self.known = {(r[0], r[1]) for r in snap0["exits"]}
+        self.known_at = snap0["exit"]["at"] if snap0["exit"] else None
 
     def check(self, s, sent):
         snap0 = self.snap0
@@ -84,10 +88,12 @@ class Starter:
         recs = s["exits"]
         if not recs and s["exit"]:   # max-death-tally 0: the last exit only
             e = s["exit"]
-            recs = [(e["at"], 0, e["code"], e["signal"], e["ran"], None)]
+            if self.known_at is None or abs(e["at"] - self.known_at) > 0.01:
+                recs = [(e["at"], 0, e["code"], e["signal"], e["ran"], None)]
         guess = None
         for at, pid, code, sig, ran, asked in recs:
-            if at < sent - 0.01 or ran >= settle or (pid and pid == self.old):
+            if (at < sent - 0.01 or ran >= settle or (pid and pid == self.old)
+                    or (at, pid) in self.known):
                 continue
             if asked is None:   # an exits file that does not say: the signal is the guess
                 guess = guess or _svinfo.operator_signals(s["knobs"])

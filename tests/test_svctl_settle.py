@@ -119,6 +119,14 @@ def test_starter_from_xstatus():
     assert st.check(dict(gone, **exited(999.7, 43, code=256, sig=15, asked=None)), 999.4) is None
     assert st.check(dict(gone, **exited(999.7, 43, code=256, sig=11, asked=None)), 999.4)[1].startswith(
         "start failed: SIGSEGV after 0.2s")
+    # an exit recorded before the command is not its, however close in time
+    st = _svctl_start.Starter(dict(gone, state="failed", want="down"), 1.0)
+    assert st.check(gone, 999.705) is None
+    assert st.check(dict(gone, exit=None, exits=[]), 999.705) is None
+    st = _svctl_start.Starter(dict(gone, state="failed", want="down", exits=[]), 1.0)
+    assert st.check(dict(gone, exits=[]), 999.705) is None         # max-death-tally 0: the last exit
+    assert st.check(dict(gone, **dict(exited(999.9, 44), exits=[])), 999.705)[0] is False
+    st = _svctl_start.Starter(before, 1.0)
     # a new run whose state follows the old one's: since stays, the exit tells
     back = snap(state="up", pid=44, since=990.0, **dict(X, **exited(999.5, 43, ran=9.5)))
     assert st.check(back, 999.4) is None and st.note == "; up 0.5s of the 1s settle"
