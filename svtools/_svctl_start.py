@@ -17,10 +17,12 @@ class Starter:
     run must stay up (supervisord's startsecs; 0: up is enough); OLD: the
     pid of the run a restart stops (its exit is no failed start).  SENT:
     wall-clock seconds the letters went; only what came after counts.  In
-    this order: failed (fail-limit, ./finish exited 125), a crash loop, a
-    run that exited after less than SETTLE seconds (any exit: "start
-    failed"), then done when ready, or, without a readiness knob, when the
-    run has been up SETTLE seconds.  note says how far the settle got.
+    this order: failed (fail-limit, ./finish exited 125; done, though, for
+    a one-shot kept down after a clean exit: _svinfo.exited), a crash
+    loop, a run that exited after less than SETTLE seconds (any exit:
+    "start failed"; judged once ./finish, if it runs, has ended), then
+    done when ready, or, without a readiness knob, when the run has been
+    up SETTLE seconds.  note says how far the settle got.
 
     From xstatus an early exit is an exits record, with its code or
     signal.  From a 0.76 status (C supervise) only the pid and the stamp
@@ -50,7 +52,9 @@ class Starter:
         self.note = ""
         if s["state"] == "failed":
             if _moved(s, snap0) and (snap0["state"] != "failed" or s["starts"] != snap0["starts"]):
-                return False, describe(s)
+                # a one-shot that ran and exited 0 (kept down by ./finish)
+                # did what it was started for
+                return _svinfo.exited(s), describe(s)
             return None
         if s["want"] != "up":
             return None
@@ -59,11 +63,16 @@ class Starter:
         knobs = set(snap0["knobs"]) | set(s["knobs"])
         need_ready = s["source"] == "xstatus" and bool(knobs & {"notification-fd", "notify-socket"})
         settle = 0.0 if need_ready else self.settle
-        if settle:
+        if settle and s["state"] != "finishing":
+            # (while ./finish runs, what it says is still to come: 125
+            # makes the service failed, or exited for a one-shot)
             early = self._early(s, sent, settle)
             if early:
+                now = describe(s)
+                if not s["pid"] and s["state"] == "down":
+                    now += ", want up"       # supervise starts it again
                 return False, "start failed: %s, under the %gs settle; now %s" % (
-                    early, settle, describe(s))
+                    early, settle, now)
         if not _up(s, need_ready):
             return None
         age = s["time"] - self._began(s)

@@ -99,3 +99,16 @@ def test_add_of_a_one_shot_that_already_exited_is_done(world, tmp_path):
     wait_for(lambda: svctl(scan, "status", "oneshot")[0].split("\n")[1].split()[1] == "exited", 20,
              what="oneshot shown exited")
     assert svctl(scan, "status", "oneshot")[2] == 0
+
+
+def test_start_of_a_one_shot_that_exits_0_is_done_and_of_one_that_exits_3_fails(world):
+    # svctl start runs the one-shot again: exit 0 is what it was started
+    # for (exit 0, "exited"); exit 3 is a failed start (exit 1), whichever
+    # the settle or ./finish says first
+    scan, web = world
+    for _ in range(2):      # a second time: supervise's one-second throttle
+        out, err, code = svctl(scan, "start", "done")
+        assert re.fullmatch(r"done: exited \(last exit 0 after \d\.\ds; kept down by \./finish\)\n",
+                            out) and (err, code) == ("", 0), (out, err, code)
+    out, err, code = svctl(scan, "start", "broke")
+    assert out.startswith("broke: failed (./finish exited 125; last exit 3 after ") and code == 1, out

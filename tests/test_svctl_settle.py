@@ -39,7 +39,7 @@ def test_start_restart_add_settle(tmp_path, procs):
     # Up for 0.5 s, then exit 3: a failed start, with its exit.
     out, err, code = scan.svctl("start", "quick")
     assert re.fullmatch(r"quick: start failed: exit 3 after 0\.[4-9]s, under the 1s settle; "
-                        r"now (down|up \(pid \d+\))\n", out) and (err, code) == ("", 1), out
+                        r"now (down, want up|up \(pid \d+\))\n", out) and (err, code) == ("", 1), out
     assert scan.svctl("stop", "quick")[2] == 0
     # --settle 0: up is enough, as before.
     out, err, code = scan.svctl("start", "--settle", "0", "quick")
@@ -112,7 +112,10 @@ def test_starter_from_xstatus():
     assert st.note == "; up 0.5s of the 1s settle"
     assert st.check(snap(state="up", pid=43, since=998.9, **X), 998.8) == (True, "up (pid 43)")
     gone = snap(state="down", pid=0, since=999.7, **dict(X, **exited(999.7, 43)))
-    assert st.check(gone, 999.4) == (False, "start failed: exit 3 after 0.2s, under the 1s settle; now down")
+    assert st.check(gone, 999.4) == (False, "start failed: exit 3 after 0.2s, under the 1s settle; "
+                                            "now down, want up")
+    # while ./finish runs, the start is not judged: it may keep the service down
+    assert st.check(dict(gone, state="finishing"), 999.4) is None
     assert st.check(gone, 999.8) is None                                 # an exit before the command
     assert st.check(dict(gone, **exited(999.7, 43, ran=1.5)), 999.4) is None    # it lived long enough
     assert st.check(dict(gone, **exited(999.7, 43, code=256, sig=15, asked=1)), 999.4) is None
@@ -138,6 +141,20 @@ def test_starter_from_xstatus():
     assert st.check(snap(state="ready", pid=43, since=999.9, **X), 999.8) == (True, "ready (pid 43)")
 
 
+def test_starter_takes_a_one_shot_that_exited_0_as_started():
+    """A one-shot (./finish exits 125 after the run, svimport's
+    autorestart=false) that exited 0 did what start asked: done, exit 0;
+    one that exited 1 is a failed start."""
+    before = snap(state="down", pid=0, want="down", source="xstatus", starts=1)
+    ran = dict(X, state="failed", pid=0, want="up", starts=2, failed_by="finish")
+    st = _svctl_start.Starter(before, 1.0)
+    ok = st.check(snap(**dict(ran, **exited(999.5, 43, code=0, ran=0.1))), 999.4)
+    assert ok == (True, "exited (last exit 0 after 0.1s; kept down by ./finish)")
+    st = _svctl_start.Starter(before, 1.0)
+    bad = st.check(snap(**dict(ran, **exited(999.5, 43, code=1, ran=0.1))), 999.4)
+    assert bad[0] is False and bad[1].startswith("failed (") and "last exit 1 after 0.1s" in bad[1]
+
+
 def test_starter_from_a_076_status():
     def starter(before, old=0, dead=()):
         return _svctl_start.Starter(before, 1.0, old=old, alive=lambda pid: pid not in dead)
@@ -145,7 +162,7 @@ def test_starter_from_a_076_status():
     assert st.check(snap(state="up", pid=43, since=999.5), 999.4) is None       # seen up
     assert st.check(snap(state="down", pid=0, since=999.8), 999.4) == (
         False, "start failed: exited after 0.3s (exit status unknown: not svtools supervise), "
-               "under the 1s settle; now down")
+               "under the 1s settle; now down, want up")
     # 0.76's supervise sleeps 1 s after a start: its status says up, /proc dead
     dead = {43}
     st = starter(snap(state="down", pid=0, since=900.0, want="down"), dead=dead)
