@@ -342,7 +342,8 @@ def _logs(inst, svc, here, report):
 
 
 def _restarts(svc, v, report):
-    """startsecs/startretries -> fail-limit and restart-backoff.
+    """startsecs/startretries -> fail-limit and restart-backoff (and, for a
+    startsecs other than 1, the svctl --settle that judges a start alike).
 
     supervisord gives up (FATAL) after startretries+1 runs in a row that
     each lived less than startsecs, waiting 1, 2, 3... s between them.
@@ -351,9 +352,13 @@ def _restarts(svc, v, report):
     """
     secs, tries = v["startsecs"], v["startretries"]
     text = "%d/%d" % (secs, tries)
+    # svctl judges a start with its own settle (1 s, startsecs' default):
+    # any other startsecs is said, for the operator to pass
+    settle = "" if secs == 1 else "; svctl start --settle %d judges a start as supervisord " \
+        "does" % max(secs, 0)
     if secs <= 0:
         report.append(("kept", "startsecs/startretries", text,
-                       "no start check: supervise never gives up (no fail-limit)"))
+                       "no start check: supervise never gives up (no fail-limit)" + settle))
         return
     backoff = max(1, tries)
     if backoff > 1:
@@ -363,9 +368,9 @@ def _restarts(svc, v, report):
     svc.add("fail-limit", "%d %d\n" % (n, window))
     report.append(("changed", "startsecs/startretries", text,
                    "fail-limit: %d %d%s (failed after %d exits within %d s, "
-                   "whatever each run lived)"
+                   "whatever each run lived)%s"
                    % (n, window, "; restart-backoff: %d" % backoff if backoff > 1 else "",
-                      n, window)))
+                      n, window, settle)))
 
 
 def unknown_keys(raw):

@@ -165,6 +165,12 @@ def test_restart_translation():
     assert s["always"][0][0].files["fail-limit"][0] == b"1 6\n"
     assert "finish" not in s["always"][0][0].files
     assert "finish" not in s["noexpected"][0][0].files
+    # a startsecs other than svctl's settle (1 s) is said, with the option to pass
+    why = {name: [r[3] for r in s[name][1] if r[1] == "startsecs/startretries"][0]
+           for name in ("expected", "always", "noexpected")}
+    assert why["always"].endswith("; svctl start --settle 5 judges a start as supervisord does")
+    assert why["expected"].endswith("; svctl start --settle 0 judges a start as supervisord does")
+    assert "--settle" not in why["noexpected"]        # startsecs 1: svctl's own default
 
 
 def test_finish_script_exits_as_supervisord_would_restart(tmp_path):
