@@ -323,18 +323,23 @@ def _exe(path):
     return (path,)
 
 
+def _above(fds):
+    """The highest TARGET of FDS, or 2: copies go above it."""
+    above = 2
+    for s, t in fds:
+        if t > above:
+            above = t
+    return above
+
+
 def _wakeup_aside(fds):
     """Make a close-on-exec copy of the wake-up pipe's write end, above
     every TARGET of FDS, the descriptor the C-level signal handler writes
     to (and _loop.wakeup_fd), so that the original's number can take a
     TARGET for a vfork_exec call; returns the original (_wakeup_back puts
     it back).  A signal meanwhile reaches the same pipe."""
-    above = 2
-    for s, t in fds:
-        if t > above:
-            above = t
     orig = _loop.wakeup_fd
-    copy = _fcntl(orig, _DUPFD_CLOEXEC, above + 1)
+    copy = _fcntl(orig, _DUPFD_CLOEXEC, _above(fds) + 1)
     _set_wakeup_fd(copy, warn_on_full_buffer=False)
     _loop.wakeup_fd = copy
     return orig
@@ -354,10 +359,7 @@ def _unclash(fds):
     replaced by a close-on-exec copy above every TARGET, so that moving a
     SOURCE onto that TARGET cannot overwrite it: (new pairs, the copies,
     for the caller to close after the call)."""
-    above = 2
-    for s, t in fds:
-        if t > above:
-            above = t
+    above = _above(fds)
     pairs, copies = [], []
     for s, t in fds:
         for s2, t2 in fds:

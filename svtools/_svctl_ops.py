@@ -102,10 +102,7 @@ def _started(starter, snap, linked):
         return None
     if _svinfo.exited(snap):
         return True, ""   # a one-shot that ran, exited 0 and is kept down: done
-    got = starter.check(snap, linked)
-    if got and not got[0] and snap["state"] == "finishing":
-        return None       # ./finish decides: kept down after exit 0 is done
-    return got
+    return starter.check(snap, linked)   # (which waits for ./finish to end)
 
 
 def remove(base, opts, names, environ):
