@@ -42,6 +42,9 @@ class Starter:
         self.run = [snap0["pid"], snap0["since"] or 0.0, False] if snap0["pid"] and not old else None
         self.base = snap0["since"] or 0.0
         self.gap = bool(old)   # restart: the old run's end not yet seen
+        # add: before supervise runs, its first status (written before
+        # xstatus, and before the first run) is its start, not a run's end
+        self.supervised = snap0["supervised"]
         # xstatus: exits already recorded before the command are not its
         # (by identity: an exit within the clocks' tolerance of it is not)
         self.known = {(r[0], r[1]) for r in snap0["exits"]}
@@ -114,6 +117,11 @@ class Starter:
     def _early76(self, s, sent, settle):
         pid, since = s["pid"], s["since"] or 0.0
         unknown = " (exit status unknown: not svtools supervise)"
+        if not self.supervised:
+            self.supervised = True
+            self.base = since
+            if not pid:
+                return None
         if self.gap:
             self.gap = False
             if not pid:

@@ -385,7 +385,13 @@ def main(argv=None, environ=None, knobs=None, problems=None):
         _strerr.usage(PROG, "supervise dir")
     dirname = argv[1]
     wakeup = signals(dirname)
-    start(dirname, initial_environ() if environ is None else environ, knobs, problems).run(wakeup)
+    sup = start(dirname, initial_environ() if environ is None else environ, knobs, problems)
+    sup.run(wakeup)
+    # The control FIFO first: at exit the kernel releases a process's files
+    # last opened first, so supervise/ok would lose its reader (the sign
+    # that supervise is gone) while control still had one.
+    os.close(sup.fds[1])
+    os.close(sup.fds[2])
     return 0
 
 

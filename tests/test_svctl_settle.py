@@ -185,3 +185,14 @@ def test_starter_from_a_076_status():
     assert st.check(snap(state="down", pid=0, since=999.5), 999.4) is None
     assert st.check(snap(state="up", pid=44, since=999.6), 999.4) is None
     assert st.check(snap(state="up", pid=44, since=999.6, time=1000.7), 999.4) == (True, "up (pid 44)")
+
+
+def test_starter_after_add_takes_supervises_first_status_for_its_start():
+    """svctl add reads its first snapshot before supervise runs; the first
+    status supervise writes (pid 0, before xstatus and the first run) is
+    supervise's start, not a run that came and went."""
+    blank = snap(supervised=False, state="unsupervised", pid=0, since=None, want=None)
+    st = _svctl_start.Starter(blank, 1.0, alive=lambda pid: True)
+    assert st.check(snap(state="down", pid=0, since=999.6), 999.5) is None
+    assert st.check(snap(state="up", pid=43, since=999.7), 999.5) is None   # settling
+    assert st.check(snap(state="up", pid=43, since=999.7, time=1000.8), 999.5) == (True, "up (pid 43)")
