@@ -27,10 +27,10 @@ PROG = "supervise"
 DATAGRAM = 4096
 NOTE_MAX = 256
 BATCH = 64
-_PATH_MAX = 107   # sun_path, less its NUL
+PATH_MAX = 107   # sun_path, less its NUL
 _NAME = b"supervise/notify"
-_SLASH_NAME = b"/" + _NAME
-_VAR = b"NOTIFY_SOCKET"
+SLASH_NAME = b"/" + _NAME
+VAR = b"NOTIFY_SOCKET"
 # The _socket module once loaded (load_socket; svscan does it before it forks).
 _SOCKET = [None]
 
@@ -76,7 +76,7 @@ def load_socket():
     return _socket
 
 
-def bind(dirname, env):
+def bind(dirname, env, preset=None):
     """The socket bound at supervise/notify, and ENV with NOTIFY_SOCKET:
     (socket, fd, path, env); (None, -1, None, ENV) when it cannot be made
     (warned, with DIRNAME in the message).
@@ -89,8 +89,8 @@ def bind(dirname, env):
     exception on a fresh directory), the path from os.getcwdb (C, no
     os.fsencode), the warnings' names made only for a warning."""
     s = _SOCKET[0] or load_socket()
-    path = os.getcwdb() + _SLASH_NAME
-    if len(path) > _PATH_MAX:
+    path = preset or os.getcwdb() + SLASH_NAME
+    if len(path) > PATH_MAX:
         _strerr.warn(PROG, "unable to bind %s/supervise/notify: name too long" % dirname)
         return None, -1, None, env
     try:
@@ -118,9 +118,9 @@ def bind(dirname, env):
         _strerr.warn(PROG, "unable to bind %s/supervise/notify" % dirname, e)
         return None, -1, None, env
     # export(), written out: one function fewer at the first start
-    if not _spawn.setenv(env, _VAR, path):
+    if preset is None and not _spawn.setenv(env, VAR, path):
         env = dict(env)
-        env[_VAR] = path
+        env[VAR] = path
     return sock, sock.fileno(), path, env
 
 
@@ -129,10 +129,10 @@ def export(env, path):
     variable put into the inherited dict and C environment (_spawn.setenv:
     ./run's start then copies nothing and makes no list,
     docs/performance.md); else a copy."""
-    if _spawn.setenv(env, _VAR, path):
+    if _spawn.setenv(env, VAR, path):
         return env
     env = dict(env)
-    env[_VAR] = path
+    env[VAR] = path
     return env
 
 
@@ -140,7 +140,7 @@ def unexport(env, plain):
     """ENV (from export) without NOTIFY_SOCKET: PLAIN, the environment
     export() was given."""
     if env is plain:
-        _spawn.unsetenv(env, _VAR)
+        _spawn.unsetenv(env, VAR)
     return plain
 
 

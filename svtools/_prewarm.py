@@ -108,7 +108,7 @@ def _scratch():
         if not base:
             continue
         path = "%s/svscan-prewarm.%d" % (base.rstrip("/"), os.getpid())
-        if len(os.fsencode(path + "/supervise/notify")) > _notify._PATH_MAX:
+        if len(os.fsencode(path + "/supervise/notify")) > _notify.PATH_MAX:
             continue       # the notify socket could not be bound: a warning each time
         try:
             os.mkdir(path, 0o700)      # fails on anything already there

@@ -153,7 +153,8 @@ def inherit(env):
     locale) and ENV does not have is removed from it here first: no program
     started from this process gets it, as none would from the C tools.
     For a process that forks supervisors (svscan): call it before the
-    forks, and change the environment afterwards only through ENV's copies.
+    forks, and change the environment afterwards only through ENV's copies,
+    or around one fork with preset().
     """
     data = os.environ._data     # this process's environment, bytes on POSIX
     mine = list(data.items())
@@ -181,9 +182,31 @@ def setenv(env, name, value):
 
 
 def unsetenv(env, name):
-    """Take out of ENV and this process's environment what setenv() put."""
-    del env[name]
+    """Take out of ENV and this process's environment what setenv() or
+    preset() put."""
+    env.pop(name, None)
     _unsetenv(name)
+
+
+def presettable(env):
+    """Whether preset() can give a child forked with ENV a variable: ENV
+    is the inherited environment and every path to ./run executes with
+    this process's C environment (not posix_spawn, which takes a dict)."""
+    return env is _inherited[0] and not CLEAN
+
+
+def preset(name, value):
+    """NAME=VALUE (bytes; VALUE None: NAME taken out) in this process's C
+    environment alone, not in the inherited dict: for svscan, around the
+    fork of one supervise (presettable()).  The child's ./run then gets it
+    through execv, and the child pays nothing for it: setenv()'s dict
+    entry and glibc's copy of the environment cost a forked supervise
+    about 30 KiB (docs/performance.md).  The child takes it out with
+    unsetenv() when it must not be passed on."""
+    if value is None:
+        _unsetenv(name)
+    else:
+        _putenv(name, value)
 
 
 def posix_spawn_exec(argv, env, setsid=False, fds=(), message=None):
@@ -422,7 +445,10 @@ def fork_exec(argv, env, setsid=False, fds=(), message=None, in_child=None):
                 os.dup2(source, target)
         if in_child is not None:
             in_child()
-        os.execve(argv[0], argv, env)
+        if env is _inherited[0]:
+            os.execv(argv[0], argv)     # the C environment: see preset()
+        else:
+            os.execve(argv[0], argv, env)
     except OSError as e:
         if callable(message):
             message = message(argv)

@@ -15,7 +15,7 @@ import os
 import select
 import time
 
-from . import _logevents, _loop, _notify
+from . import _logevents, _loop, _notify, _spawn
 
 _IN, _OUT = select.POLLIN, select.POLLOUT
 
@@ -50,15 +50,22 @@ class KnobIO:
         first ON (_notify.bind; self.notify is then the socket, or False
         when it could not be made)."""
         if self.notify is None:
+            # notify_path before the first bind: what svscan put into our
+            # C environment before it forked us (_spawn.preset), or None
+            preset = self.notify_path
             if on:
                 plain = self.environ
-                self.notify, fd, self.notify_path, self.environ = _notify.bind(self.dirname, plain)
+                self.notify, fd, self.notify_path, self.environ = _notify.bind(
+                    self.dirname, plain, preset)
                 if fd >= 0:
                     self.notify_plain = plain
                     self.watch[fd] = self.notified
                     self.poller.register(fd, _IN)
-                else:
-                    self.notify = False
+                    return
+                self.notify = False
+            if preset is not None:
+                self.notify_path = None
+                _spawn.unsetenv(self.environ, _notify.VAR)
             return
         want = on and self.notify_path is not None
         if want != (self.notify_plain is not None):

@@ -14,7 +14,7 @@ import sys
 import time
 
 from . import supervise
-from . import _knobs, _loop, _pathexec, _pools, _proc, _siteimport, _status, _strerr
+from . import _knobs, _loop, _notify, _pathexec, _pools, _proc, _siteimport, _spawn, _status, _strerr
 from . import _svscan_adopt as adopt
 from ._svscan_shutdown import Shutdown
 
@@ -46,9 +46,11 @@ class Processes:
     # end or None, title, supervise's argv, then the title setter, environ,
     # then for each start its slot and the directory to enter or None,
     # whether supervise is exec'd, then for each start the Knobs and the
-    # problems svscan read for it): the child touches no entry, no tuple
-    # of the table's and looks up no name (docs/performance.md).
-    child_plan = ((), (0, 0), (), (), (), None, None, (), (), False, (), ())
+    # problems svscan read for it, and the NOTIFY_SOCKET svscan puts into
+    # its environment or None, or () for none): the child touches no
+    # entry, no tuple of the table's and looks up no name
+    # (docs/performance.md).
+    child_plan = ((), (0, 0), (), (), (), None, None, (), (), False, (), (), ())
 
     @staticmethod
     def close_pipe(e):
@@ -104,14 +106,45 @@ class Processes:
             problems = [{} for _ in starts]
             knobs = [_knobs.load(problems[k], None, self.slot_base(e, i))
                      for k, (e, i) in enumerate(starts)]
+        notify = self.notify_presets(starts, knobs)
         self.child_plan = (self.keep, self.nofile, pipes, titles, args, set_title, self.environ,
-                           slots, dirs, self.execmode, knobs, problems)
+                           slots, dirs, self.execmode, knobs, problems, notify)
         if not self.execmode:
             gc.freeze()      # the collector must not touch the shared heap
         pids = [0] * len(starts)
+        now_set = None
         for k in range(len(starts)):
+            if notify and notify[k] is not now_set:
+                now_set = notify[k]
+                _spawn.preset(_notify.VAR, now_set)
             pids[k] = self.spawn(starts, k)
+        if now_set is not None:
+            _spawn.preset(_notify.VAR, None)
         self.table.forked(starts, pids, now)
+
+    def notify_presets(self, starts, knobs):
+        """For each start, the NOTIFY_SOCKET its supervise will export
+        (its supervise/notify, absolute, as supervise names it), when it
+        has the notify-socket knob and svscan can put it into the child's
+        environment itself (_spawn.preset); else None.  () when none has.
+        glibc's copies of the strings are made here, before the forks."""
+        if not knobs or not _spawn.presettable(self.environ) or _notify.VAR in self.environ:
+            return ()
+        out = [None] * len(starts)
+        for k, (e, i) in enumerate(starts):
+            if knobs[k].notify_socket:
+                try:
+                    path = os.path.realpath(self.slot_path(e, i, b""), strict=True)
+                except OSError:
+                    continue
+                path += _notify.SLASH_NAME
+                if len(path) <= _notify.PATH_MAX:
+                    out[k] = path
+                    _spawn.preset(_notify.VAR, path)
+        if not any(out):
+            return ()
+        _spawn.preset(_notify.VAR, None)
+        return out
 
     def adopt(self, starts, now):
         """Take over the supervise processes that already run; the rest."""
@@ -188,7 +221,7 @@ class Processes:
         (set_wakeup_fd, set_signal, default, signals, dup2, closerange, setrlimit, nofile,
          main) = _CHILD_CALLS
         (keep, limits, pipes, titles, args, set_title, environ, slots, dirs, execmode, knobs,
-         problems) = self.child_plan
+         problems, notify) = self.child_plan
         pipe = pipes[k]
         i = slots[k]
         set_wakeup_fd(-1)
@@ -223,7 +256,7 @@ class Processes:
             return 111
         if set_title is not None:
             set_title(titles[k])
-        return main(args[k], environ, knobs[k], problems[k])
+        return main(args[k], environ, knobs[k], problems[k], notify[k] if notify else None)
 
     # -- deaths ---------------------------------------------------------------
 

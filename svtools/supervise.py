@@ -71,9 +71,12 @@ class Supervisor(KnobIO):
                  "dirname", "problems", "machine", "control", "environ", "stamp", "offset",
                  "exits", "gone", "watch", "poller")
 
-    def __init__(self, dirname, want_up, control, environ, knobs=None, problems=None):
+    def __init__(self, dirname, want_up, control, environ, knobs=None, problems=None,
+                 notify=None):
         """KNOBS, PROBLEMS: what _knobs.load found in DIRNAME (svscan reads
-        before it forks); the problems are warned here.  None: read now."""
+        before it forks); the problems are warned here.  None: read now.
+        NOTIFY: the NOTIFY_SOCKET svscan put into our C environment
+        (_spawn.preset), or None."""
         self.done = False
         self.run_pid = 0
         self.finish_pid = 0
@@ -83,7 +86,7 @@ class Supervisor(KnobIO):
         self.forward = None
         self.forwarding = False
         self.notify = None         # the notify socket; False when it could not be made
-        self.notify_path = None
+        self.notify_path = notify  # bound; before the first bind, svscan's preset
         self.notify_plain = None   # the environment without NOTIFY_SOCKET while exported
         self.cron = None
         self.lastx = None
@@ -250,7 +253,7 @@ class Supervisor(KnobIO):
             ready_r, ready_w = os.pipe()
             os.set_blocking(ready_r, False)
             fds.append((ready_w, ready_fd))
-        if notify or self.notify is not None:
+        if notify or self.notify is not None or self.notify_path is not None:
             self.notify_env(notify)
         now = time.monotonic()
         try:
@@ -358,7 +361,7 @@ def preload():
     _notify.load_socket()
 
 
-def start(dirname, environ, knobs=None, problems=None):
+def start(dirname, environ, knobs=None, problems=None, notify=None):
     """supervise's start-up in DIRNAME up to its loop: set-up, first status
     and exits, supervise/ok, the machine's first events (./run started
     unless down).  Returns the Supervisor; its `fds` (lock, control FIFO
@@ -366,7 +369,7 @@ def start(dirname, environ, knobs=None, problems=None):
     PROBLEMS: see Supervisor.  svscan's _prewarm rehearses this in a
     scratch directory with a down file."""
     want_up, fds = setup(dirname)
-    sup = Supervisor(dirname, want_up, fds[1], environ, knobs, problems)
+    sup = Supervisor(dirname, want_up, fds[1], environ, knobs, problems, notify)
     sup.status(0, False, sup.machine.want)
     sup._write(_NO_EXITS, "exits")
     sup.fds = fds + (open_fifo("supervise/ok", os.O_RDONLY, "read", dirname + "/supervise/ok"),)
@@ -376,16 +379,18 @@ def start(dirname, environ, knobs=None, problems=None):
     return sup
 
 
-def main(argv=None, environ=None, knobs=None, problems=None):
+def main(argv=None, environ=None, knobs=None, problems=None, notify=None):
     """ENVIRON (a dict of bytes) is what ./run gets; svscan, which forks us,
     passes the one it read once, so that its children share it, and the
-    Knobs and problems it read from the directory (see Supervisor)."""
+    Knobs and problems it read from the directory, and the NOTIFY_SOCKET
+    it put into our environment (see Supervisor)."""
     argv = sys.argv if argv is None else argv
     if len(argv) != 2:
         _strerr.usage(PROG, "supervise dir")
     dirname = argv[1]
     wakeup = signals(dirname)
-    sup = start(dirname, initial_environ() if environ is None else environ, knobs, problems)
+    sup = start(dirname, initial_environ() if environ is None else environ, knobs, problems,
+                notify)
     sup.run(wakeup)
     # The control FIFO first: at exit the kernel releases a process's files
     # last opened first, so supervise/ok would lose its reader (the sign

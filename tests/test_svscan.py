@@ -240,13 +240,14 @@ def test_forked_child_reads_its_plan_not_the_table(monkeypatch):
             os._exit(99)
     calls = list(_svscan_procs._CHILD_CALLS)
     knobs, problems = object(), {"down-signal": ("unknown signal", None)}
-    calls[-1] = lambda argv, environ, kn, pr: \
-        7 if (argv, environ, kn, pr) == (["supervise", "x"], {}, knobs, problems) else 8
+    notify = b"/x/supervise/notify"
+    calls[-1] = lambda argv, environ, kn, pr, no: \
+        7 if (argv, environ, kn, pr, no) == (["supervise", "x"], {}, knobs, problems, notify) else 8
     monkeypatch.setattr(_svscan_procs, "_CHILD_CALLS", tuple(calls))
     limits = resource.getrlimit(resource.RLIMIT_NOFILE)
     scanner = types.SimpleNamespace(child_plan=(
         (), limits, [None], ["supervise x"], [["supervise", "x"]], None, {}, [0], [None], False,
-        [knobs], [problems]))
+        [knobs], [problems], [notify]))
     pid = os.fork()
     if pid == 0:
         os._exit(_svscan_procs.Processes.child(scanner, [(Untouchable(), 0)], 0))
