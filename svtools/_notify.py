@@ -165,3 +165,30 @@ def receive(sock, root):
         if in_tree(pid, root):
             out.append((root,) + parse(data))
     return out
+
+
+def presets(starts, knobs, environ, slot_path):
+    """For svscan: for each start of STARTS (entry, slot), the NOTIFY_SOCKET
+    its supervise will export (its supervise/notify, absolute, as bind()
+    names it), when its KNOBS have notify-socket and svscan can put the
+    variable into the child's environment itself (_spawn.preset, for
+    ENVIRON); else None.  () when none has.  SLOT_PATH(entry, slot, b"")
+    is the slot's directory.  glibc's copies of the strings are made here,
+    before the forks."""
+    if not knobs or not _spawn.presettable(environ) or VAR in environ:
+        return ()
+    out = [None] * len(starts)
+    for k, (e, i) in enumerate(starts):
+        if knobs[k].notify_socket:
+            try:
+                path = os.path.realpath(slot_path(e, i, b""), strict=True)
+            except OSError:
+                continue
+            path += SLASH_NAME
+            if len(path) <= PATH_MAX:
+                out[k] = path
+                _spawn.preset(VAR, path)
+    if not any(out):
+        return ()
+    _spawn.preset(VAR, None)
+    return out

@@ -106,7 +106,7 @@ class Processes:
             problems = [{} for _ in starts]
             knobs = [_knobs.load(problems[k], None, self.slot_base(e, i))
                      for k, (e, i) in enumerate(starts)]
-        notify = self.notify_presets(starts, knobs)
+        notify = _notify.presets(starts, knobs, self.environ, self.slot_path)
         self.child_plan = (self.keep, self.nofile, pipes, titles, args, set_title, self.environ,
                            slots, dirs, self.execmode, knobs, problems, notify)
         if not self.execmode:
@@ -121,30 +121,6 @@ class Processes:
         if now_set is not None:
             _spawn.preset(_notify.VAR, None)
         self.table.forked(starts, pids, now)
-
-    def notify_presets(self, starts, knobs):
-        """For each start, the NOTIFY_SOCKET its supervise will export
-        (its supervise/notify, absolute, as supervise names it), when it
-        has the notify-socket knob and svscan can put it into the child's
-        environment itself (_spawn.preset); else None.  () when none has.
-        glibc's copies of the strings are made here, before the forks."""
-        if not knobs or not _spawn.presettable(self.environ) or _notify.VAR in self.environ:
-            return ()
-        out = [None] * len(starts)
-        for k, (e, i) in enumerate(starts):
-            if knobs[k].notify_socket:
-                try:
-                    path = os.path.realpath(self.slot_path(e, i, b""), strict=True)
-                except OSError:
-                    continue
-                path += _notify.SLASH_NAME
-                if len(path) <= _notify.PATH_MAX:
-                    out[k] = path
-                    _spawn.preset(_notify.VAR, path)
-        if not any(out):
-            return ()
-        _spawn.preset(_notify.VAR, None)
-        return out
 
     def adopt(self, starts, now):
         """Take over the supervise processes that already run; the rest."""

@@ -187,7 +187,8 @@ def test_fork_path_takes_the_c_environment_for_the_inherited_dict(tmp_path, pres
         os.environb.pop(b"NOTIFY_SOCKET", None)
         assert _spawn.inherit(environ)
         if %r:
-            assert _spawn.presettable(environ)
+            # (presettable() is false where posix_spawn is used: CLEAN)
+            assert _spawn.presettable(environ) != _spawn.CLEAN
             _spawn.preset(b"NOTIFY_SOCKET", b"/x/supervise/notify")
         pid = _spawn.fork_exec(["/bin/sh", "-c", 'echo "${NOTIFY_SOCKET-unset}"'], environ)
         _, status = os.waitpid(pid, 0)
@@ -198,3 +199,39 @@ def test_fork_path_takes_the_c_environment_for_the_inherited_dict(tmp_path, pres
                              os.path.abspath(__file__))))
     assert out.returncode == 0, out.stderr
     assert out.stdout == (b"/x/supervise/notify\n" if preset else b"unset\n")
+
+
+def test_presets_only_for_the_knob_and_paths_that_fit(tmp_path):
+    """_notify.presets: a path per start with the knob whose socket path
+    fits sun_path and whose directory exists; None for the others; ()
+    when there is none, when the environment is not the inherited one or
+    already has NOTIFY_SOCKET; nothing left in the C environment."""
+    script = textwrap.dedent("""
+        import os, sys, types
+        from svtools import _notify, _spawn
+        base = sys.argv[1].encode()
+        short, deep = base + b"/s", base + b"/" + b"d" * 120
+        for d in (short, deep):
+            os.makedirs(d)
+        environ = dict(os.environb)
+        assert _spawn.inherit(environ)
+        on, off = types.SimpleNamespace(notify_socket=True), types.SimpleNamespace(notify_socket=False)
+        starts = [(short, 0), (short, 0), (deep, 0), (base + b"/gone", 0)]
+        knobs = [on, off, on, on]
+        path = lambda e, i, name: e + b"/"
+        out = _notify.presets(starts, knobs, environ, path)
+        if _spawn.CLEAN:        # posix_spawn takes a dict: never a preset
+            assert out == ()
+        else:
+            assert out == [os.path.realpath(short) + b"/supervise/notify", None, None, None], out
+        assert _notify.presets(starts[1:], knobs[1:], environ, path) == ()
+        assert _notify.presets(starts, knobs, dict(environ), path) == ()
+        environ2 = dict(environ, NOTIFY_SOCKET=b"/elsewhere")
+        assert _notify.presets(starts, knobs, environ2, path) == ()
+        os.execv("/bin/sh", ["sh", "-c", 'echo "${NOTIFY_SOCKET-unset}"'])
+    """)
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                         timeout=30, env=plain_env(), cwd=os.path.dirname(os.path.dirname(
+                             os.path.abspath(__file__))))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == b"unset\n"
