@@ -117,6 +117,14 @@ def bind(dirname, env, preset=None):
         sock.close()
         _strerr.warn(PROG, "unable to bind %s/supervise/notify" % dirname, e)
         return None, -1, None, env
+    # Writable by every user, as systemd's own socket: a ./run that drops
+    # privileges (setuidgid) may send, and who is heard is decided by the
+    # sender's pid (receive), not by the file's mode.  Bind made the file
+    # just now in our 0700 supervise/, so no one else can have swapped it.
+    try:
+        os.chmod(_NAME, 0o666)
+    except OSError:
+        pass
     # export(), written out: one function fewer at the first start
     if preset is None and not _spawn.setenv(env, VAR, path):
         env = dict(env)

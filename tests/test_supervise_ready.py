@@ -247,3 +247,53 @@ def test_notify_socket_reaches_run_and_finish_until_the_knob_goes(procs, tmp_pat
     assert lines("run.env") == [path, "unset", path]
     err.close()
     assert (tmp_path / "err").read_bytes() == b""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
+@pytest.mark.skipif(not os.path.exists("/usr/bin/python3"),
+                    reason="needs a python3 that nobody may run (ours may be under /root)")
+def test_notify_socket_reaches_a_run_that_dropped_root(procs):
+    """The socket is 0666, as systemd's: a ./run that setuidgid's to
+    nobody is heard once supervise/ is searchable (chmod 711, which
+    supervise keeps); the sender is still judged by its pid.  (In a
+    directory nobody can reach: pytest's own are 0700.)"""
+    import shutil
+    import subprocess
+    import tempfile
+    from helpers import env, prog
+    base = tempfile.mkdtemp(prefix="svtools-dropped-", dir="/tmp")
+    try:
+        os.chmod(base, 0o755)
+        d = os.path.join(base, "dropped")
+        os.makedirs(os.path.join(d, "supervise"), mode=0o700)
+        os.chmod(os.path.join(d, "supervise"), 0o711)
+        os.chmod(d, 0o755)
+        write_script(os.path.join(d, "run"),
+                     "exec %s nobody /usr/bin/python3 -I -c \"$(cat run.py)\"\n"
+                     % prog("setuidgid"))
+        with open(os.path.join(d, "run.py"), "w") as f:
+            f.write("import os, socket, time\n"
+                    "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                    "s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])\n"
+                    "time.sleep(1000)\n")
+        open(os.path.join(d, "notify-socket"), "w").close()
+        err = open(os.path.join(base, "err"), "wb")
+        procs.start([prog("supervise"), d], stdout=err, stderr=err, env=env())
+
+        def ready():
+            try:
+                with open(os.path.join(d, "supervise", "xstatus"), "rb") as f:
+                    return b"\nstate ready\n" in f.read()
+            except FileNotFoundError:
+                return False
+        wait_for(ready, 20, what="state ready")
+        assert os.stat(os.path.join(d, "supervise", "notify")).st_mode & 0o777 == 0o666
+        assert os.stat(os.path.join(d, "supervise")).st_mode & 0o777 == 0o711
+        subprocess.run([prog("svc"), "-dx", d], env=env(), timeout=20, check=True)
+        wait_for(lambda: not os.path.exists(os.path.join(d, "supervise", "notify"))
+                 or procs.procs[-1].poll() is not None, 20, what="supervise to exit")
+        err.close()
+        with open(os.path.join(base, "err"), "rb") as f:
+            assert f.read() == b""
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
