@@ -90,20 +90,28 @@ class Forwarder:
         self.pending = _EMPTY[:]
         self.line_start = True
         self.broken = False
+        # asked before each read: a read of the empty pipe would raise
+        # BlockingIOError at every record, and a caught exception costs a
+        # forked supervise about 15 KiB (docs/performance.md, "Eighth round")
+        self.waiting = select.poll()
+        self.waiting.register(self.r, select.POLLIN)
 
     def read(self, limit=CHUNK):
         """Take what ./run wrote, up to LIMIT bytes (supervise holds the
         write end too: no end of file)."""
         got = 0
-        while got < limit:
+        while got < limit and self.waiting.poll(0):
+            want = min(CHUNK, limit - got)
             try:
-                data = os.read(self.r, min(CHUNK, limit - got))
+                data = os.read(self.r, want)
             except (BlockingIOError, InterruptedError):
                 return
             if not data:
                 return
             got += len(data)
             self._queue(data)
+            if len(data) < want:
+                return          # the pipe is empty now
 
     def _queue(self, data):
         if not self.broken:

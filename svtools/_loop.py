@@ -59,6 +59,33 @@ def drain(fd):
     return got
 
 
+def reap_known(known):
+    """[(pid, code, signal)] for the children that have exited (as reap()),
+    stopping once KNOWN of them have been reaped: the caller counts its
+    children, and the waitpid that would then find none left (ECHILD,
+    raised as ChildProcessError) is not made.  An exception caught costs a
+    process forked from svscan about 15 KiB (docs/performance.md, "Eighth
+    round"), and supervise reaps at every exit of ./run.  KNOWN <= 0, or
+    a count that is too high: until no child has exited, or there is none.
+    Never blocks."""
+    out = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        if os.WIFSIGNALED(status):
+            out.append((pid, 256, os.WTERMSIG(status)))
+        else:
+            out.append((pid, os.WEXITSTATUS(status), 0))
+        known -= 1
+        if known == 0:
+            break
+    return out
+
+
 def reap(block=False):
     """Yield (pid, code, signal) for every child that has exited: code is
     the exit code, or 256 when a signal killed it (then signal is its

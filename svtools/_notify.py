@@ -16,7 +16,6 @@ from svscan, a plain `import _socket` ran enough of importlib's path search
 to cost each such service about 540 KiB of private memory.
 """
 
-import errno
 import os
 import sys
 
@@ -84,10 +83,11 @@ def bind(dirname, env, preset=None):
     Written for a supervise forked from svscan, where each object touched
     is a page of its own (docs/performance.md, "The knob files' own
     pages"): one function, no class (the instance would write its type's
-    page), the socket made non-blocking by socket() itself, bound first
-    and a leftover supervise/notify unlinked only if the bind finds one (no
-    exception on a fresh directory), the path from os.getcwdb (C, no
-    os.fsencode), the warnings' names made only for a warning."""
+    page), the socket made non-blocking by socket() itself, a leftover
+    supervise/notify looked for with access() and unlinked before the
+    bind (no exception at a start, fresh directory or not), the path from
+    os.getcwdb (C, no os.fsencode) or svscan's PRESET, the warnings'
+    names made only for a warning."""
     s = _SOCKET[0] or load_socket()
     path = preset or os.getcwdb() + SLASH_NAME
     if len(path) > PATH_MAX:
@@ -100,19 +100,16 @@ def bind(dirname, env, preset=None):
         return None, -1, None, env
     try:
         sock.setsockopt(s.SOL_SOCKET, s.SO_PASSCRED, 1)
-        try:
-            sock.bind(_NAME)
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE:
-                raise
-            # a leftover (a socket a former supervise bound, or worse)
+        if os.access(_NAME, os.F_OK, follow_symlinks=False):
+            # a leftover (a socket a former supervise bound, or worse):
+            # looked for first, as a failed bind would raise at each start
             try:
                 os.unlink(_NAME)
             except OSError as e:
                 sock.close()
                 _strerr.warn(PROG, "unable to unlink %s/supervise/notify" % dirname, e)
                 return None, -1, None, env
-            sock.bind(_NAME)
+        sock.bind(_NAME)
     except OSError as e:
         sock.close()
         _strerr.warn(PROG, "unable to bind %s/supervise/notify" % dirname, e)

@@ -6,6 +6,14 @@ supervise does), takes supervise/lock with flock and opens the control
 FIFO both ways; open_fifo() is also how supervise/ok is opened.  Every
 failure is fatal in the daemontools shape ("supervise: fatal: unable to
 ...", exit 111), as in 0.76.
+
+Nothing here raises on the usual path (no down file, supervise/ and its
+FIFOs there from an earlier run, or none yet): a name is looked at with
+access(2) before stat, mkdir or mkfifo would fail on it.  An exception
+caught in a supervise forked from svscan costs it about 15 KiB of private
+memory (the exception, its traceback's frame objects, the static type's
+reference count), and these ran at every start (docs/performance.md,
+"Eighth round").
 """
 
 import fcntl
@@ -19,10 +27,12 @@ PROG = "supervise"
 
 def open_fifo(path, flags, verb, name):
     """Make sure PATH is a FIFO we can use; fatal otherwise."""
-    try:
-        os.mkfifo(path, 0o600)
-    except OSError:
-        pass
+    # mkfifo's errors were never ours to report (0.76): the open says
+    if not os.access(path, os.F_OK, follow_symlinks=False):
+        try:
+            os.mkfifo(path, 0o600)
+        except OSError:
+            pass
     try:
         fd = os.open(path, flags | os.O_NONBLOCK)
     except OSError as e:
@@ -41,25 +51,32 @@ def setup(dirname):
         os.chdir(dirname)
     except OSError as e:
         _strerr.fatal(PROG, "unable to chdir to %s" % dirname, e)
-    try:
-        os.stat("down")
-        want_up = False
-    except FileNotFoundError:
-        want_up = True
-    except OSError as e:
-        _strerr.fatal(PROG, "unable to stat %s/down" % dirname, e)
-    try:
-        os.mkdir("supervise", 0o700)
-    except FileExistsError:
+    # 0.76: stat("down"); ENOENT means wanted up, another error is fatal.
+    # No name "down" at all is ENOENT for certain; when there is one, stat
+    # it (a dangling symlink is ENOENT too).  (An access() that fails for
+    # another reason than ENOENT, EIO say, reads as no down file here.)
+    want_up = True
+    if os.access("down", os.F_OK, follow_symlinks=False):
+        try:
+            os.stat("down")
+            want_up = False
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            _strerr.fatal(PROG, "unable to stat %s/down" % dirname, e)
+    if os.access("supervise", os.F_OK, follow_symlinks=False):
         # Debian's supervise: a dangling symlink (state kept on a tmpfs, say)
         # gets its target made.
-        if os.path.islink("supervise") and not os.path.exists("supervise"):
+        if not os.access("supervise", os.F_OK) and os.path.islink("supervise"):
             try:
                 os.mkdir(os.readlink("supervise"), 0o700)
             except OSError:
                 pass
-    except OSError:
-        pass
+    else:
+        try:
+            os.mkdir("supervise", 0o700)
+        except OSError:
+            pass
     try:
         lock = os.open("supervise/lock", os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND | os.O_CREAT, 0o600)
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -69,7 +69,7 @@ class Supervisor(KnobIO):
     __slots__ = ("done", "run_pid", "finish_pid", "xfields", "exits_dirty", "ready_fd", "forward",
                  "forwarding", "notify", "notify_path", "notify_plain", "cron", "lastx", "fds",
                  "dirname", "problems", "machine", "control", "environ", "stamp", "offset",
-                 "exits", "gone", "watch", "poller")
+                 "exits", "gone", "watch", "poller", "children")
 
     def __init__(self, dirname, want_up, control, environ, knobs=None, problems=None,
                  notify=None):
@@ -109,6 +109,7 @@ class Supervisor(KnobIO):
         self.gone = []
         self.watch = {}       # fd -> handler(), beyond the wake-up pipe and control
         self.poller = select.poll()
+        self.children = 0     # started and not reaped yet (reap)
 
     def knob_warning(self, name, problem, err):
         if problem:
@@ -233,7 +234,9 @@ class Supervisor(KnobIO):
         if argv == ["./run"] and (not _spawn.FAST or _multilog_inchild.find(env)):
             # returns unless it ran multilog in the forked child
             in_child = lambda: _multilog_inchild.maybe_run(env)
-        return _spawn.spawn(argv, env, setsid, fds, self.unable_to_start, in_child)
+        pid = _spawn.spawn(argv, env, setsid, fds, self.unable_to_start, in_child)
+        self.children += 1
+        return pid
 
     def unable_to_start(self, argv):
         """The exec error's prefix, made only by the child that reports it."""
@@ -284,7 +287,10 @@ class Supervisor(KnobIO):
         return self.machine.finish_started(pid, time.monotonic())
 
     def reap(self):
-        for pid, code, sig in _loop.reap():
+        # counted: no waitpid that finds no child left (_loop.reap_known)
+        done = _loop.reap_known(self.children)
+        self.children = max(self.children - len(done), 0)
+        for pid, code, sig in done:
             if pid == self.run_pid:
                 self.run_pid = 0
                 self.close_ready()
@@ -327,15 +333,19 @@ class Supervisor(KnobIO):
             self.offset = time.time() - time.monotonic()
             # commands only when poll says so: an empty read raises
             # BlockingIOError, whose strerror costs a glibc malloc
-            control = False
+            control = woke = False
             for fd, _ in ready:
                 if fd == wakeup:
                     _loop.drain(wakeup)
+                    woke = True
                 elif fd == self.control:
                     control = True
                 elif fd in self.watch:
                     self.watch[fd]()
-            self.reap()
+            # with no child of ours, waitpid only raises (ECHILD): unless a
+            # SIGCHLD came (a child we did not count), nothing to ask
+            if woke or self.children:
+                self.reap()
             if control and not self.done:
                 self.commands()
             wake = self.machine.wake

@@ -1,6 +1,7 @@
 """_loop, the skeleton shared by supervise, svscan and multilog, run in a
 child interpreter so that its wake-up pipe and reaping touch nobody else."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -109,3 +110,36 @@ def test_no_read_that_finds_nothing(tmp_path):
         print(sup.done and empty == [])
     """ % str(tmp_path))
     assert got == ["True"] * 2
+
+
+def test_reap_known_stops_after_the_children_it_was_told_of():
+    """reap_known(N) reaps at most N exited children and, having reaped
+    N, makes no further waitpid (which would raise ChildProcessError when
+    none is left: the exception is what it saves a forked supervise).
+    In a fresh process, whose only children are the test's."""
+    script = textwrap.dedent("""
+        import os, sys, time
+        from svtools import _loop
+        pids = [os.spawnv(os.P_NOWAIT, "/bin/true", ["true"]) for _ in range(3)]
+        for pid in pids:
+            deadline = time.monotonic() + 10
+            while open("/proc/%d/stat" % pid).read().rsplit(") ", 1)[1][0] != "Z":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        raised = []
+        def profile(frame, event, arg):
+            if event == "c_exception":
+                raised.append(arg)
+        sys.setprofile(profile)
+        first = _loop.reap_known(2)
+        rest = _loop.reap_known(1)
+        sys.setprofile(None)
+        assert len(first) == 2 and len(rest) == 1, (first, rest)
+        assert sorted(p for p, _, _ in first + rest) == sorted(pids)
+        assert all(code == 0 and sig == 0 for _, code, sig in first + rest)
+        assert raised == [], raised
+        assert _loop.reap_known(0) == []       # none left: looks once
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
