@@ -217,6 +217,7 @@ def _finish(base):
         return None, None, None
     except OSError as e:
         return None, None, e.errno
-    if (st.st_mode & 0o170000) != 0o100000 or not os.access(path, os.X_OK):
+    # st[0], not st.st_mode: see _supervise_setup.open_fifo
+    if (st[0] & 0o170000) != 0o100000 or not os.access(path, os.X_OK):
         return None, "not an executable file", None
     return True, None, None

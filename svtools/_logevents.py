@@ -35,6 +35,8 @@ _NAMES = {}
 # svscan's rehearsal, before it forks, so that every supervise shares it.
 _STDOUT = []
 _EMPTY = bytearray()
+# "start", not the literal (deep-frozen in libpython: see _supervise_policy)
+_START = str(b"start", "ascii")
 
 
 def _stdout():
@@ -58,24 +60,24 @@ def line(what, pid, code, sig, ran):
     """The record line (bytes, with its newline): "start", "ready" or
     "exit" of PID, with CODE (256: killed by signal SIG) and RAN seconds
     since the start."""
-    if what == "start":
+    if what == _START:
         return b"svtools: start pid %d\n" % pid
     if what == "ready":
-        return ("svtools: ready pid %d after %.3f s\n" % (pid, ran)).encode("ascii")
+        return ("svtools: ready pid %d after %.3f s\n" % (pid, ran)).encode()
     if what in ("fail-limit", "finish"):
         # supervise gave up after the exit of PID: fail-limit reached, or
         # ./finish exited 125 (CODE)
         why = "fail-limit reached" if what == "fail-limit" else "./finish exited %d" % code
         return ("svtools: failed pid %d: %s, down until svc -u or svc -o\n"
-                % (pid, why)).encode("ascii")
+                % (pid, why)).encode()
     if what == "kill":
         # PID: ./run, or -PGID for its process group (process-group)
         return ("svtools: SIGKILL to %s %d: still running after the down signal\n"
-                % ("group" if pid < 0 else "pid", abs(pid))).encode("ascii")
+                % ("group" if pid < 0 else "pid", abs(pid))).encode()
     if what == "kill-finish":
         return b"svtools: SIGKILL to finish pid %d: still running after timeout-finish\n" % pid
     how = ("signal " + signame(sig)) if code == 256 else "code %d" % code
-    return ("svtools: exit pid %d %s after %.3f s\n" % (pid, how, ran)).encode("ascii")
+    return ("svtools: exit pid %d %s after %.3f s\n" % (pid, how, ran)).encode()
 
 
 class Forwarder:
@@ -127,7 +129,7 @@ class Forwarder:
         loop (else the loop writes it when stdout is writable).  One
         function, as a forked supervise pays a page for each it runs
         (docs/performance.md, "The knob files' own pages")."""
-        if what == "start":
+        if what == _START:
             data = b"svtools: start pid %d\n" % pid
         else:
             self.read(DRAIN)

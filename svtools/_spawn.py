@@ -38,7 +38,6 @@ inherit(ENV), called once before a supervisor forks, lets path 2 give a
 child started with ENV this process's own environment instead of a copy.
 """
 
-import fcntl
 import os
 import sys
 # The C core of the signal module: the same calls without the enum wrappers,
@@ -102,8 +101,7 @@ _pipe, _readv, _close = os.pipe, os.readv, os.close
 _set_wakeup_fd = signal.set_wakeup_fd
 _putenv, _unsetenv = os.putenv, os.unsetenv
 # ... and those of _move and _restore (notification-fd's descriptor).
-_dup2, _get_inheritable, _fcntl, _DUPFD_CLOEXEC = (os.dup2, os.get_inheritable, fcntl.fcntl,
-                                                   fcntl.F_DUPFD_CLOEXEC)
+_dup, _dup2, _get_inheritable = os.dup, os.dup2, os.get_inheritable
 # What fork_exec's child reports when the exec fails ("OSError:HEX_ERRNO:"
 # and a word or two); nothing is read into it at a start that works.
 _REPORT = [bytearray(256)]
@@ -355,6 +353,29 @@ def _above(fds):
     return above
 
 
+def _dup_above(fd, low):
+    """A close-on-exec copy of FD numbered LOW or more: what
+    fcntl(F_DUPFD_CLOEXEC, LOW) does, made with dup(2) (each copy the
+    lowest free number, the ones below LOW closed again).  fcntl.fcntl
+    first tries its third argument as a buffer, raising and clearing a
+    TypeError inside for an int (CPython 3.11), which costs a forked
+    supervise the page of that exception type (docs/performance.md,
+    "Eighth round").  OSError as dup's (EMFILE...), nothing left open."""
+    below = None
+    try:
+        copy = _dup(fd)
+        while copy < low:
+            if below is None:
+                below = []
+            below.append(copy)
+            copy = _dup(fd)
+    finally:
+        if below is not None:
+            for spare in below:
+                _close(spare)
+    return copy
+
+
 def _wakeup_aside(fds):
     """Make a close-on-exec copy of the wake-up pipe's write end, above
     every TARGET of FDS, the descriptor the C-level signal handler writes
@@ -362,7 +383,7 @@ def _wakeup_aside(fds):
     TARGET for a vfork_exec call; returns the original (_wakeup_back puts
     it back).  A signal meanwhile reaches the same pipe."""
     orig = _loop.wakeup_fd
-    copy = _fcntl(orig, _DUPFD_CLOEXEC, _above(fds) + 1)
+    copy = _dup_above(orig, _above(fds) + 1)
     _set_wakeup_fd(copy, warn_on_full_buffer=False)
     _loop.wakeup_fd = copy
     return orig
@@ -388,7 +409,7 @@ def _unclash(fds):
         for s2, t2 in fds:
             if s == t2 and s != t and t2 > 2:
                 try:
-                    s = _fcntl(s, _DUPFD_CLOEXEC, above + 1)
+                    s = _dup_above(s, above + 1)
                 except OSError:
                     for fd in copies:
                         _close(fd)
@@ -423,7 +444,7 @@ def _move(fds, source, target, saved):
         _dup2(source, target, False)
         saved.append((target, -1, False))
     else:
-        saved.append((target, _fcntl(target, _DUPFD_CLOEXEC, above + 1), held))
+        saved.append((target, _dup_above(target, above + 1), held))
         _dup2(source, target, False)
 
 

@@ -37,7 +37,10 @@ def open_fifo(path, flags, verb, name):
         fd = os.open(path, flags | os.O_NONBLOCK)
     except OSError as e:
         _strerr.fatal(PROG, "unable to %s %s" % (verb, name), e)
-    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+    # [0], not .st_mode: the attribute's name is a deep-frozen string of
+    # libpython's, whose page the generic getattr writes (a round trip of
+    # its reference count) in a forked supervise (docs/performance.md)
+    if not stat.S_ISFIFO(os.fstat(fd)[0]):
         # A regular file (or a symlink to one) here would feed us its bytes
         # as commands, or hide a dead supervise from svok: refuse it.
         os.close(fd)

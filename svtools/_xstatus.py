@@ -139,7 +139,10 @@ def pack_values(values):
         elif kind == 2:
             texts[i] = escape(value)
         else:
-            texts[i] = value.encode("ascii")
+            # (UTF-8, the same bytes for these ASCII words: the literal
+            # "ascii" is a deep-frozen string of libpython's, whose page
+            # each call would write in a forked supervise)
+            texts[i] = value.encode()
     return _TEMPLATE % tuple(texts)
 
 

@@ -134,3 +134,36 @@ def test_the_usual_start_raises_nothing(tmp_path):
                        capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"[]\n"
+
+
+def test_no_reference_to_libpythons_frozen_strings_or_exception_types():
+    """The start record's word equals "start" but is not libpython's
+    deep-frozen string, which the literal would be (its page written in
+    every forked supervise: docs/performance.md, "Eighth round"); and
+    _dup_above gives what F_DUPFD_CLOEXEC gives, without the TypeError
+    fcntl.fcntl raises and clears inside for an int argument."""
+    import sys
+    from svtools import _logevents, _spawn, _supervise_policy
+    for word in (_supervise_policy._START, _logevents._START):
+        assert word == "start" and word is not sys.intern("start")
+    assert _logevents.line(_supervise_policy._START, 7, 0, 0, 0.0) == b"svtools: start pid 7\n"
+    r, w = os.pipe()
+    raised = []
+
+    def profile(frame, event, arg):
+        if event == "c_exception":
+            raised.append(arg)
+    before = set(os.listdir("/proc/self/fd"))
+    sys.setprofile(profile)
+    try:
+        copy = _spawn._dup_above(r, w + 5)
+    finally:
+        sys.setprofile(None)
+    try:
+        assert copy >= w + 5 and not os.get_inheritable(copy)
+        assert os.fstat(copy).st_ino == os.fstat(r).st_ino
+        assert set(os.listdir("/proc/self/fd")) - before == {str(copy)}
+        assert raised == []
+    finally:
+        for fd in (r, w, copy):
+            os.close(fd)
