@@ -174,3 +174,12 @@ def write_script(path, body, mode=0o755):
         f.write("#!/bin/sh\n" + body)
     os.chmod(path, mode)
     return path
+
+
+def xstatus_is(d, state):
+    """Whether DIR/supervise/xstatus says `state STATE` (bytes) now."""
+    try:
+        with open(os.path.join(d, "supervise", "xstatus"), "rb") as f:
+            return b"\nstate " + state + b"\n" in f.read()
+    except FileNotFoundError:
+        return False

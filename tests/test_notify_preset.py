@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from helpers import env, prog, run, wait_for, write_script
+from helpers import env, prog, run, wait_for, write_script, xstatus_is
 
 ENV_RUN = 'echo "${NOTIFY_SOCKET-unset}" >> run.env\nexec sleep 1000\n'
 
@@ -143,14 +143,7 @@ def test_readiness_through_the_preset_socket(procs, tmp_path):
             """))
     procs.start([prog("svscan"), str(scan)], stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, env=plain_env())
-
-    def state():
-        try:
-            with open(os.path.join(d, "supervise", "xstatus"), "rb") as f:
-                return b"\nstate ready\n" in f.read()
-        except FileNotFoundError:
-            return False
-    wait_for(state, 20, what="state ready")
+    wait_for(lambda: xstatus_is(d, b"ready"), 20, what="state ready")
 
 
 def test_svscan_with_its_own_notify_socket_keeps_it(procs, tmp_path):

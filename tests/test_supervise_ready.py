@@ -260,7 +260,7 @@ def test_notify_socket_reaches_a_run_that_dropped_root(procs):
     import shutil
     import subprocess
     import tempfile
-    from helpers import env, prog
+    from helpers import env, prog, xstatus_is
     base = tempfile.mkdtemp(prefix="svtools-dropped-", dir="/tmp")
     try:
         os.chmod(base, 0o755)
@@ -279,14 +279,7 @@ def test_notify_socket_reaches_a_run_that_dropped_root(procs):
         open(os.path.join(d, "notify-socket"), "w").close()
         err = open(os.path.join(base, "err"), "wb")
         procs.start([prog("supervise"), d], stdout=err, stderr=err, env=env())
-
-        def ready():
-            try:
-                with open(os.path.join(d, "supervise", "xstatus"), "rb") as f:
-                    return b"\nstate ready\n" in f.read()
-            except FileNotFoundError:
-                return False
-        wait_for(ready, 20, what="state ready")
+        wait_for(lambda: xstatus_is(d, b"ready"), 20, what="state ready")
         assert os.stat(os.path.join(d, "supervise", "notify")).st_mode & 0o777 == 0o666
         assert os.stat(os.path.join(d, "supervise")).st_mode & 0o777 == 0o711
         subprocess.run([prog("svc"), "-dx", d], env=env(), timeout=20, check=True)
