@@ -27,6 +27,8 @@ import time
 # The C core of the signal module: no enum wrappers (see supervise).
 import _signal as signal
 
+from ._supervise_policy import START
+
 CHUNK = 4096
 DRAIN = 65536
 FINISH_GRACE = 1.0
@@ -35,8 +37,6 @@ _NAMES = {}
 # svscan's rehearsal, before it forks, so that every supervise shares it.
 _STDOUT = []
 _EMPTY = bytearray()
-# "start", not the literal (deep-frozen in libpython: see _supervise_policy)
-_START = str(b"start", "ascii")
 
 
 def _stdout():
@@ -60,7 +60,7 @@ def line(what, pid, code, sig, ran):
     """The record line (bytes, with its newline): "start", "ready" or
     "exit" of PID, with CODE (256: killed by signal SIG) and RAN seconds
     since the start."""
-    if what == _START:
+    if what == START:
         return b"svtools: start pid %d\n" % pid
     if what == "ready":
         return ("svtools: ready pid %d after %.3f s\n" % (pid, ran)).encode()
@@ -129,7 +129,7 @@ class Forwarder:
         loop (else the loop writes it when stdout is writable).  One
         function, as a forked supervise pays a page for each it runs
         (docs/performance.md, "The knob files' own pages")."""
-        if what == _START:
+        if what == START:
             data = b"svtools: start pid %d\n" % pid
         else:
             self.read(DRAIN)

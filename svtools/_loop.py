@@ -60,7 +60,7 @@ def drain(fd):
 
 
 def reap_known(known):
-    """[(pid, code, signal)] for the children that have exited (as reap()),
+    """[(pid, code, signal)] for the children that have exited (_exited),
     stopping once KNOWN of them have been reaped: the caller counts its
     children, and the waitpid that would then find none left (ECHILD,
     raised as ChildProcessError) is not made.  An exception caught costs a
@@ -76,10 +76,7 @@ def reap_known(known):
             break
         if pid == 0:
             break
-        if os.WIFSIGNALED(status):
-            out.append((pid, 256, os.WTERMSIG(status)))
-        else:
-            out.append((pid, os.WEXITSTATUS(status), 0))
+        out.append(_exited(pid, status))
         known -= 1
         if known == 0:
             break
@@ -101,7 +98,11 @@ def reap(block=False):
         if pid == 0:
             return
         flags = os.WNOHANG
-        if os.WIFSIGNALED(status):
-            yield pid, 256, os.WTERMSIG(status)
-        else:
-            yield pid, os.WEXITSTATUS(status), 0
+        yield _exited(pid, status)
+
+
+def _exited(pid, status):
+    """(pid, code, signal) of a wait status, as reap() yields them."""
+    if os.WIFSIGNALED(status):
+        return pid, 256, os.WTERMSIG(status)
+    return pid, os.WEXITSTATUS(status), 0

@@ -96,8 +96,8 @@ from ._knobs import DEFAULT
 # literal "start" is the deep-frozen string in libpython's data (the same
 # object as the codecs module's), and each use writes its reference count
 # there, a page of its own in a forked supervise (docs/performance.md,
-# "Eighth round").  _logevents compares with ==.
-_START = str(b"start", "ascii")
+# "Eighth round").  _logevents compares with it.
+START = str(b"start", "ascii")
 
 THROTTLE = 1.0
 FORK_RETRY = 60.0
@@ -239,7 +239,7 @@ class Machine:
         self.next_start = now + THROTTLE
         effects = [("touch",)]
         if self.run[3]:
-            effects.append(("log", _START, pid, 0, 0, 0.0))
+            effects.append(("log", START, pid, 0, 0, 0.0))
         return self._end(now, effects + self._publish(now))
 
     def fork_failed(self, now):

@@ -70,7 +70,7 @@ def test_down_symlink_loop_is_fatal_as_in_c(procs, tmp_path):
     outs = []
     for name, program in (("ours", prog("supervise")), ("c", c_tool("supervise"))):
         base = str(tmp_path / name)
-        d = make(base, "loop")
+        make(base, "loop")
         r = subprocess.run([program, "svc"], cwd=base, capture_output=True, env=env(), timeout=10)
         outs.append((r.returncode, r.stdout, r.stderr))
     assert outs[0] == outs[1]
@@ -144,9 +144,9 @@ def test_no_reference_to_libpythons_frozen_strings_or_exception_types():
     fcntl.fcntl raises and clears inside for an int argument."""
     import sys
     from svtools import _logevents, _spawn, _supervise_policy
-    for word in (_supervise_policy._START, _logevents._START):
-        assert word == "start" and word is not sys.intern("start")
-    assert _logevents.line(_supervise_policy._START, 7, 0, 0, 0.0) == b"svtools: start pid 7\n"
+    word = _supervise_policy.START
+    assert word == "start" and word is not sys.intern("start")
+    assert _logevents.line(word, 7, 0, 0, 0.0) == b"svtools: start pid 7\n"
     r, w = os.pipe()
     raised = []
 
