@@ -59,7 +59,7 @@ import sys
 import time
 
 from . import supervise     # (import order: no measured effect on memory per service)
-from . import _getopt, _pathexec, _prewarm, _strerr, _svscan_policy, _svscan_watch
+from . import _getopt, _immortal, _pathexec, _prewarm, _strerr, _svscan_policy, _svscan_watch
 from ._svscan_procs import PROG, STOP, Processes, title
 from . import _loop
 from . import _multilog_prewarm
@@ -292,6 +292,20 @@ class Scanner(Processes, _svscan_watch.Watch):
                     self.pidfd_ready(fd)
 
 
+def ready_to_fork(environ):
+    """What svscan does once, before its first fork, so that each forked
+    supervise shares what it can: the one-time work of supervise and of
+    an in-child multilog done here (ENVIRON: supervise's environment),
+    then the garbage collected and the objects left made immortal (where
+    _immortal.ENABLED: a child's uses of them write no page).  Not with
+    -e, where each supervise is a program of its own."""
+    supervise.preload()     # _socket, once here rather than in each supervise
+    _prewarm.run(environ)   # one-time writes made here, shared by every child
+    _multilog_prewarm.run()  # the same for loggers run in supervise's child
+    gc.collect()
+    _immortal.freeze()
+
+
 def main(argv=None) -> int:
     argv = sys.argv if argv is None else argv
     keep = _open_fds()
@@ -324,10 +338,9 @@ def main(argv=None) -> int:
         title(b" ".join([b"svscan"] + [os.fsencode(a) for a in args[:1]]))
     _subreaper()
     if "e" not in letters:
-        supervise.preload()     # _socket, once here rather than in each supervise
-        _prewarm.run(scanner.environ)   # one-time writes made here, shared by every child
-        _multilog_prewarm.run()  # the same for loggers run in supervise's child
-    gc.collect()
+        ready_to_fork(scanner.environ)
+    else:
+        gc.collect()
     gc.freeze()
     try:
         scanner.run(r)
