@@ -71,9 +71,10 @@ try:
 except ImportError:
     _c_spawn = None
 # The argument list vfork_exec() passes is the one of these versions'
-# Lib/subprocess.py (Popen._execute_child); a version not listed here keeps
-# the fork path until its list has been checked the same way.
-VERIFIED = ((3, 11),)
+# Lib/subprocess.py (Popen._execute_child: the same 23 arguments in 3.11,
+# 3.12 and 3.13); a version not listed here keeps the fork path until its
+# list has been checked the same way (and tests/test_spawn.py run on it).
+VERIFIED = ((3, 11), (3, 12), (3, 13))
 VFORK = (_c_spawn is not None and sys.platform.startswith("linux")
          and sys.version_info[:2] in VERIFIED)
 # spawn() without IN_CHILD runs no Python code in a child (when the state
@@ -283,7 +284,7 @@ def vfork_exec(argv, env, setsid=False, fds=()):
                 keep.append(w)
                 if len(keep) > 1:
                     keep.sort()
-                # 3.11's 23 arguments: args, executable_list, close_fds,
+                # the 23 arguments (3.11-3.13): args, executable_list, close_fds,
                 # pass_fds, cwd, env, p2cread, p2cwrite, c2pread, c2pwrite,
                 # errread, errwrite, errpipe_read, errpipe_write,
                 # restore_signals, call_setsid, pgid_to_set, gid,

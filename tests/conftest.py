@@ -1,8 +1,17 @@
 import os
+import subprocess
 
 import pytest
 
 from helpers import C_BIN, Procs, have_c_daemontools
+
+# CPython 3.13's subprocess starts a child with posix_spawn wherever it
+# can; glibc before 2.38 (Debian 12 has 2.36) leaves its own signals 32
+# and 33 ignored in such a child, which no program can undo and which a
+# shell never does (docs/performance.md, "Why posix_spawn is gated").  The
+# tests start our programs and the C ones as a shell would: through
+# fork_exec, as 3.11 and 3.12 always do.
+subprocess._USE_POSIX_SPAWN = False
 
 
 def pytest_collection_modifyitems(config, items):

@@ -38,6 +38,9 @@ SVSCAN_CHILD = SUPERVISE | {
     "warnings", "importlib", "importlib._bootstrap", "importlib._bootstrap_external",
     "importlib.machinery", "site", "_sitebuiltins", "_distutils_hack", "sitecustomize",
     "setproctitle._setproctitle",
+    # site on 3.13 reads .pth files as utf-8-sig (this test's driver runs
+    # with site; the launchers start svscan with -S)
+    "encodings.utf_8_sig",
     # supervise.preload(): _socket for notify-socket, loaded once by svscan
     # (~100 KiB there, shared) instead of by each supervise that needs it
     # (~390 KiB of private memory each).
