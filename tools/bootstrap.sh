@@ -1,10 +1,45 @@
 #!/bin/sh
 # Make .venv with svtools installed (editable) and lean launchers.
 # Sourced by test.sh and demo.sh from the top of the checkout.
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
+#
+# The interpreter: $SVTOOLS_PYTHON if set; else the newest CPython 3.13 or
+# 3.12 found (on PATH, or installed by pyenv without being selected), where
+# svscan makes its objects immortal before it forks and each supervise
+# shares about 270 KiB more with it (svtools/_immortal.py,
+# docs/performance.md); else python3.  A .venv made with another
+# interpreter is made again.  $SVTOOLS_VENV names another directory
+# (test.sh's second interpreter).
+svtools_python() {
+    if [ -n "$SVTOOLS_PYTHON" ]; then
+        echo "$SVTOOLS_PYTHON"
+        return
+    fi
+    for v in 3.13 3.12; do
+        found=
+        if python$v -c '' >/dev/null 2>&1; then
+            command -v python$v
+            return
+        fi
+        if command -v pyenv >/dev/null 2>&1; then
+            for p in "$(pyenv root)"/versions/$v.*/bin/python$v; do
+                [ -x "$p" ] && found=$p
+            done
+            if [ -n "$found" ] && "$found" -c '' >/dev/null 2>&1; then
+                echo "$found"
+                return
+            fi
+        fi
+    done
+    command -v python3
+}
+svtools_venv=${SVTOOLS_VENV:-.venv}
+svtools_py=$(svtools_python)
+svtools_want=$("$svtools_py" -c 'import sys; print(sys.version.split()[0])')
+if [ ! -x "$svtools_venv/bin/python" ] ||
+   [ "$("$svtools_venv/bin/python" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null)" != "$svtools_want" ]; then
+    "$svtools_py" -m venv --clear "$svtools_venv"
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check \
+"$svtools_venv/bin/python" -m pip install -q --disable-pip-version-check \
     --config-settings editable_mode=compat -e '.[test]'
 # Replace pip's console-script wrappers by lean launchers (see svtools/_launchers.py).
-.venv/bin/python -m svtools._launchers >/dev/null
+"$svtools_venv/bin/python" -m svtools._launchers >/dev/null
