@@ -37,7 +37,10 @@ svtools_py=$(svtools_python)
 svtools_want=$("$svtools_py" -c 'import sys; print(sys.version.split()[0])')
 if [ ! -x "$svtools_venv/bin/python" ] ||
    [ "$("$svtools_venv/bin/python" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null)" != "$svtools_want" ]; then
-    "$svtools_py" -m venv --clear "$svtools_venv"
+    if ! "$svtools_py" -m venv --clear "$svtools_venv"; then
+        echo "bootstrap: warning: $svtools_py cannot make a virtualenv; using python3" >&2
+        python3 -m venv --clear "$svtools_venv"
+    fi
 fi
 "$svtools_venv/bin/python" -m pip install -q --disable-pip-version-check \
     --config-settings editable_mode=compat -e '.[test]'
