@@ -50,6 +50,10 @@ for i in $(seq 50); do
     sleep 0.1
 done
 while :; do
+    if ! kill -0 "$scan" 2>/dev/null; then
+        echo "svscan is gone; stopping the demo." >&2
+        stop
+    fi
     clear 2>/dev/null || printf '\n\n'
     echo "svtools demo: svscan $demo   (Ctrl-C to stop)"
     echo "try in another terminal (copy and paste):"

@@ -24,23 +24,8 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/b
     fi
 fi
 . tools/bootstrap.sh
-# Services drop privileges (setuidgid) before they run svtools' programs,
-# and so do the tests (as nobody).  An interpreter below a directory only
-# root may search (pyenv's, in /root) does not start for them: as root,
-# make the directories on its path searchable (o+x, not readable).
-if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
-   ! setpriv --reuid=65534 --regid=65534 --clear-groups .venv/bin/python -c '' 2>/dev/null; then
-    dir=$(dirname "$(readlink -f .venv/bin/python)")
-    while [ "$dir" != / ]; do
-        if [ -n "$(find "$dir" -maxdepth 0 ! -perm -o+x)" ]; then
-            echo "test.sh: warning: making $dir searchable by other users, for svtools' interpreter" >&2
-            chmod o+x "$dir"
-        fi
-        dir=$(dirname "$dir")
-    done
-fi
 .venv/bin/python -m pytest "$@"
-# When .venv has a newer interpreter than python3 (Debian 12's 3.11), the
+# When .venv has another interpreter than python3 (3.11 on Debian 12), the
 # 0.76 interop tests and the interpreter-specific paths run on python3
 # too, in .venv-python3 (about a minute); not when tests were named.
 case " $* " in

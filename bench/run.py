@@ -42,6 +42,7 @@ import select
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -504,8 +505,11 @@ def main(argv=None):
             print("usage: bench/run.py [-n TRIALS] [-s SERVICES] [-i NAME,...] [--other-spawn] "
                   "[-r ROUNDS] [--tree DIR] [latency] [memory]", file=sys.stderr)
             return 100
-    print("bench/run.py: %s UTC, python %s, %d cpus, load %.2f %.2f %.2f; %s"
-          % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), sys.version.split()[0],
+    # the interpreter of the svtools measured (.venv's), not this driver's
+    ours_py = subprocess.run([OURS + "/python", "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True, timeout=30).stdout.strip()
+    print("bench/run.py: %s UTC, svtools on python %s, %d cpus, load %.2f %.2f %.2f; %s"
+          % (time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), ours_py or "?",
              os.cpu_count(), *os.getloadavg(), ", ".join(names)))
     tmp = tempfile.mkdtemp(prefix="svtools-bench-run-")
     if tree_dir is not None:

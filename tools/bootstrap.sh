@@ -8,7 +8,8 @@
 # shares about 270 KiB more with it (svtools/_immortal.py,
 # docs/performance.md); else python3.  A .venv made with another
 # interpreter is made again.  $SVTOOLS_VENV names another directory
-# (test.sh's second interpreter).
+# (test.sh's second interpreter).  At the end, the interpreter is made
+# reachable for services that run as other users (below).
 svtools_python() {
     if [ -n "$SVTOOLS_PYTHON" ]; then
         echo "$SVTOOLS_PYTHON"
@@ -46,3 +47,19 @@ fi
     --config-settings editable_mode=compat -e '.[test]'
 # Replace pip's console-script wrappers by lean launchers (see svtools/_launchers.py).
 "$svtools_venv/bin/python" -m svtools._launchers >/dev/null
+# Services drop privileges (setuidgid) before they run svtools' programs,
+# and so do the tests (as nobody).  An interpreter below a directory that
+# only root may search (pyenv's, in /root) does not start for them: as
+# root, make the directories on its path searchable (o+x: not readable),
+# with a warning.
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ] &&
+   ! setpriv --reuid=65534 --regid=65534 --clear-groups "$svtools_venv/bin/python" -c '' 2>/dev/null; then
+    dir=$(dirname "$(readlink -f "$svtools_venv/bin/python")")
+    while [ "$dir" != / ]; do
+        if [ -n "$(find "$dir" -maxdepth 0 ! -perm -o+x)" ]; then
+            echo "bootstrap: warning: making $dir searchable by other users, for svtools' interpreter" >&2
+            chmod o+x "$dir"
+        fi
+        dir=$(dirname "$dir")
+    done
+fi
